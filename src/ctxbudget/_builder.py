@@ -1,0 +1,612 @@
+"""The build pipeline: gather -> measure -> check -> allocate -> trim -> assemble -> verify.
+
+See ``docs/algorithm.md`` for the steps in prose. The promise:
+``tokenizer.count(result.text) <= max_tokens``, always.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from ._allocation import Strategy, allocate, priority_order
+from ._counting import CountCache
+from ._errors import BudgetError, RequiredSectionsExceedCap, SectionError, StoreError
+from ._presets import Preset, load_preset
+from ._rendering import SectionView, Template
+from ._result import BuiltContext, SectionReport
+from ._sections import Keep, Section, Split, check_options, default_title
+from ._tokenizers import get_tokenizer
+from ._trimming import Cut, MeasuredSection, cut_item
+from .typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
+
+__all__ = ["ContextBuilder", "build_context"]
+
+#: Weight of a section when neither it nor a preset gives one.
+NO_PRESET_WEIGHT = 1.0
+
+Source = Union[Section, MemoryStore, AsyncMemoryStore]
+
+
+@dataclass(frozen=True)
+class _Options:
+    weight: float | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    required: bool | None = None
+    keep: Keep | None = None
+    split: Split | None = None
+    title: str | None = None
+
+
+@dataclass
+class _Part:
+    """One section as the pipeline sees it."""
+
+    name: str
+    title: str
+    weight: float
+    required: bool
+    min_tokens: int | None
+    max_tokens: int | None
+    measured: MeasuredSection | None = None  # None: its store failed
+    error: str | None = None
+    header: int = 0
+    allocated: int = 0
+    kept: int = 0
+    cut: Cut | None = None
+
+    @property
+    def used(self) -> int:
+        if self.cut is not None:
+            return self.header + self.cut.tokens
+        if self.kept == 0 or self.measured is None:
+            return 0
+        return self.header + self.measured.cumulative[self.kept]
+
+    def view(self, marker: str) -> SectionView:
+        assert self.measured is not None
+        return SectionView(
+            name=self.name,
+            title=self.title,
+            body=self.measured.body(self.kept, self.cut, marker),
+            weight=self.weight,
+            required=self.required,
+        )
+
+
+class ContextBuilder:
+    """Builds context windows from registered memory stores and per-call sections.
+
+    Args:
+        tokenizer: a spec for :func:`~ctxbudget.get_tokenizer` or a tokenizer object
+            (default ``"o200k_base"``).
+        preset: a bundled preset name, a path to a preset file, a :class:`~ctxbudget.Preset`,
+            or ``None`` (every section weighs 1.0 unless it says otherwise).
+        max_tokens: the default cap in tokens (else the preset's; ``None``: no cap).
+        template: Jinja2 assembly template text, a :class:`pathlib.Path` to one, or ``None``
+            for the default (a ``## Title`` header per section, blank line between sections).
+        strategy: ``"weighted"`` (shares proportional to weights, water-filling) or
+            ``"strict"`` (highest priority served whole first).
+        count_cache: a :class:`~ctxbudget.CountCache` to share; default a new one, kept across
+            builds so unchanged items are never counted twice.
+        cut_marker: text that marks an item cut at token level (counted against the cap).
+        min_cut_tokens: smallest room, in tokens, worth cutting an oversized item into; with
+            less room its section is dropped instead.
+
+    Raises:
+        TokenizerError: the tokenizer spec is unknown or cannot load offline.
+        PresetError: the preset is unknown or invalid.
+        TemplateError: the template does not parse.
+        BudgetError: ``max_tokens`` or ``min_cut_tokens`` is not a whole number >= 0.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokenizer: str | Tokenizer | Any = "o200k_base",
+        preset: str | Path | Preset | None = None,
+        max_tokens: int | None = None,
+        template: str | Path | None = None,
+        strategy: Strategy = "weighted",
+        count_cache: CountCache | None = None,
+        cut_marker: str = "[…]",
+        min_cut_tokens: int = 16,
+    ) -> None:
+        self.tokenizer = get_tokenizer(tokenizer)
+        self.preset = preset if isinstance(preset, Preset) or preset is None else load_preset(
+            preset
+        )
+        self.max_tokens = _check_cap(max_tokens)
+        self.template = Template(template)
+        if strategy not in ("weighted", "strict"):
+            raise BudgetError(f"strategy must be 'weighted' or 'strict', got {strategy!r}")
+        self.strategy: Strategy = strategy
+        self.count_cache = count_cache if count_cache is not None else CountCache()
+        self.cut_marker = cut_marker
+        if isinstance(min_cut_tokens, bool) or not isinstance(min_cut_tokens, int) or (
+            min_cut_tokens < 1
+        ):
+            raise BudgetError(f"min_cut_tokens must be a whole number >= 1, got {min_cut_tokens!r}")
+        self.min_cut_tokens = min_cut_tokens
+        self._stores: list[tuple[MemoryStore | AsyncMemoryStore, _Options]] = []
+
+    def register(
+        self,
+        store: MemoryStore | AsyncMemoryStore,
+        *,
+        weight: float | None = None,
+        min_tokens: int | None = None,
+        max_tokens: int | None = None,
+        required: bool | None = None,
+        keep: Keep | None = None,
+        split: Split | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Register a memory store; its section is gathered at every build.
+
+        Options override the preset's entry for ``store.name`` (see :class:`~ctxbudget.Section`).
+
+        Raises:
+            SectionError: the store lacks ``name``/``fetch``, its name is taken, or an option
+                is invalid.
+        """
+        if not isinstance(store, (MemoryStore, AsyncMemoryStore)):
+            raise SectionError(
+                f"{store!r} is not a memory store: it needs a name and a fetch() method",
+                section=str(getattr(store, "name", store)),
+            )
+        name = store.name
+        check_options(
+            name,
+            weight=weight,
+            min_tokens=min_tokens,
+            max_tokens=max_tokens,
+            required=required,
+            keep=keep,
+            split=split,
+            title=title,
+        )
+        if any(s.name == name for s, _ in self._stores):
+            raise SectionError("a store of this name is already registered", section=name)
+        self._stores.append(
+            (store, _Options(weight, min_tokens, max_tokens, required, keep, split, title))
+        )
+
+    def build(
+        self,
+        sections: Mapping[str, Content] | Iterable[Source] = (),
+        *,
+        max_tokens: int | None = None,
+    ) -> BuiltContext:
+        """Gather every registered store plus ``sections``, and assemble them within the cap.
+
+        Args:
+            sections: extra sections for this build: a mapping of name to content, or
+                :class:`~ctxbudget.Section` objects and memory stores.
+            max_tokens: the cap for this build in tokens (default: the builder's, then the
+                preset's; ``None`` everywhere means no cap).
+
+        Returns:
+            A :class:`~ctxbudget.BuiltContext` whose ``tokens`` never exceed the cap.
+
+        Raises:
+            RequiredSectionsExceedCap: required sections alone exceed the cap.
+            BudgetError: the cap cannot hold even the template's own text.
+            StoreError: the store of a required section raised (the cause is chained).
+            SectionError: a section is invalid or two share a name.
+            TemplateError: the template fails to render.
+        """
+        sources = self._sources(sections)
+        if any(_is_async(s) for s in sources):
+            raise SectionError(
+                "async memory stores need `await builder.abuild(...)`",
+                section=next(_name(s) for s in sources if _is_async(s)),
+            )
+        gathered = [self._gather_sync(s) for s in sources]
+        return self._build(sources, gathered, max_tokens)
+
+    async def abuild(
+        self,
+        sections: Mapping[str, Content] | Iterable[Source] = (),
+        *,
+        max_tokens: int | None = None,
+    ) -> BuiltContext:
+        """Like :meth:`build`, gathering stores concurrently (sync stores run in threads).
+
+        Raises:
+            The same errors as :meth:`build`.
+        """
+        sources = self._sources(sections)
+
+        async def one(source: Source) -> Content | BaseException:
+            if isinstance(source, Section):
+                return source.content
+            try:
+                if _is_async(source):
+                    return await source.fetch()  # type: ignore[no-any-return]
+                return await asyncio.to_thread(source.fetch)  # type: ignore[arg-type]
+            except Exception as exc:
+                return exc
+
+        gathered = await asyncio.gather(*(one(s) for s in sources))
+        return self._build(sources, list(gathered), max_tokens)
+
+    # -- gather ----------------------------------------------------------------------------
+
+    def _sources(self, sections: Mapping[str, Content] | Iterable[Source]) -> list[Source]:
+        sources: list[Source] = [store for store, _ in self._stores]
+        if isinstance(sections, Mapping):
+            sources += [Section(name=str(k), content=v) for k, v in sections.items()]
+        else:
+            for item in sections:
+                if not isinstance(item, (Section, MemoryStore, AsyncMemoryStore)):
+                    raise SectionError(
+                        f"expected a Section or a memory store, got {type(item).__name__}",
+                        section=str(getattr(item, "name", item)),
+                    )
+                sources.append(item)
+        seen: set[str] = set()
+        for source in sources:
+            name = _name(source)
+            if name in seen:
+                raise SectionError("two sections share this name", section=name)
+            seen.add(name)
+        return sources
+
+    @staticmethod
+    def _gather_sync(source: Source) -> Content | BaseException:
+        if isinstance(source, Section):
+            return source.content
+        try:
+            return source.fetch()  # type: ignore[return-value]
+        except Exception as exc:
+            return exc
+
+    def _options(self, source: Source) -> _Options:
+        registered = next((o for s, o in self._stores if s is source), _Options())
+        preset = self.preset.spec(_name(source)) if self.preset is not None else None
+        own = (
+            _Options(
+                source.weight,
+                source.min_tokens,
+                source.max_tokens,
+                source.required,
+                source.keep,
+                source.split,
+                source.title,
+            )
+            if isinstance(source, Section)
+            else registered
+        )
+
+        def pick(field: str) -> Any:
+            value = getattr(own, field)
+            if value is None and preset is not None:
+                value = getattr(preset, field)
+            return value
+
+        return _Options(*(pick(f) for f in _Options.__dataclass_fields__))
+
+    def _part(self, source: Source, content: Content | BaseException) -> _Part:
+        name = _name(source)
+        opts = self._options(source)
+        weight = opts.weight if opts.weight is not None else NO_PRESET_WEIGHT
+        part = _Part(
+            name=name,
+            title=opts.title if opts.title is not None else default_title(name),
+            weight=float(weight),
+            required=bool(opts.required),
+            min_tokens=opts.min_tokens,
+            max_tokens=opts.max_tokens,
+        )
+        if isinstance(content, BaseException) or not _is_content(content):
+            if isinstance(content, BaseException):
+                part.error = f"{type(content).__name__}: {content}"
+            else:
+                part.error = (
+                    f"TypeError: fetch() returned {type(content).__name__}, "
+                    f"expected a str or a sequence of str"
+                )
+            if part.required:
+                raise StoreError(f"required store failed: {part.error}", section=name) from (
+                    content if isinstance(content, BaseException) else None
+                )
+            return part
+        cache, tokenizer = self.count_cache, self.tokenizer
+        part.measured = MeasuredSection(
+            name,
+            content,
+            split=opts.split or "lines",
+            keep=opts.keep or "end",
+            count=lambda text: cache.count(tokenizer, text),
+        )
+        return part
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _build(
+        self,
+        sources: Sequence[Source],
+        gathered: Sequence[Content | BaseException],
+        max_tokens: int | None,
+    ) -> BuiltContext:
+        cap = _check_cap(max_tokens)
+        if cap is None:
+            cap = self.max_tokens
+        if cap is None and self.preset is not None:
+            cap = self.preset.max_tokens
+        parts = [self._part(s, c) for s, c in zip(sources, gathered)]
+        weights = {p.name: p.weight for p in parts}
+        by_name = {p.name: p for p in parts}
+        order = [by_name[name] for name in priority_order(list(by_name), weights)]
+        # measure: the first item of each section tells which sections are present at all
+        live = [p for p in order if p.measured is not None and p.measured.measure_items(1)]
+        for p in live:
+            if p.required:
+                p.measured.measure_all()  # type: ignore[union-attr]
+        base = self._frame(live)
+        if cap is None:
+            self._allocate_uncapped(live)
+        else:
+            self._allocate(live, cap - base, cap, base)
+            self._trim(live)
+            self._refill(live, cap - base)
+        text, tokens = self._assemble(live)
+        if cap is not None:
+            text, tokens = self._verify(live, text, tokens, cap)
+        return BuiltContext(
+            text=text,
+            tokens=tokens,
+            max_tokens=cap,
+            tokenizer=self.tokenizer.name,
+            approximate=bool(getattr(self.tokenizer, "approximate", False)),
+            sections=tuple(self._report(p) for p in order),
+        )
+
+    def _frame(self, live: list[_Part]) -> int:
+        """Tokens of the template's own text; sets each section's header cost."""
+        count = self.tokenizer.count
+        render = self.template.render
+        empty = {p.name: SectionView(p.name, p.title, "", p.weight, p.required) for p in live}
+        base = count(render([]))
+        alone = {p.name: count(render([empty[p.name]])) - base for p in live}
+        together = count(render([empty[p.name] for p in live])) - base if live else 0
+        # Separators appear between sections: spread what the sections together cost beyond
+        # their sum over every section after the first, rounding up.
+        extra = max(0, together - sum(alone.values()))
+        per = math.ceil(extra / max(1, len(live) - 1)) if len(live) > 1 else 0
+        for p in live:
+            p.header = max(0, alone[p.name]) + per
+        return base
+
+    def _allocate_uncapped(self, live: list[_Part]) -> None:
+        for p in live:
+            m = p.measured
+            assert m is not None
+            limit = math.inf if p.max_tokens is None else p.max_tokens - p.header
+            m.measure_until(limit)
+            p.allocated = p.header + m.total if p.max_tokens is None else p.max_tokens
+            self._keep_fitting(p, p.allocated - p.header)
+
+    def _allocate(self, live: list[_Part], budget: int, cap: int, base: int) -> None:
+        if budget < 0:
+            raise BudgetError(
+                f"the template's own text needs {base} tokens but the cap is {cap}: "
+                f"raise max_tokens or shorten the template"
+            )
+        weights = {p.name: p.weight for p in live}
+        mins = {p.name: p.min_tokens for p in live if p.min_tokens is not None}
+        maxs = {p.name: p.max_tokens for p in live if p.max_tokens is not None}
+        required = [p.name for p in live if p.required]
+        while True:
+            demands = {
+                p.name: p.header + p.measured.total if p.measured.complete else None  # type: ignore[union-attr]
+                for p in live
+            }
+            try:
+                alloc = allocate(
+                    budget,
+                    weights,
+                    demands=demands,
+                    min_tokens=mins,
+                    max_tokens=maxs,
+                    required=required,
+                    strategy=self.strategy,
+                )
+            except RequiredSectionsExceedCap as exc:
+                raise RequiredSectionsExceedCap(
+                    needed=exc.needed + base, cap=cap, sections=exc.sections
+                ) from None
+            grew = False
+            for p in live:
+                m = p.measured
+                assert m is not None
+                p.allocated = alloc[p.name]
+                room = p.allocated - p.header
+                if not m.complete and m.total <= room:
+                    m.measure_until(room)
+                    grew = True
+            if not grew:
+                return
+
+    def _keep_fitting(self, p: _Part, room: float) -> None:
+        m = p.measured
+        assert m is not None
+        p.kept = m.fitting(int(min(room, m.total)))
+        p.cut = None
+
+    def _trim(self, live: list[_Part]) -> None:
+        for p in reversed(live):  # lowest priority first
+            m = p.measured
+            assert m is not None
+            room = p.allocated - p.header
+            self._keep_fitting(p, room)
+            if p.kept == 0 and room >= self.min_cut_tokens:
+                p.cut = cut_item(
+                    m.item(0),
+                    room,
+                    keep=m.keep,
+                    marker=self.cut_marker,
+                    tokenizer=self.tokenizer,
+                )
+
+    def _refill(self, live: list[_Part], budget: int) -> None:
+        """Give tokens left by whole-item trimming to the highest priorities first."""
+        slack = budget - sum(p.used for p in live)
+        for p in live:
+            m = p.measured
+            assert m is not None
+            if p.cut is not None:
+                continue
+            while slack > 0 and m.measure_items(p.kept + 1):
+                step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
+                if p.kept == 0:
+                    step += p.header
+                within_max = p.max_tokens is None or p.used + step <= p.max_tokens
+                if step > slack or not within_max:
+                    break
+                p.kept += 1
+                slack -= step
+
+    def _assemble(self, live: list[_Part]) -> tuple[str, int]:
+        views = [p.view(self.cut_marker) for p in live if p.kept or p.cut is not None]
+        text = self.template.render(views)
+        return text, self.tokenizer.count(text)
+
+    def _verify(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
+        """Counts are not additive across joins: trim further until the exact count fits."""
+        while tokens > cap:
+            over = tokens - cap
+            freed = 0
+            for p in reversed(live):
+                m = p.measured
+                assert m is not None
+                while not p.required and (p.kept or p.cut is not None) and freed < over:
+                    before = p.used
+                    if p.cut is not None:
+                        p.cut = None
+                    else:
+                        p.kept -= 1
+                    freed += before - p.used
+                if freed >= over:
+                    break
+            if freed == 0:
+                raise RequiredSectionsExceedCap(
+                    needed=tokens, cap=cap, sections=[p.name for p in live if p.required]
+                )
+            text, tokens = self._assemble(live)
+        return text, tokens
+
+    @staticmethod
+    def _report(p: _Part) -> SectionReport:
+        m = p.measured
+        if m is None:
+            return SectionReport(
+                name=p.name,
+                title=p.title,
+                priority=p.weight,
+                required=p.required,
+                status="failed",
+                tokens_demanded=0,
+                demand_exact=False,
+                tokens_allocated=0,
+                tokens_used=0,
+                items_kept=0,
+                error=p.error,
+            )
+        kept = 1 if p.cut is not None else p.kept
+        everything = m.complete and p.cut is None and p.kept == m.measured
+        if everything:
+            status = "full"
+        elif kept == 0:
+            status = "dropped"
+        else:
+            status = "trimmed"
+        return SectionReport(
+            name=p.name,
+            title=p.title,
+            priority=p.weight,
+            required=p.required,
+            status=status,
+            tokens_demanded=(p.header + m.total) if m.measured else 0,
+            demand_exact=m.complete,
+            tokens_allocated=p.allocated,
+            tokens_used=p.used,
+            items_kept=kept,
+            cut=p.cut,
+            measured=m,
+        )
+
+
+def build_context(
+    sections: Mapping[str, Content] | Iterable[Source],
+    *,
+    max_tokens: int | None = None,
+    tokenizer: str | Tokenizer | Any = "o200k_base",
+    preset: str | Path | Preset | None = None,
+    template: str | Path | None = None,
+    strategy: Strategy = "weighted",
+) -> BuiltContext:
+    """Assemble ``sections`` into one context window of at most ``max_tokens`` tokens.
+
+    The one-call form of :class:`ContextBuilder` (see it for every argument): gather, measure,
+    check, allocate by priority weight, trim the lowest priorities' oldest items, assemble the
+    highest priority first, and verify the exact count.
+
+    Args:
+        sections: a mapping of section name to content (text, or items oldest first), or
+            :class:`~ctxbudget.Section` objects and memory stores.
+        max_tokens: the cap in tokens; ``None`` takes the preset's, else includes everything.
+        tokenizer: the tokenizer spec or object that measures the cap.
+        preset: weights and options per section name.
+        template: the Jinja2 assembly template.
+        strategy: ``"weighted"`` or ``"strict"``.
+
+    Returns:
+        A :class:`~ctxbudget.BuiltContext`; ``tokenizer.count(result.text) <= max_tokens``.
+
+    Raises:
+        RequiredSectionsExceedCap: required sections alone exceed the cap.
+        BudgetError: the cap is invalid or cannot hold the template's own text.
+        StoreError: the store of a required section raised.
+        SectionError: a section is invalid, or two share a name.
+        TokenizerError, PresetError, TemplateError: as for :class:`ContextBuilder`.
+
+    >>> r = build_context({"facts": "sky is blue\\ngrass is green"}, max_tokens=100)
+    >>> r.text
+    '## Facts\\nsky is blue\\ngrass is green'
+    """
+    builder = ContextBuilder(
+        tokenizer=tokenizer, preset=preset, template=template, strategy=strategy
+    )
+    return builder.build(sections, max_tokens=max_tokens)
+
+
+def _check_cap(max_tokens: object) -> int | None:
+    if max_tokens is None:
+        return None
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+        raise BudgetError(f"max_tokens must be a whole number of tokens >= 0, got {max_tokens!r}")
+    return max_tokens
+
+
+def _name(source: Source) -> str:
+    return str(source.name)
+
+
+def _is_async(source: Source) -> bool:
+    return not isinstance(source, Section) and inspect.iscoroutinefunction(
+        getattr(source, "fetch", None)
+    )
+
+
+def _is_content(value: object) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray))
+    )

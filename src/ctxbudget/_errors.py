@@ -1,0 +1,134 @@
+"""The one error tree of ctxbudget.
+
+Every error the library raises on purpose derives from :class:`CtxBudgetError`::
+
+    CtxBudgetError
+    ├── TokenizerError            a tokenizer spec is unknown or its vocabulary cannot be loaded
+    ├── PresetError               a preset file is missing, malformed or invalid
+    ├── SectionError              a section or its content is invalid (bad type, bad option)
+    ├── StoreError                a required memory store raised while gathering
+    ├── TemplateError             the assembly template does not parse or fails to render
+    └── BudgetError               the cap cannot be honoured
+        └── RequiredSectionsExceedCap   required sections alone do not fit the cap
+
+Errors carry the data a caller can act on as attributes, and their message says what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "BudgetError",
+    "CtxBudgetError",
+    "PresetError",
+    "RequiredSectionsExceedCap",
+    "SectionError",
+    "StoreError",
+    "TemplateError",
+    "TokenizerError",
+]
+
+
+class CtxBudgetError(Exception):
+    """Base class of every error ctxbudget raises on purpose."""
+
+
+class TokenizerError(CtxBudgetError):
+    """A tokenizer spec is unknown, or its vocabulary cannot be loaded offline.
+
+    Attributes:
+        spec: the spec that was asked for (``"o200k_base"``, ``"gpt-4o"``, ``"hf:path"``...).
+    """
+
+    def __init__(self, message: str, *, spec: str) -> None:
+        super().__init__(message)
+        self.spec = spec
+
+
+class PresetError(CtxBudgetError):
+    """A preset is missing, is not valid YAML, or does not validate.
+
+    Attributes:
+        source: the preset's file path or bundled name.
+        key: dotted path of the offending key (``"sections.summaries.weight"``), or ``None``.
+        line: 1-based line of the offending key in ``source``, or ``None`` when unknown.
+    """
+
+    def __init__(
+        self, message: str, *, source: str, key: str | None = None, line: int | None = None
+    ) -> None:
+        where = source
+        if line is not None:
+            where += f":{line}"
+        if key is not None:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.key = key
+        self.line = line
+        self.reason = message
+
+
+class SectionError(CtxBudgetError):
+    """A section, its options or its content are invalid.
+
+    Attributes:
+        section: the section's name.
+    """
+
+    def __init__(self, message: str, *, section: str) -> None:
+        super().__init__(f"section {section!r}: {message}")
+        self.section = section
+
+
+class StoreError(CtxBudgetError):
+    """A memory store raised while gathering a *required* section (the cause is chained).
+
+    A store of an optional section that raises does not raise this: its section is reported
+    with status ``"failed"`` instead.
+
+    Attributes:
+        section: the section (store) name.
+    """
+
+    def __init__(self, message: str, *, section: str) -> None:
+        super().__init__(f"section {section!r}: {message}")
+        self.section = section
+
+
+class TemplateError(CtxBudgetError):
+    """The Jinja2 assembly template does not parse, or fails while rendering (cause chained).
+
+    Attributes:
+        line: 1-based line in the template where Jinja2 reports the problem, or ``None``.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message if line is None else f"template line {line}: {message}")
+        self.line = line
+
+
+class BudgetError(CtxBudgetError):
+    """The cap cannot be honoured."""
+
+
+class RequiredSectionsExceedCap(BudgetError):
+    """Required sections alone, with their headers, need more tokens than the cap allows.
+
+    Attributes:
+        needed: tokens the required sections need, template text included.
+        cap: the cap (``max_tokens``) of the build, in tokens.
+        sections: names of the required sections.
+    """
+
+    def __init__(self, *, needed: int, cap: int, sections: Sequence[str]) -> None:
+        names = ", ".join(repr(s) for s in sections)
+        super().__init__(
+            f"required sections {names} need {needed} tokens but the cap is {cap}: "
+            f"raise max_tokens to at least {needed}, or mark a section not required "
+            f"so it can be trimmed"
+        )
+        self.needed = needed
+        self.cap = cap
+        self.sections = tuple(sections)

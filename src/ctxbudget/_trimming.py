@@ -1,0 +1,233 @@
+"""Trimming: measuring a section's items lazily from its kept end, keeping whole items.
+
+A :class:`MeasuredSection` counts items nearest the kept end first and only as far as it is asked
+to, so a section far larger than the cap is never split or counted in full. Each item costs its
+own tokens plus the tokens of the gap (newlines) that joins it to the previously kept item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ._errors import SectionError
+from ._sections import Keep, Split, item_spans
+from .typing import Tokenizer
+
+__all__ = ["Cut", "MeasuredSection", "cut_item"]
+
+_SEQUENCE_GAP = "\n"
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An item too large for its section's allocation, cut at token level.
+
+    Attributes:
+        kept: the part kept (a prefix or suffix of the item, whole characters only).
+        removed: the rest of the item.
+        tokens: tokens of the kept part with its marker.
+    """
+
+    kept: str
+    removed: str
+    tokens: int
+
+
+class MeasuredSection:
+    """Lazy, exact measurement of one section's items, and the text of its first ``k`` items.
+
+    Args:
+        name: the section name (for errors).
+        content: its text, or its items oldest first.
+        split: how text splits into items.
+        keep: which end survives trimming.
+        count: counts tokens of a string (cached by the caller).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        content: str | Sequence[str],
+        *,
+        split: Split,
+        keep: Keep,
+        count: Callable[[str], int],
+    ) -> None:
+        self.name = name
+        self.content = content
+        self.keep = keep
+        self.split = split
+        self._count = count
+        self._reverse = keep == "end"
+        self.spans: list[tuple[int, int]] = []  # text content: item spans, kept end first
+        self.indices: list[int] = []  # sequence content: item indices, kept end first
+        self.cumulative: list[int] = [0]  # tokens of the first k items, gaps included
+        self.complete = False
+        if isinstance(content, str):
+            self._spans = item_spans(content, split, self._reverse)
+        else:
+            order = range(len(content) - 1, -1, -1) if self._reverse else range(len(content))
+            self._index_iter = iter(order)
+
+    @property
+    def measured(self) -> int:
+        """Items measured so far."""
+        return len(self.cumulative) - 1
+
+    @property
+    def total(self) -> int:
+        """Tokens of every item measured so far, gaps included."""
+        return self.cumulative[-1]
+
+    def item(self, k: int) -> str:
+        """Text of the ``k``-th measured item (0 = nearest the kept end)."""
+        if isinstance(self.content, str):
+            start, end = self.spans[k]
+            return self.content[start:end]
+        return self.content[self.indices[k]]
+
+    def _next(self) -> bool:
+        content = self.content
+        if isinstance(content, str):
+            span = next(self._spans, None)
+            if span is None:
+                return False
+            gap = ""
+            if self.spans:
+                prev = self.spans[-1]
+                gap = content[span[1] : prev[0]] if self._reverse else content[prev[1] : span[0]]
+            self.spans.append(span)
+            text = content[span[0] : span[1]]
+        else:
+            while True:
+                index = next(self._index_iter, None)
+                if index is None:
+                    return False
+                text = content[index]
+                if not isinstance(text, str):
+                    raise SectionError(
+                        f"item {index} must be a str, got {type(text).__name__}",
+                        section=self.name,
+                    )
+                if text:
+                    break
+            gap = _SEQUENCE_GAP if self.indices else ""
+            self.indices.append(index)
+        cost = self._count(text) + (self._count(gap) if gap else 0)
+        self.cumulative.append(self.cumulative[-1] + cost)
+        return True
+
+    def measure_until(self, limit: float) -> None:
+        """Measure items until their total exceeds ``limit`` tokens or none are left."""
+        while not self.complete and self.cumulative[-1] <= limit:
+            if not self._next():
+                self.complete = True
+
+    def measure_items(self, k: int) -> bool:
+        """Make sure ``k`` items are measured; ``False`` when the section has fewer."""
+        while self.measured < k and not self.complete:
+            if not self._next():
+                self.complete = True
+        return self.measured >= k
+
+    def measure_all(self) -> None:
+        """Measure every item."""
+        self.measure_until(float("inf"))
+
+    def fitting(self, room: int) -> int:
+        """How many items, from the kept end, fit in ``room`` tokens (measured items only)."""
+        k = 0
+        cumulative = self.cumulative
+        while k + 1 < len(cumulative) and cumulative[k + 1] <= room:
+            k += 1
+        return k
+
+    def body(self, k: int, cut: Cut | None = None, marker: str = "") -> str:
+        """Text of the first ``k`` items in document order, or of the cut item."""
+        if cut is not None:
+            return marker + cut.kept if self._reverse else cut.kept + marker
+        if k == 0:
+            return ""
+        content = self.content
+        if isinstance(content, str):
+            first, last = self.spans[0], self.spans[k - 1]
+            if self._reverse:
+                return content[last[0] : first[1]]
+            return content[first[0] : last[1]]
+        indices = sorted(self.indices[:k])
+        return _SEQUENCE_GAP.join(content[i] for i in indices)
+
+    def removed(self, k: int, cut: Cut | None = None) -> list[str]:
+        """The items not kept when the first ``k`` are kept, in document order, whole.
+
+        With a cut, the removed part of the cut item comes first (nearest the cut) in its place.
+        """
+        content = self.content
+        kept_items = 1 if cut is not None else k
+        if isinstance(content, str):
+            if kept_items == 0:
+                rest = content
+            else:
+                edge = self.spans[kept_items - 1]
+                rest = content[: edge[0]] if self._reverse else content[edge[1] :]
+            items = [rest[s:e] for s, e in item_spans(rest, self.split, reverse=False)]
+        else:
+            if kept_items == 0:
+                items = [t for t in content if t]
+            else:
+                edge_index = self.indices[kept_items - 1]
+                part = content[:edge_index] if self._reverse else content[edge_index + 1 :]
+                items = [t for t in part if t]
+        if cut is not None and cut.removed:
+            if self._reverse:
+                items.append(cut.removed)
+            else:
+                items.insert(0, cut.removed)
+        return items
+
+
+def cut_item(
+    item: str,
+    room: int,
+    *,
+    keep: Keep,
+    marker: str,
+    tokenizer: Tokenizer,
+) -> Cut | None:
+    """Cut ``item`` so that marker plus kept part fit in ``room`` tokens, at a character boundary.
+
+    The kept part is the end of the item for ``keep="end"`` (the marker goes before it), else
+    the start (the marker goes after it). Returns ``None`` when not even one character fits.
+    """
+
+    def cost(piece: str) -> int:
+        return tokenizer.count(marker + piece if keep == "end" else piece + marker)
+
+    def piece(length: int) -> str:
+        return item[len(item) - length :] if keep == "end" else item[:length]
+
+    # A first guess from the tokens themselves, then a binary search on whole characters:
+    # counts are not exactly monotone in length under BPE, so the result is checked again.
+    ids = tokenizer.encode(item)
+    take = ids[-room:] if keep == "end" else ids[:room]
+    guess = min(len(item), len(tokenizer.decode(take)) + 1)
+    lo, hi = 0, guess
+    while cost(piece(hi)) <= room and hi < len(item):
+        lo, hi = hi, min(len(item), hi * 2)
+    if cost(piece(hi)) <= room:
+        lo = hi
+    else:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if cost(piece(mid)) <= room:
+                lo = mid
+            else:
+                hi = mid
+    while lo > 0 and cost(piece(lo)) > room:
+        lo -= 1
+    if lo == 0:
+        return None
+    kept = piece(lo)
+    removed = item[: len(item) - lo] if keep == "end" else item[lo:]
+    return Cut(kept=kept, removed=removed, tokens=cost(kept))
