@@ -9,6 +9,7 @@ True
 from ._allocation import Strategy, allocate
 from ._builder import ContextBuilder, build_context
 from ._counting import CountCache
+from ._files import load_sections
 from ._errors import (
     BudgetError,
     CtxBudgetError,
@@ -68,4 +69,6 @@ __all__ = [
     "get_tokenizer",
     "list_presets",
     "list_tokenizers",
+    "load_preset",
+    "load_sections",
 ]

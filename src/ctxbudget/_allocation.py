@@ -163,10 +163,9 @@ def _water_fill(
     for point in points:
         if level_sum(point) >= cap:
             base = level_sum(lo)
+            mid = (lo + point) / 2  # inside the segment, clear of rounding at its ends
             slope = sum(
-                weights[n]
-                for n in weighted
-                if floor[n] <= lo * weights[n] and lo * weights[n] < ceiling[n]
+                weights[n] for n in weighted if floor[n] < mid * weights[n] < ceiling[n]
             )
             level = lo + (cap - base) / slope if slope > 0 else lo
             break
@@ -199,4 +198,10 @@ def _water_fill(
         if alloc[name] < ceiling[name] and real[name] - alloc[name] > 1e-9:
             alloc[name] += 1
             spare -= 1
+    for name in order:  # floating-point error can leave a token or two: highest priority first
+        if spare <= 0:
+            break
+        extra = int(min(spare, ceiling[name] - alloc[name]))
+        alloc[name] += extra
+        spare -= extra
     return alloc

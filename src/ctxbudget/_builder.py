@@ -378,9 +378,9 @@ class ContextBuilder:
         alone = {p.name: count(render([empty[p.name]])) - base for p in live}
         together = count(render([empty[p.name] for p in live])) - base if live else 0
         # Separators appear between sections: spread what the sections together cost beyond
-        # their sum over every section after the first, rounding up.
+        # their sum evenly over all of them, rounding up (the verify step absorbs the rest).
         extra = max(0, together - sum(alone.values()))
-        per = math.ceil(extra / max(1, len(live) - 1)) if len(live) > 1 else 0
+        per = math.ceil(extra / len(live)) if live else 0
         for p in live:
             p.header = max(0, alone[p.name]) + per
         return base
@@ -457,12 +457,19 @@ class ContextBuilder:
                 )
 
     def _refill(self, live: list[_Part], budget: int) -> None:
-        """Give tokens left by whole-item trimming to the highest priorities first."""
+        """Give tokens left by whole-item trimming to the highest priorities first.
+
+        ``weighted`` lets a lower priority take the slack when a higher one's next item is too
+        large for it; ``strict`` stops at the first section that cannot grow, so a lower
+        priority never keeps an item that a higher one was denied.
+        """
         slack = budget - sum(p.used for p in live)
         for p in live:
             m = p.measured
             assert m is not None
             if p.cut is not None:
+                if self.strategy == "strict":
+                    return
                 continue
             while slack > 0 and m.measure_items(p.kept + 1):
                 step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
@@ -470,6 +477,8 @@ class ContextBuilder:
                     step += p.header
                 within_max = p.max_tokens is None or p.used + step <= p.max_tokens
                 if step > slack or not within_max:
+                    if self.strategy == "strict" and within_max:
+                        return
                     break
                 p.kept += 1
                 slack -= step
@@ -480,28 +489,62 @@ class ContextBuilder:
         return text, self.tokenizer.count(text)
 
     def _verify(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
-        """Counts are not additive across joins: trim further until the exact count fits."""
-        while tokens > cap:
-            over = tokens - cap
-            freed = 0
-            for p in reversed(live):
-                m = p.measured
-                assert m is not None
-                while not p.required and (p.kept or p.cut is not None) and freed < over:
-                    before = p.used
-                    if p.cut is not None:
-                        p.cut = None
-                    else:
-                        p.kept -= 1
-                    freed += before - p.used
-                if freed >= over:
-                    break
-            if freed == 0:
-                raise RequiredSectionsExceedCap(
-                    needed=tokens, cap=cap, sections=[p.name for p in live if p.required]
-                )
-            text, tokens = self._assemble(live)
-        return text, tokens
+        """Counts are not additive across joins: trim further until the exact count fits.
+
+        Items come off in trimming order (lowest priority first, farthest from the kept end
+        first). The fewest removals that fit are found by bisection on exact counts, starting
+        from the removals whose measured tokens cover the overshoot, so a few renders suffice.
+        """
+        if tokens <= cap:
+            return text, tokens
+        steps: list[tuple[_Part, int]] = []  # (part, items kept after this step)
+        for p in reversed(live):
+            if p.required:
+                continue
+            if p.cut is not None:
+                steps.append((p, -1))
+            else:
+                steps += [(p, k) for k in range(p.kept - 1, -1, -1)]
+        original = {id(p): (p.kept, p.cut) for p in live}
+
+        def apply(removed: int) -> tuple[str, int]:
+            for p in live:
+                p.kept, p.cut = original[id(p)]
+            for p, k in steps[:removed]:
+                p.kept, p.cut = max(k, 0), None
+            return self._assemble(live)
+
+        over = tokens - cap
+        guess, freed = 0, 0
+        for p, k in steps:
+            if freed >= over:
+                break
+            before = p.used
+            p.kept, p.cut = max(k, 0), None
+            freed += before - p.used
+            guess += 1
+        bad, good = 0, None
+        probe = max(guess, 1)
+        while good is None:
+            if probe > len(steps):
+                text, tokens = apply(len(steps))
+                if tokens > cap:
+                    raise RequiredSectionsExceedCap(
+                        needed=tokens, cap=cap, sections=[p.name for p in live if p.required]
+                    )
+                good = len(steps)
+                break
+            if apply(probe)[1] <= cap:
+                good = probe
+            else:
+                bad, probe = probe, probe * 2
+        while good - bad > 1:
+            mid = (bad + good) // 2
+            if apply(mid)[1] <= cap:
+                good = mid
+            else:
+                bad = mid
+        return apply(good)
 
     @staticmethod
     def _report(p: _Part) -> SectionReport:
