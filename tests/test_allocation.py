@@ -150,7 +150,7 @@ names = st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=8, unique=Tru
 @st.composite
 def problems(draw: st.DrawFn) -> tuple[int, dict, dict, dict, dict]:
     keys = draw(names)
-    weights = {k: draw(st.floats(0, 10, allow_nan=False)) for k in keys}
+    weights = {k: draw(st.one_of(st.just(0.0), st.floats(1e-3, 10))) for k in keys}
     demands = {k: draw(st.one_of(st.none(), st.integers(0, 5000))) for k in keys}
     mins = {k: draw(st.integers(0, 800)) for k in keys if draw(st.booleans())}
     maxs = {k: draw(st.integers(0, 3000)) for k in keys if draw(st.booleans())}

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from ctxbudget import get_tokenizer
@@ -57,7 +58,7 @@ def _row(output: str, name: str) -> str:
     return rows[0]
 
 
-def _assert_error(result, *fragments: str) -> str:  # noqa: ANN001
+def _assert_error(result: Result, *fragments: str) -> str:
     """Exit 2, empty stdout, a single 'error:' line on stderr, no traceback."""
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert result.stdout == ""
@@ -250,9 +251,7 @@ def test_count_lists_every_file_and_total(runner: CliRunner) -> None:
     """count prints a row per file with its token count and a total row."""
     result = runner.invoke(app, ["count", str(MEMORY)])
     assert result.exit_code == 0, result.stderr
-    counts = {
-        p.stem: _count(p.read_text(encoding="utf-8")) for p in sorted(MEMORY.glob("*.md"))
-    }
+    counts = {p.stem: _count(p.read_text(encoding="utf-8")) for p in sorted(MEMORY.glob("*.md"))}
     for name, n in counts.items():
         assert _row(result.stdout, name).split("│")[2].strip() == f"{n:,}", name
     total = _row(result.stdout, "total").split("│")[2].strip()
@@ -363,9 +362,7 @@ def test_error_missing_hf_tokenizer_file(runner: CliRunner, tmp_path: Path) -> N
 
 def test_error_unknown_preset(runner: CliRunner) -> None:
     """An unknown --preset name exits 2 with one error line."""
-    result = runner.invoke(
-        app, ["build", str(MEMORY), "--max-tokens", "100", "--preset", "nosuch"]
-    )
+    result = runner.invoke(app, ["build", str(MEMORY), "--max-tokens", "100", "--preset", "nosuch"])
     _assert_error(result, "unknown preset 'nosuch'")
 
 

@@ -234,9 +234,7 @@ def test_unknown_key_inside_a_section(tmp_path: Path) -> None:
         "negative-default",
     ],
 )
-def test_invalid_weight_values(
-    tmp_path: Path, text: str, key: str, line: int, shown: str
-) -> None:
+def test_invalid_weight_values(tmp_path: Path, text: str, key: str, line: int, shown: str) -> None:
     """Negative, NaN and infinite weights raise PresetError with the key, line and the value."""
     path = _write(tmp_path / "p.yaml", text)
     exc = _error(path)

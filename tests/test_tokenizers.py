@@ -1,4 +1,4 @@
-"""Tokenizers: get_tokenizer specs, offline vocabulary loading, Hugging Face files, approx, cache."""
+"""Tokenizers: get_tokenizer specs, offline vocabularies, Hugging Face files, approx, CountCache."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -97,10 +97,8 @@ def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def network_attempts(
-    monkeypatch: pytest.MonkeyPatch, session_cache_dir: Path
-) -> Iterator[list[str]]:
-    """Every test: tiktoken's downloads fail loudly and are recorded; cache outside /tmp root."""
+def network_attempts(monkeypatch: pytest.MonkeyPatch, session_cache_dir: Path) -> list[str]:
+    """Every test: tiktoken downloads fail loudly and are recorded; a private cache dir."""
     attempts: list[str] = []
     original = tiktoken.load.read_file
 
@@ -113,7 +111,7 @@ def network_attempts(
     monkeypatch.setattr(tiktoken.load, "read_file", guarded)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(session_cache_dir))
     monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    yield attempts
+    return attempts
 
 
 @pytest.fixture
@@ -466,7 +464,16 @@ def test_approx_count_literals(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "a", "abcd", "abcdefghij", "Zoë's café: crème brûlée", "👋🌍🎉 emoji 🇫🇷", "東京\n\tx", "\x00\U0010ffff"],
+    [
+        "",
+        "a",
+        "abcd",
+        "abcdefghij",
+        "Zoë's café: crème brûlée",
+        "👋🌍🎉 emoji 🇫🇷",
+        "東京\n\tx",
+        "\x00\U0010ffff",
+    ],
 )
 def test_approx_round_trip(text: str) -> None:
     """'approx' decodes its ids back to the text, and count equals len(encode)."""
@@ -518,7 +525,9 @@ def test_approx_unicode_digit_spec_is_tokenizer_error() -> None:
         get_tokenizer("approx:²")
 
 
-@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (-2, ValueError), (True, TypeError), (2.0, TypeError)])
+@pytest.mark.parametrize(
+    ("value", "error"), [(0, ValueError), (-2, ValueError), (True, TypeError), (2.0, TypeError)]
+)
 def test_approx_class_validates(value: object, error: type[Exception]) -> None:
     """ApproxTokenizer rejects a characters-per-token that is not an int >= 1."""
     with pytest.raises(error):

@@ -120,7 +120,10 @@ def allocate(
         return _strict(cap, order, names, floor, ceiling)
     if strategy != "weighted":
         raise BudgetError(f"strategy must be 'weighted' or 'strict', got {strategy!r}")
-    return _water_fill(cap, names, order, weights, floor, ceiling)
+    top = max(weights.values(), default=0.0)
+    # Only ratios matter; scaling the largest weight to 1 keeps tiny weights from overflowing.
+    scaled = {n: (weights[n] / top if top > 0 else 0.0) for n in names}
+    return _water_fill(cap, names, order, scaled, floor, ceiling)
 
 
 def _strict(

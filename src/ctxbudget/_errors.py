@@ -80,6 +80,7 @@ class SectionError(CtxBudgetError):
     def __init__(self, message: str, *, section: str) -> None:
         super().__init__(f"section {section!r}: {message}")
         self.section = section
+        self.reason = message
 
 
 class StoreError(CtxBudgetError):

@@ -36,6 +36,8 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     if not text.startswith("---\n"):
         return {}, text
     end = text.find("\n---\n", 3)
+    if end < 0 and text.endswith("\n---"):
+        end = len(text) - 4
     if end < 0:
         raise SectionError(
             f"{path}: front matter opened with '---' on line 1 is never closed", section=path.stem
@@ -48,7 +50,7 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
         raise SectionError(f"{path}{line}: front matter is not valid YAML", section=path.stem) from exc
     if not isinstance(meta, dict):
         raise SectionError(f"{path}: front matter must be a YAML mapping", section=path.stem)
-    unknown = sorted(set(meta) - set(_FRONT_MATTER_KEYS))
+    unknown = sorted((set(meta) - set(_FRONT_MATTER_KEYS)), key=str)
     if unknown:
         raise SectionError(
             f"{path}: unknown front matter key {unknown[0]!r}; known keys: "
@@ -98,5 +100,5 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
         try:
             sections.append(Section(name=name, content=body, **meta))
         except SectionError as exc:
-            raise SectionError(f"{path}: {exc}", section=name) from exc
+            raise SectionError(f"{path}: {exc.reason}", section=name) from exc
     return sections

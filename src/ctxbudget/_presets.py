@@ -54,6 +54,10 @@ class SectionSpec(BaseModel):
     def _bare_weight(cls, data: Any) -> Any:
         if isinstance(data, (int, float)) and not isinstance(data, bool):
             return {"weight": float(data)}
+        if not isinstance(data, (dict, SectionSpec)):
+            raise ValueError(
+                f"expected a weight (a number >= 0) or a mapping of options, got {data!r}"
+            )
         return data
 
     @field_validator("weight", mode="before")
@@ -206,9 +210,6 @@ def _key_lines(node: yaml.Node, source: str) -> dict[tuple[str, ...], int]:
 def _load(path: Path, chain: tuple[Path, ...]) -> Preset:
     source = str(path)
     real = path.resolve()
-    if real in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, real))
-        raise PresetError(f"'extends' forms a cycle: {cycle}", source=source, key="extends")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -252,7 +253,17 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Preset:
 
     base: Preset | None = None
     if raw.extends is not None:
-        base = _load(_resolve(raw.extends, relative_to=path), chain=(*chain, real))
+        line = lines.get(("extends",))
+        try:
+            base_path = _resolve(raw.extends, relative_to=path)
+        except PresetError as exc:
+            raise PresetError(exc.reason, source=source, key="extends", line=line) from None
+        if base_path.resolve() in (*chain, real):
+            cycle = " -> ".join(str(p) for p in (*chain, real, base_path.resolve()))
+            raise PresetError(
+                f"'extends' forms a cycle: {cycle}", source=source, key="extends", line=line
+            )
+        base = _load(base_path, chain=(*chain, real))
     merged = _merge(base, raw, name=raw.name or path.stem, source=source)
     if merged.sections and all(merged.spec(n).weight == 0 for n in merged.sections):
         raise PresetError(
@@ -269,7 +280,17 @@ def _merge(base: Preset | None, raw: _PresetFile, *, name: str, source: str) -> 
     for section, spec in raw.sections.items():
         if section in sections:
             update = spec.model_dump(exclude_unset=True)
-            sections[section] = sections[section].model_copy(update=update)
+            try:
+                merged = SectionSpec.model_validate(
+                    {**sections[section].model_dump(exclude_unset=True), **update}
+                )
+            except ValidationError as exc:
+                raise PresetError(
+                    f"after merging with the preset it extends: {exc.errors()[0]['msg']}",
+                    source=source,
+                    key=f"sections.{section}",
+                ) from exc
+            sections[section] = merged
         else:
             sections[section] = spec
     return Preset(

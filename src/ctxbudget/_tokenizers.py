@@ -164,18 +164,18 @@ class ApproxTokenizer:
         n = self._n
         ids = []
         for start in range(0, len(text), n):
-            value = 0
+            value = 1  # a sentinel bit above the last code point marks the run's length
             for ch in reversed(text[start : start + n]):
                 value = (value << 21) | ord(ch)
-            ids.append((value << 3) | (min(n, len(text) - start) - 1))
+            ids.append(value)
         return ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` produced by :meth:`encode`."""
         out = []
         for packed in ids:
-            length, value = (packed & 7) + 1, packed >> 3
-            for _ in range(length):
+            value = packed
+            while value > 1:
                 out.append(chr(value & 0x1FFFFF))
                 value >>= 21
         return "".join(out)
@@ -228,7 +228,9 @@ def get_tokenizer(spec: str | Tokenizer | Any) -> Tokenizer:
                 _cache[spec] = cached
             return cached
     if _is_hf_tokenizer(spec):
-        return HFTokenizer(spec, name=f"hf:{type(spec).__name__}@{id(spec):x}")
+        # Named by content, so count-cache keys stay right for equal or re-created objects.
+        digest = hashlib.sha256(spec.to_str().encode()).hexdigest()[:16]
+        return HFTokenizer(spec, name=f"hf:sha256={digest}")
     if isinstance(spec, Tokenizer):
         return spec
     raise TokenizerError(
@@ -272,7 +274,7 @@ def _load_approx(spec: str) -> Tokenizer:
     if spec == "approx":
         return ApproxTokenizer()
     raw = spec.partition(":")[2]
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise TokenizerError(
             f"bad approx tokenizer {spec!r}: write 'approx' or 'approx:<characters per token>' "
             f"with a whole number >= 1",
