@@ -422,14 +422,15 @@ def test_sections_far_larger_than_the_cap_are_not_counted_in_full() -> None:
 
 
 def test_incremental_build_counts_only_the_new_item() -> None:
-    """With a shared count cache, appending one message costs one new count."""
+    """With a shared count cache, appending one message costs two new counts, not 500."""
     cache = CountCache()
     builder = ContextBuilder(tokenizer="o200k_base", count_cache=cache)
     history = [f"user: question {i} about the Lumen rollout" for i in range(500)]
     builder.build({"history": history}, max_tokens=2000)
     misses = cache.misses
     builder.build({"history": [*history, "assistant: a brand new answer"]}, max_tokens=2000)
-    assert cache.misses - misses == 1
+    # the new message, and the previous newest now counted with the newline after it
+    assert cache.misses - misses == 2
 
 
 class JoinPenaltyTokenizer(CharTokenizer):

@@ -29,6 +29,8 @@ __all__ = ["ContextBuilder", "build_context"]
 
 #: Weight of a section when neither it nor a preset gives one.
 NO_PRESET_WEIGHT = 1.0
+#: How far, in tokens, an item's estimate may exceed the exact room and still be tried.
+_TOP_UP_TOLERANCE = 2
 
 Source = Union[Section, MemoryStore, AsyncMemoryStore]
 
@@ -360,6 +362,7 @@ class ContextBuilder:
         text, tokens = self._assemble(live)
         if cap is not None:
             text, tokens = self._verify(live, text, tokens, cap)
+            text, tokens = self._top_up(live, text, tokens, cap)
         return BuiltContext(
             text=text,
             tokens=tokens,
@@ -482,6 +485,39 @@ class ContextBuilder:
                     break
                 p.kept += 1
                 slack -= step
+
+    def _top_up(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
+        """Try, with exact counts, next items whose estimates miss the exact room narrowly.
+
+        Piece-by-piece estimates may exceed the joined text's count by a token or two (a gap
+        charged to the last kept item, separators spread over sections). Only items within
+        ``_TOP_UP_TOLERANCE`` tokens of fitting are tried, highest priority first, so this
+        costs a render and a count only near the boundary.
+        """
+        for p in live:
+            m = p.measured
+            assert m is not None
+            if p.cut is not None:
+                if self.strategy == "strict":
+                    break
+                continue
+            while not p.required and m.measure_items(p.kept + 1):
+                step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
+                if p.kept == 0:
+                    step += p.header
+                if step > cap - tokens + _TOP_UP_TOLERANCE or (
+                    p.max_tokens is not None and p.used + step > p.max_tokens
+                ):
+                    break
+                p.kept += 1
+                new_text, new_tokens = self._assemble(live)
+                if new_tokens > cap:
+                    p.kept -= 1
+                    break
+                text, tokens = new_text, new_tokens
+            if self.strategy == "strict" and not (m.complete and p.kept == m.measured):
+                break
+        return text, tokens
 
     def _assemble(self, live: list[_Part]) -> tuple[str, int]:
         views = [p.view(self.cut_marker) for p in live if p.kept or p.cut is not None]

@@ -88,15 +88,23 @@ class MeasuredSection:
         return self.content[self.indices[k]]
 
     def _next(self) -> bool:
+        """Measure one more item, together with the gap that follows it in the document.
+
+        BPE merges a line's last punctuation with the newline after it (``".\n"`` is one
+        o200k token), so an item is counted with its trailing gap rather than apart from it.
+        Nearest the kept end, the newest item (``keep="end"``) has no gap after it in the body;
+        with ``keep="start"`` the last kept item's gap is charged but not rendered, an
+        over-estimate of at most one gap.
+        """
         content = self.content
         if isinstance(content, str):
             span = next(self._spans, None)
             if span is None:
                 return False
-            gap = ""
-            if self.spans:
-                prev = self.spans[-1]
-                gap = content[span[1] : prev[0]] if self._reverse else content[prev[1] : span[0]]
+            if self._reverse:
+                gap = content[span[1] : self.spans[-1][0]] if self.spans else ""
+            else:
+                gap = _gap_after(content, span[1])
             self.spans.append(span)
             text = content[span[0] : span[1]]
         else:
@@ -112,10 +120,12 @@ class MeasuredSection:
                     )
                 if text:
                     break
-            gap = _SEQUENCE_GAP if self.indices else ""
+            if self._reverse:
+                gap = _SEQUENCE_GAP if self.indices else ""
+            else:
+                gap = _SEQUENCE_GAP if index < len(content) - 1 else ""
             self.indices.append(index)
-        cost = self._count(text) + (self._count(gap) if gap else 0)
-        self.cumulative.append(self.cumulative[-1] + cost)
+        self.cumulative.append(self.cumulative[-1] + self._count(text + gap))
         return True
 
     def measure_until(self, limit: float) -> None:
@@ -185,6 +195,17 @@ class MeasuredSection:
             else:
                 items.insert(0, cut.removed)
         return items
+
+
+def _gap_after(text: str, end: int) -> str:
+    """The newlines and blank lines between an item ending at ``end`` and the next item."""
+    j = end
+    n = len(text)
+    while j < n and text[j].isspace():
+        j += 1
+    if j == n:
+        return ""
+    return text[end : text.rfind("\n", end, j) + 1]
 
 
 def cut_item(

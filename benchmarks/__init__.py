@@ -1,0 +1,1 @@
+"""Benchmarks of ctxbudget (run by hand; results in docs/benchmarks.md)."""
