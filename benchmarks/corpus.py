@@ -61,7 +61,7 @@ def jargon_entries() -> list[str]:
     text = (data_dir() / "jargon.txt").read_text(encoding="utf-8")
     starts = [m.start() for m in re.finditer(r"(?m)^   :[^:\n]+:", text)]
     entries = []
-    for begin, end in zip(starts, [*starts[1:], len(text)]):
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
         entry = " ".join(text[begin:end].split())
         entries.append(entry.lstrip(":"))
     return entries

@@ -55,6 +55,5 @@ def hf_tokenizer_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def example_memory() -> dict[str, str]:
     """The bundled example agent memory, section name -> text."""
     return {
-        p.stem: p.read_text(encoding="utf-8")
-        for p in sorted((EXAMPLES / "memory").glob("*.md"))
+        p.stem: p.read_text(encoding="utf-8") for p in sorted((EXAMPLES / "memory").glob("*.md"))
     }

@@ -164,8 +164,9 @@ def problems(draw: st.DrawFn) -> tuple[int, dict, dict, dict, dict]:
 def test_allocation_never_exceeds_cap_and_respects_bounds(problem: tuple, strategy: str) -> None:
     """For any weights, demands and bounds: sum <= cap, each within its ceiling."""
     cap, weights, demands, mins, maxs = problem
-    out = allocate(cap, weights, demands=demands, min_tokens=mins, max_tokens=maxs,
-                   strategy=strategy)  # type: ignore[arg-type]
+    out = allocate(
+        cap, weights, demands=demands, min_tokens=mins, max_tokens=maxs, strategy=strategy
+    )  # type: ignore[arg-type]
     assert sum(out.values()) <= cap
     assert list(out) == list(weights)
     for k, v in out.items():
@@ -186,7 +187,8 @@ def test_weighted_allocation_is_fair_by_weight(problem: tuple) -> None:
     out = allocate(cap, weights, demands=demands, min_tokens=mins, max_tokens=maxs)
     ceilings = {
         k: min(x for x in (demands[k], maxs.get(k)) if x is not None)
-        if demands[k] is not None or k in maxs else math.inf
+        if demands[k] is not None or k in maxs
+        else math.inf
         for k in weights
     }
     for i in weights:

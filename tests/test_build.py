@@ -43,7 +43,10 @@ class Store:
 def test_no_cap_includes_everything_in_the_default_layout() -> None:
     """Without a cap every section is kept, highest weight first, with headers."""
     result = build_context(
-        [Section(name="low", content="x\ny", weight=1), Section(name="high", content="a", weight=2)],
+        [
+            Section(name="low", content="x\ny", weight=1),
+            Section(name="high", content="a", weight=2),
+        ],
         tokenizer=CHAR,
     )
     assert result.text == "## High\na\n\n## Low\nx\ny"
@@ -54,8 +57,10 @@ def test_no_cap_includes_everything_in_the_default_layout() -> None:
 
 def test_layout_is_the_same_whether_or_not_anything_was_trimmed() -> None:
     """A trimmed build has the same headers and separators as an untrimmed one."""
-    sections = [Section(name="a", content="1111\n2222\n3333", weight=1),
-                Section(name="b", content="xx", weight=1)]
+    sections = [
+        Section(name="a", content="1111\n2222\n3333", weight=1),
+        Section(name="b", content="xx", weight=1),
+    ]
     full = build_context(sections, tokenizer=CHAR)
     trimmed = build_context(sections, tokenizer=CHAR, max_tokens=len(full.text) - 5)
     assert full.text == "## A\n1111\n2222\n3333\n\n## B\nxx"
@@ -138,8 +143,9 @@ def test_oversized_item_is_cut_with_marker_at_a_character_boundary() -> None:
     assert report.cut
     body = result.text.split("\n", 1)[1]
     assert body.startswith("[…]")
-    kept = body[len("[…]"):]
-    assert kept and item.endswith(kept)
+    kept = body[len("[…]") :]
+    assert kept
+    assert item.endswith(kept)
     assert report.trimmed_items[-1] + kept == item  # nothing lost: removed + kept is the item
     assert "\ufffd" not in result.text
     assert get_tokenizer("o200k_base").count(result.text) <= 40
@@ -289,8 +295,9 @@ def test_template_text_counts_against_the_cap() -> None:
 def test_cap_below_template_text_raises_budget_error() -> None:
     """A cap that cannot hold the template's own text is a BudgetError."""
     with pytest.raises(BudgetError, match="template"):
-        build_context({"a": "x"}, tokenizer=CHAR, template="0123456789{{ sections|length }}",
-                      max_tokens=5)
+        build_context(
+            {"a": "x"}, tokenizer=CHAR, template="0123456789{{ sections|length }}", max_tokens=5
+        )
 
 
 def test_section_max_tokens_is_honoured_even_without_a_cap() -> None:
@@ -306,8 +313,10 @@ def test_min_tokens_guarantees_a_low_priority_section_its_floor() -> None:
     """min_tokens reserves room for a low-weight section before weights share the rest."""
     lines = "\n".join(["yyyy"] * 50)
     result = build_context(
-        [Section(name="big", content=lines, weight=1.0),
-         Section(name="low", content=lines, weight=0.001, min_tokens=30)],
+        [
+            Section(name="big", content=lines, weight=1.0),
+            Section(name="low", content=lines, weight=0.001, min_tokens=30),
+        ],
         tokenizer=CHAR,
         max_tokens=100,
     )
@@ -318,8 +327,10 @@ def test_min_tokens_guarantees_a_low_priority_section_its_floor() -> None:
 def test_strict_strategy_serves_higher_priority_whole_first() -> None:
     """Under strict allocation the lower section is dropped before the higher is trimmed."""
     result = build_context(
-        [Section(name="hi", content="\n".join(["h" * 9] * 5), weight=2),
-         Section(name="lo", content="\n".join(["l" * 9] * 5), weight=1)],
+        [
+            Section(name="hi", content="\n".join(["h" * 9] * 5), weight=2),
+            Section(name="lo", content="\n".join(["l" * 9] * 5), weight=1),
+        ],
         tokenizer=CHAR,
         max_tokens=60,
         strategy="strict",

@@ -19,14 +19,20 @@ from ctxbudget import RequiredSectionsExceedCap, Section, build_context, get_tok
 # A delimiter template makes each kept body recoverable from the assembled text.
 TEMPLATE = "{% for s in sections %}<<{{ s.name }}>>\n{{ s.body }}\n<</>>\n{% endfor %}"
 
-line_text = st.lists(
-    st.sampled_from(
-        list("abcdefghij klmnop qrstuvwxyz ABC 0123456789 .,;:!?-'\"()[]{}%#/\\")
-        + ["é", "ß", "日本", "😀", "{{", "}}", "{%", "%}", "\t", "<|endoftext|>", "  "]
-    ),
-    min_size=1,
-    max_size=40,
-).map("".join).filter(lambda s: s.strip() != "")
+line_text = (
+    st.lists(
+        st.sampled_from(
+            [
+                *"abcdefghij klmnop qrstuvwxyz ABC 0123456789 .,;:!?-'\"()[]{}%#/\\",
+                *["é", "ß", "日本", "😀", "{{", "}}", "{%", "%}", "\t", "<|endoftext|>", "  "],
+            ]
+        ),
+        min_size=1,
+        max_size=40,
+    )
+    .map("".join)
+    .filter(lambda s: s.strip() != "")
+)
 
 
 @st.composite
@@ -76,15 +82,21 @@ common = settings(
 
 
 @common
-@given(sections=section_sets(), cap=st.integers(0, 600), strategy=st.sampled_from(
-    ["weighted", "strict"]))
+@given(
+    sections=section_sets(),
+    cap=st.integers(0, 600),
+    strategy=st.sampled_from(["weighted", "strict"]),
+)
 def test_never_over_cap_required_present_order_kept(
     tokenizer: object, sections: list[Section], cap: int, strategy: str
 ) -> None:
     """count(text) <= cap; required sections whole; kept + removed items == content, in order."""
     try:
         result = build_context(
-            sections, max_tokens=cap, tokenizer=tokenizer, template=TEMPLATE,
+            sections,
+            max_tokens=cap,
+            tokenizer=tokenizer,
+            template=TEMPLATE,
             strategy=strategy,  # type: ignore[arg-type]
         )
     except RequiredSectionsExceedCap:
@@ -108,9 +120,9 @@ def test_never_over_cap_required_present_order_kept(
         assert report.items_kept == len(kept)
         if section.keep == "start":
             assert items[: len(kept)] == kept
-            assert report.trimmed_items == items[len(kept):]
+            assert report.trimmed_items == items[len(kept) :]
         else:
-            assert items[len(items) - len(kept):] == kept
+            assert items[len(items) - len(kept) :] == kept
             assert report.trimmed_items == items[: len(items) - len(kept)]
 
 
@@ -120,13 +132,14 @@ def test_strict_higher_priority_never_trimmed_while_lower_keeps_items(
     tokenizer: object, sections: list[Section], cap: int
 ) -> None:
     """Strict strategy: if a section lost items, every lower-priority one kept none."""
-    sections = [Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep)
-                for s in sections]  # no required sections: no floors
+    sections = [
+        Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep) for s in sections
+    ]  # no required sections: no floors
     result = build_context(sections, max_tokens=cap, tokenizer=tokenizer, strategy="strict")
     reports = list(result.sections)  # highest priority first
     for i, high in enumerate(reports):
         if high.status in ("trimmed", "dropped"):
-            for low in reports[i + 1:]:
+            for low in reports[i + 1 :]:
                 if low.priority < high.priority:
                     assert low.items_kept == 0, (high, low)
 
@@ -137,8 +150,9 @@ def test_building_twice_gives_the_same_text(
     tokenizer: object, sections: list[Section], cap: int
 ) -> None:
     """The build is deterministic."""
-    sections = [Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep)
-                for s in sections]
+    sections = [
+        Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep) for s in sections
+    ]
     first = build_context(sections, max_tokens=cap, tokenizer=tokenizer)
     second = build_context(sections, max_tokens=cap, tokenizer=tokenizer)
     assert first.text == second.text
@@ -149,8 +163,9 @@ def test_building_twice_gives_the_same_text(
 @given(sections=section_sets(), cap=st.integers(0, 400))
 def test_trimming_is_idempotent(tokenizer: object, sections: list[Section], cap: int) -> None:
     """Rebuilding from what was kept, at the same cap, keeps all of it."""
-    sections = [Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep)
-                for s in sections]
+    sections = [
+        Section(name=s.name, content=s.content, weight=s.weight, keep=s.keep) for s in sections
+    ]
     first = build_context(sections, max_tokens=cap, tokenizer=tokenizer, template=TEMPLATE)
     assume(not any(r.cut for r in first.sections))
     bodies = kept_bodies(first.text)

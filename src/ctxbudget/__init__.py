@@ -9,7 +9,6 @@ True
 from ._allocation import Strategy, allocate
 from ._builder import ContextBuilder, build_context
 from ._counting import CountCache
-from ._files import load_sections
 from ._errors import (
     BudgetError,
     CtxBudgetError,
@@ -20,6 +19,7 @@ from ._errors import (
     TemplateError,
     TokenizerError,
 )
+from ._files import load_sections
 from ._presets import Preset, SectionSpec, list_presets, load_preset
 from ._rendering import DEFAULT_TEMPLATE
 from ._result import BuiltContext, SectionReport, Status

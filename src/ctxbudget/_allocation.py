@@ -123,7 +123,7 @@ def allocate(
     top = max(weights.values(), default=0.0)
     # Only ratios matter; scaling the largest weight to 1 keeps tiny weights from overflowing.
     scaled = {n: (weights[n] / top if top > 0 else 0.0) for n in names}
-    return _water_fill(cap, names, order, scaled, floor, ceiling)
+    return _water_fill(cap, names=names, order=order, weights=scaled, floor=floor, ceiling=ceiling)
 
 
 def _strict(
@@ -144,6 +144,7 @@ def _strict(
 
 def _water_fill(
     cap: int,
+    *,
     names: list[str],
     order: list[str],
     weights: Mapping[str, float],
@@ -167,9 +168,7 @@ def _water_fill(
         if level_sum(point) >= cap:
             base = level_sum(lo)
             mid = (lo + point) / 2  # inside the segment, clear of rounding at its ends
-            slope = sum(
-                weights[n] for n in weighted if floor[n] < mid * weights[n] < ceiling[n]
-            )
+            slope = sum(weights[n] for n in weighted if floor[n] < mid * weights[n] < ceiling[n])
             level = lo + (cap - base) / slope if slope > 0 else lo
             break
         lo = point
@@ -191,8 +190,9 @@ def _water_fill(
             left -= extra
 
     alloc = {n: math.floor(real[n] + 1e-9) for n in names}
-    alloc = {n: min(alloc[n], int(ceiling[n])) if math.isfinite(ceiling[n]) else alloc[n]
-             for n in names}
+    alloc = {
+        n: min(alloc[n], int(ceiling[n])) if math.isfinite(ceiling[n]) else alloc[n] for n in names
+    }
     spare = cap - sum(alloc.values())
     by_fraction = sorted(names, key=lambda n: (-(real[n] - alloc[n]), order.index(n)))
     for name in by_fraction:

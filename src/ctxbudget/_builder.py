@@ -12,14 +12,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ._allocation import Strategy, allocate, priority_order
 from ._counting import CountCache
 from ._errors import BudgetError, RequiredSectionsExceedCap, SectionError, StoreError
 from ._presets import Preset, load_preset
 from ._rendering import SectionView, Template
-from ._result import BuiltContext, SectionReport
+from ._result import BuiltContext, SectionReport, Status
 from ._sections import Keep, Section, Split, check_options, default_title
 from ._tokenizers import get_tokenizer
 from ._trimming import Cut, MeasuredSection, cut_item
@@ -32,7 +32,7 @@ NO_PRESET_WEIGHT = 1.0
 #: How far, in tokens, an item's estimate may exceed the exact room and still be tried.
 _TOP_UP_TOLERANCE = 2
 
-Source = Union[Section, MemoryStore, AsyncMemoryStore]
+Source = Section | MemoryStore | AsyncMemoryStore
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,8 @@ class ContextBuilder:
         min_cut_tokens: int = 16,
     ) -> None:
         self.tokenizer = get_tokenizer(tokenizer)
-        self.preset = preset if isinstance(preset, Preset) or preset is None else load_preset(
-            preset
+        self.preset = (
+            preset if isinstance(preset, Preset) or preset is None else load_preset(preset)
         )
         self.max_tokens = _check_cap(max_tokens)
         self.template = Template(template)
@@ -131,8 +131,10 @@ class ContextBuilder:
         self.strategy: Strategy = strategy
         self.count_cache = count_cache if count_cache is not None else CountCache()
         self.cut_marker = cut_marker
-        if isinstance(min_cut_tokens, bool) or not isinstance(min_cut_tokens, int) or (
-            min_cut_tokens < 1
+        if (
+            isinstance(min_cut_tokens, bool)
+            or not isinstance(min_cut_tokens, int)
+            or (min_cut_tokens < 1)
         ):
             raise BudgetError(f"min_cut_tokens must be a whole number >= 1, got {min_cut_tokens!r}")
         self.min_cut_tokens = min_cut_tokens
@@ -231,7 +233,7 @@ class ContextBuilder:
                 return source.content
             try:
                 if _is_async(source):
-                    return await source.fetch()  # type: ignore[no-any-return]
+                    return await source.fetch()  # type: ignore[misc, no-any-return]
                 return await asyncio.to_thread(source.fetch)  # type: ignore[arg-type]
             except Exception as exc:
                 return exc
@@ -343,7 +345,7 @@ class ContextBuilder:
             cap = self.max_tokens
         if cap is None and self.preset is not None:
             cap = self.preset.max_tokens
-        parts = [self._part(s, c) for s, c in zip(sources, gathered)]
+        parts = [self._part(s, c) for s, c in zip(sources, gathered, strict=True)]
         weights = {p.name: p.weight for p in parts}
         by_name = {p.name: p for p in parts}
         order = [by_name[name] for name in priority_order(list(by_name), weights)]
@@ -601,6 +603,7 @@ class ContextBuilder:
             )
         kept = 1 if p.cut is not None else p.kept
         everything = m.complete and p.cut is None and p.kept == m.measured
+        status: Status
         if everything:
             status = "full"
         elif kept == 0:

@@ -13,8 +13,16 @@ from ._sections import Section
 
 __all__ = ["load_sections"]
 
-_FRONT_MATTER_KEYS = ("name", "title", "weight", "required", "min_tokens", "max_tokens", "keep",
-                      "split")
+_FRONT_MATTER_KEYS = (
+    "name",
+    "title",
+    "weight",
+    "required",
+    "min_tokens",
+    "max_tokens",
+    "keep",
+    "split",
+)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -22,9 +30,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(
-                p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-            )
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         elif path.is_file():
             files.append(path)
         else:
@@ -47,7 +53,9 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 2}" if mark is not None else ""
-        raise SectionError(f"{path}{line}: front matter is not valid YAML", section=path.stem) from exc
+        raise SectionError(
+            f"{path}{line}: front matter is not valid YAML", section=path.stem
+        ) from exc
     if not isinstance(meta, dict):
         raise SectionError(f"{path}: front matter must be a YAML mapping", section=path.stem)
     unknown = sorted((set(meta) - set(_FRONT_MATTER_KEYS)), key=str)
@@ -90,8 +98,9 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
         meta, body = _front_matter(path, text)
         name = meta.pop("name", path.stem)
         if not isinstance(name, str) or not name:
-            raise SectionError(f"{path}: front matter 'name' must be a non-empty string",
-                               section=path.stem)
+            raise SectionError(
+                f"{path}: front matter 'name' must be a non-empty string", section=path.stem
+            )
         if name in seen:
             raise SectionError(
                 f"{path} and {seen[name]} both give the section name {name!r}", section=name

@@ -196,12 +196,13 @@ def _key_lines(node: yaml.Node, source: str) -> dict[tuple[str, ...], int]:
                     raise PresetError(
                         "duplicate key (YAML would silently keep only the last one)",
                         source=source,
-                        key=".".join((*path, key)),
+                        key=".".join([*path, key]),
                         line=line,
                     )
                 seen.add(key)
-                lines[(*path, key)] = line
-                walk(value_node, (*path, key))
+                key_path = (*path, key)
+                lines[key_path] = line
+                walk(value_node, key_path)
 
     walk(node, ())
     return lines
@@ -295,15 +296,15 @@ def _merge(base: Preset | None, raw: _PresetFile, *, name: str, source: str) -> 
             sections[section] = spec
     return Preset(
         name=name,
-        description=raw.description if raw.description is not None else (
-            base.description if base else ""
-        ),
-        max_tokens=raw.max_tokens if raw.max_tokens is not None else (
-            base.max_tokens if base else None
-        ),
-        default_weight=raw.default_weight if raw.default_weight is not None else (
-            base.default_weight if base else DEFAULT_WEIGHT
-        ),
+        description=raw.description
+        if raw.description is not None
+        else (base.description if base else ""),
+        max_tokens=raw.max_tokens
+        if raw.max_tokens is not None
+        else (base.max_tokens if base else None),
+        default_weight=raw.default_weight
+        if raw.default_weight is not None
+        else (base.default_weight if base else DEFAULT_WEIGHT),
         sections=sections,
         source=source,
     )

@@ -105,7 +105,8 @@ def check_options(
     ):
         raise SectionError(f"weight must be a finite number >= 0, got {weight!r}", section=name)
     for field, value in (("min_tokens", min_tokens), ("max_tokens", max_tokens)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        bad = isinstance(value, bool) or not isinstance(value, int) or value < 0
+        if value is not None and bad:
             raise SectionError(f"{field} must be a whole number >= 0, got {value!r}", section=name)
     if (
         isinstance(min_tokens, int)

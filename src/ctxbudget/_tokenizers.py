@@ -229,7 +229,8 @@ def get_tokenizer(spec: str | Tokenizer | Any) -> Tokenizer:
             return cached
     if _is_hf_tokenizer(spec):
         # Named by content, so count-cache keys stay right for equal or re-created objects.
-        digest = hashlib.sha256(spec.to_str().encode()).hexdigest()[:16]
+        serialized: str = spec.to_str()  # type: ignore[union-attr]
+        digest = hashlib.sha256(serialized.encode()).hexdigest()[:16]
         return HFTokenizer(spec, name=f"hf:sha256={digest}")
     if isinstance(spec, Tokenizer):
         return spec

@@ -182,13 +182,12 @@ class MeasuredSection:
                 edge = self.spans[kept_items - 1]
                 rest = content[: edge[0]] if self._reverse else content[edge[1] :]
             items = [rest[s:e] for s, e in item_spans(rest, self.split, reverse=False)]
+        elif kept_items == 0:
+            items = [t for t in content if t]
         else:
-            if kept_items == 0:
-                items = [t for t in content if t]
-            else:
-                edge_index = self.indices[kept_items - 1]
-                part = content[:edge_index] if self._reverse else content[edge_index + 1 :]
-                items = [t for t in part if t]
+            edge_index = self.indices[kept_items - 1]
+            part = content[:edge_index] if self._reverse else content[edge_index + 1 :]
+            items = [t for t in part if t]
         if cut is not None and cut.removed:
             if self._reverse:
                 items.append(cut.removed)

@@ -40,9 +40,12 @@ _err = Console(stderr=True)
 if not _err.is_terminal:
     _err.width = 120
 
-Paths = Annotated[list[Path], typer.Argument(help="Files, or directories of files; one per section.")]
+Paths = Annotated[
+    list[Path], typer.Argument(help="Files, or directories of files; one per section.")
+]
 TokenizerOpt = Annotated[
-    str, typer.Option("--tokenizer", "-t", help="Encoding, model, 'hf:<tokenizer.json>' or 'approx'.")
+    str,
+    typer.Option("--tokenizer", "-t", help="Encoding, model, 'hf:<tokenizer.json>' or 'approx'."),
 ]
 
 
@@ -106,8 +109,16 @@ def _report_table(result: BuiltContext, preset: str) -> Table:
         title=f"{result.tokens:,}{limit} tokens, {result.tokenizer}{approx}, preset {preset}",
         title_justify="left",
     )
-    for column in ("section", "weight", "status", "demanded", "allocated", "used", "kept",
-                   "trimmed"):
+    for column in (
+        "section",
+        "weight",
+        "status",
+        "demanded",
+        "allocated",
+        "used",
+        "kept",
+        "trimmed",
+    ):
         table.add_column(column, justify="left" if column in ("section", "status") else "right")
     table.add_column("share of cap")
     scale = cap or max(result.tokens, 1)
@@ -128,8 +139,11 @@ def _report_table(result: BuiltContext, preset: str) -> Table:
 
 
 @app.command()
-def count(paths: Paths, tokenizer: TokenizerOpt = "o200k_base",
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def count(
+    paths: Paths,
+    tokenizer: TokenizerOpt = "o200k_base",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Count the tokens of each file in PATHS (front matter excluded)."""
     try:
         tok = get_tokenizer(tokenizer)

@@ -7,13 +7,13 @@ that an object has the right methods (not their signatures).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 __all__ = ["AsyncMemoryStore", "Content", "MemoryStore", "Tokenizer"]
 
 #: What a section holds: one text (split into items by the section's ``split`` rule),
 #: or a sequence of items (each item a string, kept or trimmed whole).
-Content = Union[str, Sequence[str]]
+Content = str | Sequence[str]
 
 
 @runtime_checkable
@@ -62,7 +62,7 @@ class MemoryStore(Protocol):
 
 @runtime_checkable
 class AsyncMemoryStore(Protocol):
-    """An asynchronous :class:`MemoryStore`; ``ContextBuilder.abuild`` gathers these concurrently."""
+    """An asynchronous :class:`MemoryStore`; ``ContextBuilder.abuild`` gathers them concurrently."""
 
     @property
     def name(self) -> str:

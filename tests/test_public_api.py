@@ -1,0 +1,92 @@
+"""The public surface changes only on purpose, and optional pieces stay optional."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import ctxbudget
+
+PUBLIC = {
+    "DEFAULT_TEMPLATE",
+    "ApproxTokenizer",
+    "AsyncMemoryStore",
+    "BudgetError",
+    "BuiltContext",
+    "Content",
+    "ContextBuilder",
+    "CountCache",
+    "CtxBudgetError",
+    "HFTokenizer",
+    "Keep",
+    "MemoryStore",
+    "Preset",
+    "PresetError",
+    "RequiredSectionsExceedCap",
+    "Section",
+    "SectionError",
+    "SectionReport",
+    "SectionSpec",
+    "Split",
+    "Status",
+    "StoreError",
+    "Strategy",
+    "TemplateError",
+    "TiktokenTokenizer",
+    "Tokenizer",
+    "TokenizerError",
+    "__version__",
+    "allocate",
+    "build_context",
+    "get_tokenizer",
+    "list_presets",
+    "list_tokenizers",
+    "load_preset",
+    "load_sections",
+}
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    """__all__ is the agreed surface, and every name in it exists."""
+    assert set(ctxbudget.__all__) == PUBLIC
+    for name in ctxbudget.__all__:
+        assert hasattr(ctxbudget, name), name
+    public_attrs = {n for n in vars(ctxbudget) if not n.startswith("_")}
+    modules = {"typing", "testing", "cli"}
+    assert public_attrs - modules - PUBLIC == set()
+
+
+def test_errors_share_one_base() -> None:
+    """Every error the library raises on purpose is a CtxBudgetError."""
+    for name in (
+        "BudgetError",
+        "PresetError",
+        "RequiredSectionsExceedCap",
+        "SectionError",
+        "StoreError",
+        "TemplateError",
+        "TokenizerError",
+    ):
+        assert issubclass(getattr(ctxbudget, name), ctxbudget.CtxBudgetError)
+
+
+def test_import_does_not_pull_optional_or_cli_dependencies() -> None:
+    """`import ctxbudget` imports neither redis, opentelemetry, langchain nor the CLI stack."""
+    code = (
+        "import sys, ctxbudget; "
+        "print(sorted(m for m in ('redis', 'opentelemetry', 'langchain', 'typer', 'rich') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_docstring_examples_hold() -> None:
+    """The >>> examples in the public docstrings run as written."""
+    import doctest
+
+    from ctxbudget import _allocation, _builder, _tokenizers, testing
+
+    for module in (ctxbudget, _allocation, _builder, _tokenizers, testing):
+        failures, _ = doctest.testmod(module, raise_on_error=False)
+        assert failures == 0, module.__name__
