@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -432,16 +433,39 @@ def test_sections_far_larger_than_the_cap_are_not_counted_in_full() -> None:
     assert tok.measured < 10_000
 
 
-def test_incremental_build_counts_only_the_new_item() -> None:
-    """With a shared count cache, appending one message costs two new counts, not 500."""
-    cache = CountCache()
-    builder = ContextBuilder(tokenizer="o200k_base", count_cache=cache)
-    history = [f"user: question {i} about the Lumen rollout" for i in range(500)]
-    builder.build({"history": history}, max_tokens=2000)
-    misses = cache.misses
-    builder.build({"history": [*history, "assistant: a brand new answer"]}, max_tokens=2000)
-    # the new message, and the previous newest now counted with the newline after it
-    assert cache.misses - misses == 2
+class RecordingTokenizer:
+    """o200k_base, recording every text it is asked to count."""
+
+    def __init__(self) -> None:
+        self.inner = get_tokenizer("o200k_base")
+        self.name = "recording-o200k"
+        self.newline_additive = True
+        self.counted: list[str] = []
+
+    def count(self, text: str) -> int:
+        self.counted.append(text)
+        return self.inner.count(text)
+
+    def encode(self, text: str) -> list[int]:
+        return self.inner.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.inner.decode(ids)
+
+
+def test_incremental_build_counts_only_the_new_message() -> None:
+    """With the builder's count cache, appending one message re-counts only what changed."""
+    tok = RecordingTokenizer()
+    builder = ContextBuilder(tokenizer=tok)
+    history = [f"user: question {i} about the Lumen rollout" for i in range(5000)]
+    first = builder.build({"history": history, "facts": "Maya lives in Lisbon"}, max_tokens=2000)
+    assert first.section("history").status == "trimmed"
+    tok.counted.clear()
+    new = "assistant: a brand new answer"
+    builder.build({"history": [*history, new], "facts": "Maya lives in Lisbon"}, max_tokens=2000)
+    # the new message alone and as the output's last history line (before the blank line
+    # between sections), and the previous newest, now counted with the newline after it
+    assert sorted(tok.counted) == sorted([new, new + "\n\n", history[-1] + "\n"])
 
 
 class JoinPenaltyTokenizer(CharTokenizer):

@@ -376,7 +376,11 @@ class ContextBuilder:
 
     def _frame(self, live: list[_Part]) -> int:
         """Tokens of the template's own text; sets each section's header cost."""
-        count = self.tokenizer.count
+        cache, tokenizer = self.count_cache, self.tokenizer
+
+        def count(text: str) -> int:
+            return cache.count(tokenizer, text)
+
         render = self.template.render
         empty = {p.name: SectionView(p.name, p.title, "", p.weight, p.required) for p in live}
         base = count(render([]))
@@ -524,7 +528,7 @@ class ContextBuilder:
     def _assemble(self, live: list[_Part]) -> tuple[str, int]:
         views = [p.view(self.cut_marker) for p in live if p.kept or p.cut is not None]
         text = self.template.render(views)
-        return text, self.tokenizer.count(text)
+        return text, self.count_cache.count_text(self.tokenizer, text)
 
     def _verify(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
         """Counts are not additive across joins: trim further until the exact count fits.

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from .typing import Tokenizer
 
 __all__ = ["CountCache"]
+
+
+def _is_boundary_char(ch: str) -> bool:
+    """Whether a piece boundary is guaranteed before ``ch`` when a newline precedes it."""
+    return not ch.isspace() and ch != "/"
+
+
+def _chunks(text: str, sep: str) -> Iterator[str]:
+    """Split ``text`` after each ``sep`` whose following character is a boundary character.
+
+    Runs of newlines stay with the chunk before them; the chunks join back to ``text``.
+    """
+    start = 0
+    n = len(text)
+    pos = text.find(sep)
+    while pos >= 0:
+        cut = pos + len(sep)
+        while cut < n and text[cut] == "\n":
+            cut += 1
+        if cut < n and _is_boundary_char(text[cut]):
+            yield text[start:cut]
+            start = cut
+        pos = text.find(sep, cut)
+    if start < n:
+        yield text[start:]
 
 
 class CountCache:
@@ -32,22 +58,50 @@ class CountCache:
         self.hits = 0
         self.misses = 0
 
-    def count(self, tokenizer: Tokenizer, text: str) -> int:
-        """Tokens of ``text`` under ``tokenizer``, from the cache when it was counted before."""
-        key = (tokenizer.name, text)
+    def _get(self, key: tuple[str, str]) -> int | None:
         with self._lock:
             n = self._data.get(key)
             if n is not None:
                 self._data.move_to_end(key)
                 self.hits += 1
-                return n
-        n = tokenizer.count(text)
+            return n
+
+    def _put(self, key: tuple[str, str], n: int) -> None:
         with self._lock:
             self.misses += 1
             self._data[key] = n
             if len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
+
+    def count(self, tokenizer: Tokenizer, text: str) -> int:
+        """Tokens of ``text`` under ``tokenizer``, from the cache when it was counted before."""
+        key = (tokenizer.name, text)
+        n = self._get(key)
+        if n is None:
+            n = tokenizer.count(text)
+            self._put(key, n)
         return n
+
+    def count_text(self, tokenizer: Tokenizer, text: str) -> int:
+        """Exact tokens of a long text (an assembled context), reusing cached pieces.
+
+        For tokenizers that declare ``newline_additive`` (o200k_base, cl100k_base), the text is
+        split into blocks at blank lines and blocks into lines, at boundaries where counts
+        provably add up; each block and line is looked up, and only unseen ones are encoded.
+        Other tokenizers count the whole text, uncached.
+        """
+        if not getattr(tokenizer, "newline_additive", False):
+            return tokenizer.count(text)
+        name = tokenizer.name
+        total = 0
+        for block in _chunks(text, "\n\n"):
+            key = (name, block)
+            n = self._get(key)
+            if n is None:
+                n = sum(self.count(tokenizer, line) for line in _chunks(block, "\n"))
+                self._put(key, n)
+            total += n
+        return total
 
     def clear(self) -> None:
         """Forget every count and reset the hit/miss statistics."""

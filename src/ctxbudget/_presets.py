@@ -20,6 +20,7 @@ the extending file win. Bundled presets live in the package's ``presets`` folder
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -144,6 +145,16 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in _bundled_dir().glob("*.yaml"))
 
 
+# Loaded presets by resolved path, with the (mtime, size) of every file they were merged from.
+_loaded: dict[Path, tuple[tuple[tuple[Path, int, int], ...], Preset]] = {}
+_loaded_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    st = path.stat()
+    return (path, st.st_mtime_ns, st.st_size)
+
+
 def load_preset(preset: str | Path) -> Preset:
     """Load a bundled preset by name, or a preset file by path, resolving ``extends``.
 
@@ -160,7 +171,25 @@ def load_preset(preset: str | Path) -> Preset:
             cycle. The error names the file, the key and, where YAML gives one, the line.
     """
     path = _resolve(preset, relative_to=None)
-    return _load(path, chain=())
+    real = path.resolve()
+    with _loaded_lock:
+        cached = _loaded.get(real)
+    if cached is not None:
+        stamps, loaded = cached
+        try:
+            if all(_stamp(stamp[0]) == stamp for stamp in stamps):
+                return loaded
+        except OSError:
+            pass
+    deps: list[Path] = []
+    loaded = _load(path, chain=(), deps=deps)
+    try:
+        stamps = tuple(_stamp(p) for p in deps)
+    except OSError:
+        return loaded
+    with _loaded_lock:
+        _loaded[real] = (stamps, loaded)
+    return loaded
 
 
 def _resolve(ref: str | Path, relative_to: Path | None) -> Path:
@@ -208,9 +237,10 @@ def _key_lines(node: yaml.Node, source: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def _load(path: Path, chain: tuple[Path, ...]) -> Preset:
+def _load(path: Path, chain: tuple[Path, ...], deps: list[Path]) -> Preset:
     source = str(path)
     real = path.resolve()
+    deps.append(real)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -264,7 +294,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Preset:
             raise PresetError(
                 f"'extends' forms a cycle: {cycle}", source=source, key="extends", line=line
             )
-        base = _load(base_path, chain=(*chain, real))
+        base = _load(base_path, chain=(*chain, real), deps=deps)
     merged = _merge(base, raw, name=raw.name or path.stem, source=source)
     if merged.sections and all(merged.spec(n).weight == 0 for n in merged.sections):
         raise PresetError(

@@ -12,6 +12,7 @@ statuses, so the layout is the same whether or not anything was trimmed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -45,6 +46,12 @@ class SectionView:
     required: bool
 
 
+@lru_cache(maxsize=64)
+def _compile(source: str) -> jinja2.Template:
+    """Compiled templates, shared: compiling costs more than a whole build's rendering."""
+    return _env.from_string(source)
+
+
 class Template:
     """A compiled assembly template.
 
@@ -68,7 +75,7 @@ class Template:
                 raise TemplateError(f"cannot read template file {origin!r}: {exc}") from exc
         self.source = source
         try:
-            self._template = _env.from_string(source)
+            self._template = _compile(source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{origin}: {exc.message}", line=exc.lineno) from exc
 

@@ -51,6 +51,10 @@ _BUNDLED_SHA256 = {
 }
 # Encodings built on another encoding's BPE file.
 _BPE_FILE_OF = {"o200k_harmony": "o200k_base"}
+# Encodings whose pre-tokenizer regex (tiktoken_ext/openai_public.py) never lets a piece run
+# from a newline into a following non-whitespace character other than "/": o200k's
+# ` ?[^\s\p{L}\p{N}]+[\r\n/]*` may take a "/" after newlines, so "/" is excluded for all.
+_NEWLINE_ADDITIVE = frozenset({"o200k_base", "o200k_harmony", "cl100k_base"})
 
 
 class TiktokenTokenizer:
@@ -66,6 +70,11 @@ class TiktokenTokenizer:
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         self._encoding = encoding
         self._encode = encoding.encode_ordinary
+        #: Counts add up exactly across a boundary that follows a newline and precedes a
+        #: character that is neither whitespace nor "/": tiktoken splits text into pieces with
+        #: the encoding's regex and encodes each piece alone, and for these encodings no piece
+        #: spans such a boundary. The count cache uses this to count long texts by lines.
+        self.newline_additive = encoding.name in _NEWLINE_ADDITIVE
 
     @property
     def name(self) -> str:
