@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,11 @@ __all__ = ["ContextBuilder", "build_context"]
 
 #: Weight of a section when neither it nor a preset gives one.
 NO_PRESET_WEIGHT = 1.0
+#: Bounds on what a builder keeps between builds.
+_KEEP_MEASUREMENTS = 64
+_KEEP_FRAMES = 256
+#: Body of each section when measuring what the template adds around it.
+_PLACEHOLDER = "x"
 #: How far, in tokens, an item's estimate may exceed the exact room and still be tried.
 _TOP_UP_TOLERANCE = 2
 
@@ -139,6 +146,13 @@ class ContextBuilder:
             raise BudgetError(f"min_cut_tokens must be a whole number >= 1, got {min_cut_tokens!r}")
         self.min_cut_tokens = min_cut_tokens
         self._stores: list[tuple[MemoryStore | AsyncMemoryStore, _Options]] = []
+        # Work kept between builds, both bounded: header costs per layout, and the lazy
+        # measurement of text sections, reused when a section's text is the very same str
+        # object again (strings are immutable). A build checks a measurement out, so two
+        # concurrent builds never share one.
+        self._frames: dict[tuple[tuple[str, str, float, bool], ...], tuple[int, list[int]]] = {}
+        self._measurements: OrderedDict[tuple[str, int, str, str], MeasuredSection] = OrderedDict()
+        self._lock = threading.Lock()
 
     def register(
         self,
@@ -322,15 +336,38 @@ class ContextBuilder:
                     content if isinstance(content, BaseException) else None
                 )
             return part
-        cache, tokenizer = self.count_cache, self.tokenizer
-        part.measured = MeasuredSection(
-            name,
-            content,
-            split=opts.split or "lines",
-            keep=opts.keep or "end",
-            count=lambda text: cache.count(tokenizer, text),
-        )
+        split, keep = opts.split or "lines", opts.keep or "end"
+        measured = self._checkout(name, content, split, keep)
+        if measured is None:
+            cache, tokenizer = self.count_cache, self.tokenizer
+            measured = MeasuredSection(
+                name,
+                content,
+                split=split,
+                keep=keep,
+                count=lambda text: cache.count(tokenizer, text),
+            )
+        part.measured = measured
         return part
+
+    def _checkout(
+        self, name: str, content: Content, split: str, keep: str
+    ) -> MeasuredSection | None:
+        if not isinstance(content, str):
+            return None  # a sequence may have been changed in place since the last build
+        with self._lock:
+            measured = self._measurements.pop((name, id(content), split, keep), None)
+        # The entry holds the str itself, so its id cannot have been reused meanwhile.
+        return measured if measured is not None and measured.content is content else None
+
+    def _checkin(self, parts: list[_Part]) -> None:
+        with self._lock:
+            for p in parts:
+                m = p.measured
+                if m is not None and isinstance(m.content, str):
+                    self._measurements[(p.name, id(m.content), m.split, m.keep)] = m
+            while len(self._measurements) > _KEEP_MEASUREMENTS:
+                self._measurements.popitem(last=False)
 
     # -- the pipeline ----------------------------------------------------------------------
 
@@ -346,6 +383,12 @@ class ContextBuilder:
         if cap is None and self.preset is not None:
             cap = self.preset.max_tokens
         parts = [self._part(s, c) for s, c in zip(sources, gathered, strict=True)]
+        try:
+            return self._run(parts, cap)
+        finally:
+            self._checkin(parts)
+
+    def _run(self, parts: list[_Part], cap: int | None) -> BuiltContext:
         weights = {p.name: p.weight for p in parts}
         by_name = {p.name: p for p in parts}
         order = [by_name[name] for name in priority_order(list(by_name), weights)]
@@ -360,7 +403,8 @@ class ContextBuilder:
         else:
             self._allocate(live, cap - base, cap, base)
             self._trim(live)
-            self._refill(live, cap - base)
+            # Tokens left by whole-item trimming go to the highest priorities first.
+            self._grow(live, cap - base - sum(p.used for p in live))
         text, tokens = self._assemble(live)
         if cap is not None:
             text, tokens = self._verify(live, text, tokens, cap)
@@ -375,24 +419,46 @@ class ContextBuilder:
         )
 
     def _frame(self, live: list[_Part]) -> int:
-        """Tokens of the template's own text; sets each section's header cost."""
+        """Tokens of the template's own text; sets each section's header cost.
+
+        Sections are rendered with a one-letter placeholder body, not an empty one: an empty
+        body would let the header's newline merge with the separator after it (``"\n\n\n"``
+        is one o200k token) and hide what separators cost next to real text. Results are kept
+        per layout (names, titles, weights), so repeated builds render nothing here.
+        """
+        layout = tuple((p.name, p.title, p.weight, p.required) for p in live)
+        with self._lock:
+            known = self._frames.get(layout)
+        if known is None:
+            known = self._measure_frame(live)
+            with self._lock:
+                if len(self._frames) >= _KEEP_FRAMES:
+                    self._frames.clear()
+                self._frames[layout] = known
+        base, headers = known
+        for p, header in zip(live, headers, strict=True):
+            p.header = header
+        return base
+
+    def _measure_frame(self, live: list[_Part]) -> tuple[int, list[int]]:
         cache, tokenizer = self.count_cache, self.tokenizer
 
         def count(text: str) -> int:
             return cache.count(tokenizer, text)
 
+        def views(parts: list[_Part]) -> list[SectionView]:
+            return [SectionView(p.name, p.title, _PLACEHOLDER, p.weight, p.required) for p in parts]
+
         render = self.template.render
-        empty = {p.name: SectionView(p.name, p.title, "", p.weight, p.required) for p in live}
         base = count(render([]))
-        alone = {p.name: count(render([empty[p.name]])) - base for p in live}
-        together = count(render([empty[p.name] for p in live])) - base if live else 0
+        body = count(_PLACEHOLDER)
+        alone = [count(render(views([p]))) - base - body for p in live]
+        together = count(render(views(live))) - base - body * len(live) if live else 0
         # Separators appear between sections: spread what the sections together cost beyond
         # their sum evenly over all of them, rounding up (the verify step absorbs the rest).
-        extra = max(0, together - sum(alone.values()))
+        extra = max(0, together - sum(alone))
         per = math.ceil(extra / len(live)) if live else 0
-        for p in live:
-            p.header = max(0, alone[p.name]) + per
-        return base
+        return base, [max(0, a) + per for a in alone]
 
     def _allocate_uncapped(self, live: list[_Part]) -> None:
         for p in live:
@@ -465,65 +531,79 @@ class ContextBuilder:
                     tokenizer=self.tokenizer,
                 )
 
-    def _refill(self, live: list[_Part], budget: int) -> None:
-        """Give tokens left by whole-item trimming to the highest priorities first.
+    def _top_up(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
+        """Fill the room the estimates left, checked with exact counts.
 
-        ``weighted`` lets a lower priority take the slack when a higher one's next item is too
-        large for it; ``strict`` stops at the first section that cannot grow, so a lower
-        priority never keeps an item that a higher one was denied.
+        Piece-by-piece estimates may exceed the joined text's count by a token or two (a gap
+        charged to the last kept item, separators spread over sections). Next items are added
+        in refill order against the exact room plus ``_TOP_UP_TOLERANCE``, all at once, and
+        counted once; if that goes over the cap, the most of those
+        additions that fit is found by bisection, and the section whose item did not fit takes
+        no part in the next round. Only top-up's own additions are undone, so it never takes
+        anything the build had already kept. At most three rounds.
         """
-        slack = budget - sum(p.used for p in live)
+        blocked: set[str] = set()
+        for _ in range(3):
+            before = [p.kept for p in live]
+            room = cap - tokens + _TOP_UP_TOLERANCE
+            added = self._grow(live, room, blocked=blocked)
+            if not added:
+                break
+
+            def keep_first(n: int, before: list[int] = before, added: list[_Part] = added) -> None:
+                for p, kept in zip(live, before, strict=True):
+                    p.kept = kept
+                for p in added[:n]:
+                    p.kept += 1
+
+            new_text, new_tokens = self._assemble(live)
+            if new_tokens <= cap:
+                text, tokens = new_text, new_tokens
+                continue
+            fits, over = 0, len(added)
+            while over - fits > 1:
+                mid = (fits + over) // 2
+                keep_first(mid)
+                mid_text, mid_tokens = self._assemble(live)
+                if mid_tokens <= cap:
+                    fits, text, tokens = mid, mid_text, mid_tokens
+                else:
+                    over = mid
+            keep_first(fits)
+            blocked.add(added[fits].name)
+        return text, tokens
+
+    def _grow(
+        self, live: list[_Part], room: int, blocked: frozenset[str] | set[str] = frozenset()
+    ) -> list[_Part]:
+        """Add next whole items in priority order while their estimates fit ``room`` tokens.
+
+        ``weighted`` lets a lower priority take the room when a higher one's next item is too
+        large for it; ``strict`` stops at the first section that cannot grow, so a lower
+        priority never keeps an item that a higher one was denied. Sections in ``blocked`` do
+        not grow. Returns the sections grown, once per item added, in the order added.
+        """
+        added: list[_Part] = []
         for p in live:
             m = p.measured
             assert m is not None
-            if p.cut is not None:
+            if p.cut is not None or p.name in blocked:
                 if self.strategy == "strict":
-                    return
+                    break
                 continue
-            while slack > 0 and m.measure_items(p.kept + 1):
+            while not p.required and room > 0 and m.measure_items(p.kept + 1):
                 step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
                 if p.kept == 0:
                     step += p.header
                 within_max = p.max_tokens is None or p.used + step <= p.max_tokens
-                if step > slack or not within_max:
-                    if self.strategy == "strict" and within_max:
-                        return
+                if step > room or not within_max:
                     break
                 p.kept += 1
-                slack -= step
-
-    def _top_up(self, live: list[_Part], text: str, tokens: int, cap: int) -> tuple[str, int]:
-        """Try, with exact counts, next items whose estimates miss the exact room narrowly.
-
-        Piece-by-piece estimates may exceed the joined text's count by a token or two (a gap
-        charged to the last kept item, separators spread over sections). Only items within
-        ``_TOP_UP_TOLERANCE`` tokens of fitting are tried, highest priority first, so this
-        costs a render and a count only near the boundary.
-        """
-        for p in live:
-            m = p.measured
-            assert m is not None
-            if p.cut is not None:
-                if self.strategy == "strict":
-                    break
-                continue
-            while not p.required and m.measure_items(p.kept + 1):
-                step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
-                if p.kept == 0:
-                    step += p.header
-                if step > cap - tokens + _TOP_UP_TOLERANCE or (
-                    p.max_tokens is not None and p.used + step > p.max_tokens
-                ):
-                    break
-                p.kept += 1
-                new_text, new_tokens = self._assemble(live)
-                if new_tokens > cap:
-                    p.kept -= 1
-                    break
-                text, tokens = new_text, new_tokens
+                room -= step
+                added.append(p)
             if self.strategy == "strict" and not (m.complete and p.kept == m.measured):
                 break
-        return text, tokens
+        return added
 
     def _assemble(self, live: list[_Part]) -> tuple[str, int]:
         views = [p.view(self.cut_marker) for p in live if p.kept or p.cut is not None]

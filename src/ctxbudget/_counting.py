@@ -4,36 +4,31 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 
 from .typing import Tokenizer
 
 __all__ = ["CountCache"]
 
 
-def _is_boundary_char(ch: str) -> bool:
-    """Whether a piece boundary is guaranteed before ``ch`` when a newline precedes it."""
-    return not ch.isspace() and ch != "/"
+def _chunks(text: str, sep: str) -> list[str]:
+    """Split ``text`` after each ``sep`` that is followed by a boundary character.
 
-
-def _chunks(text: str, sep: str) -> Iterator[str]:
-    """Split ``text`` after each ``sep`` whose following character is a boundary character.
-
-    Runs of newlines stay with the chunk before them; the chunks join back to ``text``.
+    Boundaries where counts add up (see ``TiktokenTokenizer.newline_additive``): right after a
+    newline, before a character that is neither whitespace nor "/". ``str.isspace`` covers
+    every Unicode White_Space character (and a few more), so no false boundary is found. The
+    chunks join back to ``text``.
     """
-    start = 0
-    n = len(text)
-    pos = text.find(sep)
-    while pos >= 0:
-        cut = pos + len(sep)
-        while cut < n and text[cut] == "\n":
-            cut += 1
-        if cut < n and _is_boundary_char(text[cut]):
-            yield text[start:cut]
-            start = cut
-        pos = text.find(sep, cut)
-    if start < n:
-        yield text[start:]
+    parts = text.split(sep)
+    chunks: list[str] = []
+    run = [parts[0]]
+    for part in parts[1:]:
+        if part and not part[0].isspace() and part[0] != "/":
+            chunks.append(sep.join(run) + sep)
+            run = [part]
+        else:
+            run.append(part)
+    chunks.append(sep.join(run))
+    return chunks
 
 
 class CountCache:
@@ -98,7 +93,7 @@ class CountCache:
             key = (name, block)
             n = self._get(key)
             if n is None:
-                n = sum(self.count(tokenizer, line) for line in _chunks(block, "\n"))
+                n = sum(self.count(tokenizer, line) for line in _chunks(block, "\n") if line)
                 self._put(key, n)
             total += n
         return total

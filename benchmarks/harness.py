@@ -1,0 +1,499 @@
+"""The benchmark harness: one command, every table, written to docs/benchmarks.md.
+
+Run by hand from the repository root (the peers need their own virtual environments, which
+the harness creates under ``.bench-venvs/`` from ``benchmarks/requirements-*.txt``)::
+
+    python -m benchmarks.harness                 # everything, about 10-20 minutes
+    python -m benchmarks.harness --no-peers      # ctxbudget's own tables only
+    python -m benchmarks.harness --smoke         # tiny sizes, no peers, no file written
+
+Tables: (1) scale: 8 sections into a 16k cap from 100k / 1M / 10M stored tokens, with peak RSS;
+(2) near the limit: cold build time over the time to encode the output once; (3) incremental:
+one message appended to a 5,000-message history, warm cache against cold; (4) peers on the same
+input, cap and tokenizer in one run; (5) ledgers (once the session budget exists). Times are
+medians of repeated runs measured side by side in one run; absolute times drift on shared
+machines, ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tiktoken
+
+from benchmarks import corpus
+from ctxbudget import ContextBuilder, Section, __version__, get_tokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+BYTES_PER_TOKEN = 4.3  # o200k on this corpus; exact token counts are measured and reported
+CAP = 16_000
+
+
+def median_s(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sections_of(memory: dict[str, str]) -> list[Section]:
+    return [Section(name=name, content=text) for name, text in memory.items()]
+
+
+def cold_build(sections: list[Section], cap: int) -> Any:
+    """A build with nothing warm: a new builder and a new count cache."""
+    return ContextBuilder(preset="default").build(sections, max_tokens=cap)
+
+
+@dataclass
+class Report:
+    """Everything one run measured, rendered to Markdown by :func:`markdown`."""
+
+    smoke: bool
+    scale: list[dict[str, float]] = field(default_factory=list)
+    near: list[dict[str, float]] = field(default_factory=list)
+    incremental: dict[str, float] = field(default_factory=dict)
+    peers: list[dict[str, Any]] = field(default_factory=list)
+    plot: str | None = None
+
+
+# -- 1. scale ------------------------------------------------------------------------------
+
+
+def rss_of_build(size: int, cap: int) -> tuple[float, float]:
+    """Peak RSS (MiB) after loading ``size`` tokens of memory, and after building from it.
+
+    Measured in a fresh interpreter, so nothing else in this process inflates the peak.
+    """
+    code = (
+        "import resource, sys; from benchmarks import corpus, harness; "
+        f"m = corpus.scale_memory(int({size} * harness.BYTES_PER_TOKEN)); "
+        "s = harness.sections_of(m); "
+        "a = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        f"harness.cold_build(s, {cap}); "
+        "b = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "print(a / 1024, b / 1024)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    loaded, built = (float(x) for x in out.stdout.split())
+    return loaded, built
+
+
+def bench_scale(sizes: list[int], repeats: int, cap: int, rss: bool) -> list[dict[str, float]]:
+    tok = get_tokenizer("o200k_base")
+    rows = []
+    for size in sizes:
+        memory = corpus.scale_memory(int(size * BYTES_PER_TOKEN))
+        sections = sections_of(memory)
+        stored = sum(len(tok.encode(text)) for text in memory.values())
+        result = cold_build(sections, cap)
+        assert tok.count(result.text) == result.tokens <= cap
+        text = result.text
+        row = {
+            "stored": stored,
+            "tokens": result.tokens,
+            "build_s": median_s(lambda s=sections: cold_build(s, cap), repeats),
+            "encode_output_s": median_s(lambda t=text: tok.encode(t), repeats * 3),
+            "encode_all_s": median_s(
+                lambda m=memory: [tok.encode(t) for t in m.values()], max(1, repeats // 3)
+            ),
+        }
+        if rss:
+            row["rss_loaded_mib"], row["rss_built_mib"] = rss_of_build(size, cap)
+        rows.append(row)
+    return rows
+
+
+# -- 2. near the limit ---------------------------------------------------------------------
+
+
+def bench_near(repeats: int, cap: int) -> list[dict[str, float]]:
+    """Stored memory just above the cap and at twice it: cold build over one output encode."""
+    tok = get_tokenizer("o200k_base")
+    rows = []
+    for factor in (1.1, 2.0):
+        memory = corpus.scale_memory(int(cap * factor * BYTES_PER_TOKEN))
+        sections = sections_of(memory)
+        stored = sum(len(tok.encode(t)) for t in memory.values())
+        result = cold_build(sections, cap)
+        assert result.tokens <= cap
+        text = result.text
+        build = median_s(lambda s=sections: cold_build(s, cap), repeats)
+        encode = median_s(lambda t=text: tok.encode(t), repeats * 3)
+        rows.append(
+            {
+                "stored": stored,
+                "tokens": result.tokens,
+                "build_s": build,
+                "encode_output_s": encode,
+            }
+        )
+    return rows
+
+
+# -- 3. incremental ------------------------------------------------------------------------
+
+
+def history_messages(count: int) -> list[str]:
+    """``count`` real messages as history items, repeating the corpus if it is short."""
+    items = [i for conv in corpus.conversations() for i in corpus.message_items(conv)]
+    out = []
+    while len(out) < count:
+        out += items[: count - len(out)]
+    return out
+
+
+def bench_incremental(messages: int, repeats: int, cap: int) -> dict[str, float]:
+    """One message appended to a long history: a warm rebuild against a cold build."""
+    history = history_messages(messages + repeats + 1)
+    base, extra = history[:messages], history[messages:]
+    others = corpus.scale_memory(int(100_000 * BYTES_PER_TOKEN))
+    others.pop("summaries")
+
+    def sections(hist: list[str]) -> list[Section]:
+        return [Section(name="summaries", content=hist), *sections_of(others)]
+
+    cold = median_s(lambda: cold_build(sections(base), cap), repeats)
+    warm_times = []
+    for i in range(repeats):
+        builder = ContextBuilder(preset="default")
+        builder.build(sections(base), max_tokens=cap)
+        grown = sections([*base, extra[i]])
+        start = time.perf_counter()
+        result = builder.build(grown, max_tokens=cap)
+        warm_times.append(time.perf_counter() - start)
+        assert result.tokens <= cap
+    warm = statistics.median(warm_times)
+    return {"messages": messages, "cold_s": cold, "warm_s": warm}
+
+
+# -- 4. peers ------------------------------------------------------------------------------
+
+PEERS = {
+    # peer name: (venv name, requirements file, workload)
+    "langchain-trim": ("peers", "requirements-peers.txt", "history"),
+    "priompt": ("peers", "requirements-peers.txt", "sections"),
+    "llamaindex-memory": ("peers", "requirements-peers.txt", "sections"),
+    "prompt-poet": ("poet", "requirements-poet.txt", "sections"),
+    "naive": ("peers", "requirements-peers.txt", "sections"),
+}
+WEIGHTS = {  # the default preset, which ctxbudget uses for the same sections
+    "summaries": 0.25,
+    "userProfile": 0.15,
+    "userFacts": 0.15,
+    "entities": 0.15,
+    "graph": 0.10,
+    "decisions": 0.10,
+    "learnings": 0.05,
+    "procedures": 0.05,
+}
+
+
+def venv_python(name: str, requirements: str) -> Path:
+    """The interpreter of ``.bench-venvs/<name>``, created from a requirements file if missing."""
+    root = REPO / ".bench-venvs" / name
+    python = root / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-r",
+                str(REPO / "benchmarks" / requirements),
+            ],
+            check=True,
+        )
+    return python
+
+
+def peer_input(stored_tokens: int, cap: int, repeats: int) -> dict[str, Any]:
+    """The same input for every peer: 8 sections of line items, and a chat history."""
+    memory = corpus.scale_memory(int(stored_tokens * BYTES_PER_TOKEN))
+    sections = [
+        {"name": name, "weight": WEIGHTS[name], "items": [x for x in text.split("\n") if x.strip()]}
+        for name, text in memory.items()
+    ]
+    history_items = []
+    total = 0
+    for conv in corpus.conversations():
+        for m in conv:
+            if m["content"].strip():
+                history_items.append({"role": m["role"], "content": m["content"]})
+                total += len(m["content"])
+        if total >= stored_tokens * BYTES_PER_TOKEN:
+            break
+    return {
+        "cap": cap,
+        "repeats": repeats,
+        "timeout_s": 300,
+        "sections": sections,
+        "history": history_items,
+    }
+
+
+def ctxbudget_on(data: dict[str, Any], workload: str, repeats: int) -> dict[str, Any]:
+    """ctxbudget on a peer input, cold (new builder) every repeat."""
+    cap = data["cap"]
+    if workload == "history":
+        items = [f"{m['role']}: {m['content']}" for m in data["history"]]
+
+        def run() -> Any:
+            return ContextBuilder(template="{% for s in sections %}{{ s.body }}{% endfor %}").build(
+                [Section(name="history", content=items)], max_tokens=cap
+            )
+    else:
+        sections = [Section(name=s["name"], content=s["items"]) for s in data["sections"]]
+
+        def run() -> Any:
+            return ContextBuilder(preset="default").build(sections, max_tokens=cap)
+
+    result = run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"times_s": times, "text": result.text}
+
+
+def bench_peers(stored: int, cap: int, repeats: int) -> list[dict[str, Any]]:
+    tok = get_tokenizer("o200k_base")  # seeds tiktoken's cache for the peers' own tiktoken
+    env = dict(os.environ)
+    env.setdefault("TIKTOKEN_CACHE_DIR", str(Path(tempfile.gettempdir()) / "data-gym-cache"))
+    data = peer_input(stored, cap, repeats)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ours: dict[str, dict[str, Any]] = {}
+        for workload in ("sections", "history"):
+            payload = {**data, "workload": workload}
+            path = Path(tmp) / f"{workload}.json"
+            path.write_text(json.dumps(payload))
+            ours[workload] = ctxbudget_on(payload, workload, repeats)
+        for peer, (venv, requirements, workload) in PEERS.items():
+            python = venv_python(venv, requirements)
+            start = time.perf_counter()
+            out = subprocess.run(
+                [
+                    str(python),
+                    str(REPO / "benchmarks" / "peers" / "run_peer.py"),
+                    peer,
+                    str(Path(tmp) / f"{workload}.json"),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=3600,
+                check=False,
+            )
+            if out.returncode != 0:
+                rows.append({"peer": peer, "workload": workload, "error": out.stderr[-500:]})
+                continue
+            result = json.loads(out.stdout)
+            mine = ours[workload]
+            rows.append(
+                {
+                    "peer": peer,
+                    "version": result.get("version", "?"),
+                    "workload": workload,
+                    "peer_s": statistics.median(result["times_s"]),
+                    "runs": len(result["times_s"]),
+                    "peer_tokens": tok.count(result["text"]),
+                    "ours_s": statistics.median(mine["times_s"]),
+                    "ours_tokens": tok.count(mine["text"]),
+                    "notes": result.get("notes", ""),
+                    "wall_s": time.perf_counter() - start,
+                }
+            )
+    return rows
+
+
+# -- plot and report -----------------------------------------------------------------------
+
+
+def plot(scale: list[dict[str, float]], path: Path) -> str | None:
+    """A PNG of build time and encode-everything time against stored memory, log-log."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    stored = [r["stored"] for r in scale]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    ax.plot(stored, [r["build_s"] * 1e3 for r in scale], "o-", label="ctxbudget cold build")
+    ax.plot(
+        stored,
+        [r["encode_all_s"] * 1e3 for r in scale],
+        "s--",
+        label="tiktoken: encode all stored memory once",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("stored memory (o200k tokens)")
+    ax.set_ylabel("time (ms, median)")
+    ax.set_title(f"8 sections into a {CAP:,}-token cap")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name
+
+
+def markdown(report: Report, repeats: int) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `python -m benchmarks.harness` on {time.strftime('%Y-%m-%d')}. Machine: "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"ctxbudget {__version__}, tiktoken {tiktoken.__version__}. Tokenizer o200k_base, cap "
+        f"{CAP:,} tokens, default preset. Times are medians of {repeats} runs measured side "
+        "by side in this one run; absolute times drift on shared machines, ratios much less. "
+        "Stored memory is cut from the shared corpus (ShareGPT conversations, Python docs, "
+        "the Jargon File), repeated past its 4.7M tokens for the 10M case.",
+        "",
+        "## 1. Scale: cost grows with the cap, not with stored memory",
+        "",
+        "A cold build (new builder, new count cache) of 8 sections. Goal: time at 10M <= 1.5x "
+        "time at 100k.",
+        "",
+        "| stored memory (tokens) | assembled | cold build (ms) | vs 100k "
+        "| encode all stored memory once (ms) | peak RSS loaded / after build (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    first = report.scale[0]["build_s"] if report.scale else 1.0
+    for r in report.scale:
+        rss = (
+            f"{r['rss_loaded_mib']:.0f} / {r['rss_built_mib']:.0f}" if "rss_built_mib" in r else "-"
+        )
+        lines.append(
+            f"| {r['stored']:,.0f} | {r['tokens']:,.0f} | {r['build_s'] * 1e3:.1f} "
+            f"| {r['build_s'] / first:.2f}x | {r['encode_all_s'] * 1e3:,.0f} | {rss} |"
+        )
+    if report.plot:
+        lines += ["", f"![build time against stored memory]({report.plot})"]
+    lines += [
+        "",
+        "## 2. Near the limit: a cold build against encoding its output once",
+        "",
+        "Goal: cold build <= 3x the time tiktoken takes to encode the assembled output once.",
+        "",
+        "| stored memory (tokens) | assembled | cold build (ms) | encode output once (ms) "
+        "| build / encode |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in report.near + report.scale:
+        lines.append(
+            f"| {r['stored']:,.0f} | {r['tokens']:,.0f} | {r['build_s'] * 1e3:.1f} "
+            f"| {r['encode_output_s'] * 1e3:.2f} | {r['build_s'] / r['encode_output_s']:.2f}x |"
+        )
+    inc = report.incremental
+    if inc:
+        lines += [
+            "",
+            "## 3. Incremental: one message appended to a long history",
+            "",
+            f"A {inc['messages']:,.0f}-message history (real messages) as the `summaries` "
+            "section beside the 7 other sections; the builder that built the history rebuilds "
+            "with one more message (warm count cache) against a cold build. Goal: >= 20x.",
+            "",
+            "| history | cold build (ms) | warm rebuild (ms) | cold / warm |",
+            "|---:|---:|---:|---:|",
+            f"| {inc['messages']:,.0f} messages | {inc['cold_s'] * 1e3:.2f} "
+            f"| {inc['warm_s'] * 1e3:.2f} | {inc['cold_s'] / inc['warm_s']:.1f}x |",
+        ]
+    if report.peers:
+        lines += [
+            "",
+            "## 4. Peers: same input, same cap, same tokenizer, one run",
+            "",
+            "About 1M tokens of stored memory. `sections`: the 8 sections as line items; "
+            "`history`: real chat messages. ctxbudget runs cold on the same input in the same "
+            "run (for `history`, one section with a bare template). `tokens` is the o200k count "
+            "of each output, checked against the cap. Goal: ctxbudget >= 10x faster than each.",
+            "",
+            "| peer | workload | peer median (s) | runs | peer tokens | ctxbudget (ms) "
+            "| ctxbudget tokens | ctxbudget faster by |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in report.peers:
+            if "error" in r:
+                lines.append(f"| {r['peer']} | {r['workload']} | failed: see notes | | | | | |")
+                continue
+            within = "" if r["peer_tokens"] <= CAP else " (over the cap)"
+            lines.append(
+                f"| {r['peer']} {r['version']} | {r['workload']} | {r['peer_s']:.3f} "
+                f"| {r['runs']} | {r['peer_tokens']:,}{within} | {r['ours_s'] * 1e3:.1f} "
+                f"| {r['ours_tokens']:,} | {r['peer_s'] / r['ours_s']:,.0f}x |"
+            )
+        lines += ["", "Notes from each peer adapter (`benchmarks/peers/`):", ""]
+        lines += [
+            f"- **{r['peer']}**: {r.get('notes') or r.get('error', '')}" for r in report.peers
+        ]
+    lines += [
+        "",
+        "## 5. Ledgers",
+        "",
+        "Not measured yet: the session budget and its ledgers (issue 4) have not landed.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
+    report = Report(smoke=smoke)
+    if smoke:
+        report.scale = bench_scale([2_000, 20_000], repeats=1, cap=1_000, rss=False)
+        report.near = bench_near(repeats=1, cap=1_000)
+        report.incremental = bench_incremental(200, repeats=1, cap=1_000)
+        return report
+    report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
+    report.near = bench_near(repeats, CAP)
+    report.incremental = bench_incremental(5_000, repeats, CAP)
+    if peers:
+        report.peers = bench_peers(1_000_000, CAP, repeats=3)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the ctxbudget benchmarks.")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no peers, no file")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    report = run(smoke=args.smoke, peers=not args.no_peers, repeats=args.repeats)
+    if not args.smoke:
+        report.plot = plot(report.scale, args.output.with_name("benchmarks-scale.png"))
+    text = markdown(report, 1 if args.smoke else args.repeats)
+    if args.smoke:
+        print(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
