@@ -14,7 +14,6 @@ import pytest
 from ctxbudget import (
     BudgetError,
     ContextBuilder,
-    CountCache,
     RequiredSectionsExceedCap,
     Section,
     SectionError,
