@@ -68,6 +68,7 @@ class Report:
     scale: list[dict[str, float]] = field(default_factory=list)
     near: list[dict[str, float]] = field(default_factory=list)
     incremental: dict[str, float] = field(default_factory=dict)
+    batch: list[dict[str, float]] = field(default_factory=list)
     peers: list[dict[str, Any]] = field(default_factory=list)
     plot: str | None = None
 
@@ -182,6 +183,24 @@ def bench_incremental(messages: int, repeats: int, cap: int) -> dict[str, float]
         assert result.tokens <= cap
     warm = statistics.median(warm_times)
     return {"messages": messages, "cold_s": cold, "warm_s": warm}
+
+
+# -- tokenizer use --------------------------------------------------------------------------
+
+
+def bench_batch(repeats: int) -> list[dict[str, float]]:
+    """A plain loop of encode_ordinary against encode_ordinary_batch(num_threads=2), by size."""
+    enc = get_tokenizer("o200k_base").encoding  # type: ignore[attr-defined]
+    text = corpus.source_text("conversations")
+    rows = []
+    for size in (200, 2_000, 20_000):
+        items = [text[i * size : (i + 1) * size] for i in range(400_000 // size)]
+        loop = median_s(lambda items=items: [enc.encode_ordinary(x) for x in items], repeats)
+        batch = median_s(
+            lambda items=items: enc.encode_ordinary_batch(items, num_threads=2), repeats
+        )
+        rows.append({"chars": size, "items": len(items), "loop_s": loop, "batch_s": batch})
+    return rows
 
 
 # -- 4. peers ------------------------------------------------------------------------------
@@ -424,6 +443,21 @@ def markdown(report: Report, repeats: int) -> str:
             f"| {inc['messages']:,.0f} messages | {inc['cold_s'] * 1e3:.2f} "
             f"| {inc['warm_s'] * 1e3:.2f} | {inc['cold_s'] / inc['warm_s']:.1f}x |",
         ]
+    if report.batch:
+        lines += [
+            "",
+            "### Tokenizer use: a loop of `encode_ordinary` against `encode_ordinary_batch`",
+            "",
+            "400k characters of conversation text cut into items of one size; 2 threads.",
+            "",
+            "| item size (chars) | items | loop (ms) | batch (ms) | loop / batch |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['chars']:,.0f} | {r['items']:,.0f} | {r['loop_s'] * 1e3:.1f} "
+            f"| {r['batch_s'] * 1e3:.1f} | {r['loop_s'] / r['batch_s']:.2f} |"
+            for r in report.batch
+        ]
     if report.peers:
         lines += [
             "",
@@ -472,6 +506,7 @@ def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
     report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
     report.near = bench_near(repeats, CAP)
     report.incremental = bench_incremental(5_000, repeats, CAP)
+    report.batch = bench_batch(repeats)
     if peers:
         report.peers = bench_peers(1_000_000, CAP, repeats=3)
     return report

@@ -51,7 +51,8 @@ NOTES = (
     "SUM of per-part token counts (parts are encoded separately), not on the joined string; "
     "text = Prompt.string (parts concatenated). escape_special_characters alters content: drops "
     "Unicode category C characters (tabs, zero-width/format chars), and a literal backslash-n or "
-    "backslash-r already in the data comes out as a real newline/CR"
+    "backslash-r already in the data comes out as a real newline/CR; each part is strip()ped, "
+    "so trailing whitespace of items is lost"
 )
 
 

@@ -1,0 +1,36 @@
+"""The benchmark harness runs end to end at tiny sizes, so it cannot rot (no timing asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import harness
+
+
+@pytest.mark.data
+def test_harness_smoke_run_builds_every_table(shared_data: Path) -> None:
+    """A smoke run measures scale, near-limit and incremental builds within their caps."""
+    report = harness.run(smoke=True, peers=False, repeats=1)
+    assert [round(r["stored"], -3) > 0 for r in report.scale] == [True, True]
+    assert all(r["tokens"] <= 1_000 for r in report.scale + report.near)
+    assert report.scale[1]["stored"] > 10 * report.scale[0]["stored"] / 2
+    assert report.incremental["messages"] == 200
+    assert report.incremental["warm_s"] > 0
+    text = harness.markdown(report, repeats=1)
+    for heading in ("## 1. Scale", "## 2. Near the limit", "## 3. Incremental", "## 5. Ledgers"):
+        assert heading in text
+
+
+@pytest.mark.data
+def test_peer_input_is_the_same_for_every_peer(shared_data: Path) -> None:
+    """The peers' input holds the 8 default sections as line items and a chat history."""
+    data = harness.peer_input(5_000, cap=1_000, repeats=1)
+    assert [s["name"] for s in data["sections"]] == list(harness.WEIGHTS)
+    assert all(s["items"] and all(i.strip() for i in s["items"]) for s in data["sections"])
+    assert {m["role"] for m in data["history"]} <= {"user", "assistant", "system"}
+    ours = harness.ctxbudget_on({**data, "workload": "sections"}, "sections", repeats=1)
+    from ctxbudget import get_tokenizer
+
+    assert get_tokenizer("o200k_base").count(ours["text"]) <= 1_000
