@@ -182,7 +182,9 @@ def bench_incremental(messages: int, repeats: int, cap: int) -> dict[str, float]
         warm_times.append(time.perf_counter() - start)
         assert result.tokens <= cap
     warm = statistics.median(warm_times)
-    return {"messages": messages, "cold_s": cold, "warm_s": warm}
+    tok = get_tokenizer("o200k_base")
+    encode_all = median_s(lambda: [tok.encode(m) for m in base], max(1, repeats // 3))
+    return {"messages": messages, "cold_s": cold, "warm_s": warm, "encode_all_s": encode_all}
 
 
 # -- tokenizer use --------------------------------------------------------------------------
@@ -350,15 +352,21 @@ def bench_peers(stored: int, cap: int, repeats: int) -> list[dict[str, Any]]:
 # -- plot and report -----------------------------------------------------------------------
 
 
-def plot(scale: list[dict[str, float]], path: Path) -> str | None:
-    """A PNG of build time and encode-everything time against stored memory, log-log."""
+def plot(scale: list[dict[str, float]], path: Path) -> str:
+    """A PNG of build time and encode-everything time against stored memory, log-log.
+
+    Raises:
+        SystemExit: matplotlib is missing (``pip install -r benchmarks/requirements.txt``).
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return None
+        raise SystemExit(
+            "the harness plots with matplotlib: pip install -r benchmarks/requirements.txt"
+        ) from None
     stored = [r["stored"] for r in scale]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     ax.plot(stored, [r["build_s"] * 1e3 for r in scale], "o-", label="ctxbudget cold build")
@@ -381,6 +389,41 @@ def plot(scale: list[dict[str, float]], path: Path) -> str | None:
     return path.name
 
 
+def goals(report: Report) -> list[str]:
+    """One line per goal of the performance issue: met or not, with the measured number."""
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    out = []
+    if report.scale:
+        ratio = report.scale[-1]["build_s"] / report.scale[0]["build_s"]
+        out.append(f"- Scale, 10M vs 100k <= 1.5x: {ratio:.2f}x, {verdict(ratio <= 1.5)}.")
+    near = report.near + report.scale
+    if near:
+        worst = max(r["build_s"] / r["encode_output_s"] for r in near)
+        out.append(
+            f"- Cold build <= 3x one encode of the output: at most {worst:.2f}x, "
+            f"{verdict(worst <= 3)}."
+        )
+    if report.incremental:
+        inc = report.incremental
+        ratio = inc["cold_s"] / inc["warm_s"]
+        out.append(
+            f"- Incremental >= 20x faster than cold: {ratio:.1f}x, {verdict(ratio >= 20)} "
+            "(see section 3)."
+        )
+    measured = [r for r in report.peers if "error" not in r]
+    if measured:
+        slowest = min(r["peer_s"] / r["ours_s"] for r in measured)
+        within = all(r["ours_tokens"] <= CAP for r in measured)
+        out.append(
+            f"- >= 10x faster than each peer at 1M tokens: at least {slowest:,.0f}x, "
+            f"{verdict(slowest >= 10 and within)}."
+        )
+    return out
+
+
 def markdown(report: Report, repeats: int) -> str:
     lines = [
         "# Benchmarks",
@@ -392,6 +435,10 @@ def markdown(report: Report, repeats: int) -> str:
         "by side in this one run; absolute times drift on shared machines, ratios much less. "
         "Stored memory is cut from the shared corpus (ShareGPT conversations, Python docs, "
         "the Jargon File), repeated past its 4.7M tokens for the 10M case.",
+        "",
+        "## Goals",
+        "",
+        *goals(report),
         "",
         "## 1. Scale: cost grows with the cap, not with stored memory",
         "",
@@ -438,10 +485,23 @@ def markdown(report: Report, repeats: int) -> str:
             "section beside the 7 other sections; the builder that built the history rebuilds "
             "with one more message (warm count cache) against a cold build. Goal: >= 20x.",
             "",
-            "| history | cold build (ms) | warm rebuild (ms) | cold / warm |",
-            "|---:|---:|---:|---:|",
+            "| history | cold build (ms) | warm rebuild (ms) | cold / warm "
+            "| encode the whole history once (ms) |",
+            "|---:|---:|---:|---:|---:|",
             f"| {inc['messages']:,.0f} messages | {inc['cold_s'] * 1e3:.2f} "
-            f"| {inc['warm_s'] * 1e3:.2f} | {inc['cold_s'] / inc['warm_s']:.1f}x |",
+            f"| {inc['warm_s'] * 1e3:.2f} | {inc['cold_s'] / inc['warm_s']:.1f}x "
+            f"| {inc['encode_all_s'] * 1e3:,.0f} |",
+        ]
+    if inc:
+        lines += [
+            "",
+            "The cold build is already bounded by the cap (it counts only what can reach the "
+            "window, about 16k tokens of the 1M-token history), so a warm rebuild cannot be "
+            "20x faster than it: a rebuild still renders the template and looks up every kept "
+            "item and output line in the count cache (about 300 items and 1,000 lines here), "
+            "which costs about 0.3 of one tiktoken encode of the output. Against a cold build "
+            "that counts the whole history once, as a non-lazy builder must, the warm rebuild "
+            f"is {inc.get('encode_all_s', 0) / inc['warm_s']:,.0f}x faster.",
         ]
     if report.batch:
         lines += [
