@@ -497,8 +497,8 @@ def markdown(report: Report, repeats: int) -> str:
             "",
             "The cold build is already bounded by the cap (it counts only what can reach the "
             "window, about 16k tokens of the 1M-token history), so a warm rebuild cannot be "
-            "20x faster than it: a rebuild still renders the template and looks up every kept "
-            "item and output line in the count cache (about 300 items and 1,000 lines here), "
+            "20x faster than it: a rebuild still allocates, renders the template, measures "
+            "the history's newest items and counts the output from cached blocks and lines, "
             "which costs about 0.3 of one tiktoken encode of the output. Against a cold build "
             "that counts the whole history once, as a non-lazy builder must, the warm rebuild "
             f"is {inc.get('encode_all_s', 0) / inc['warm_s']:,.0f}x faster.",
