@@ -8,8 +8,11 @@ Every error the library raises on purpose derives from :class:`CtxBudgetError`::
     ├── SectionError              a section or its content is invalid (bad type, bad option)
     ├── StoreError                a required memory store raised while gathering
     ├── TemplateError             the assembly template does not parse or fails to render
-    └── BudgetError               the cap cannot be honoured
-        └── RequiredSectionsExceedCap   required sections alone do not fit the cap
+    ├── BudgetError               the cap cannot be honoured, or a budget request is invalid
+    │   ├── RequiredSectionsExceedCap   required sections alone do not fit the cap
+    │   ├── BudgetExhausted           a reservation would take a scope past its cap or rate
+    │   └── ReservationError          a reservation was committed twice, or after rollback
+    └── LedgerError               the ledger's store failed (cause chained) or is misconfigured
 
 Errors carry the data a caller can act on as attributes, and their message says what to do next.
 """
@@ -20,9 +23,12 @@ from collections.abc import Sequence
 
 __all__ = [
     "BudgetError",
+    "BudgetExhausted",
     "CtxBudgetError",
+    "LedgerError",
     "PresetError",
     "RequiredSectionsExceedCap",
+    "ReservationError",
     "SectionError",
     "StoreError",
     "TemplateError",
@@ -133,3 +139,59 @@ class RequiredSectionsExceedCap(BudgetError):
         self.needed = needed
         self.cap = cap
         self.sections = tuple(sections)
+
+
+class BudgetExhausted(BudgetError):
+    """A reservation would take a scope past its cap, quota or rate limit; nothing was held.
+
+    Attributes:
+        scope: the scope that refused, e.g. ``"session:abc"`` or ``"user:u1@day:2026-11-21"``.
+        used: tokens committed in that scope.
+        reserved: tokens held there by open reservations.
+        cap: the scope's cap (or quota, or tokens per minute).
+        requested: tokens the refused reservation asked for.
+        available: ``max(0, cap - used - reserved)``.
+    """
+
+    def __init__(self, *, scope: str, used: int, reserved: int, cap: int, requested: int) -> None:
+        available = max(0, cap - used - reserved)
+        if available > 0:
+            hint = f"trim the prompt to at most {available} tokens (prompt plus output), or summarize"
+        else:
+            hint = "summarize or compact the conversation, wait for the next period, or raise the cap"
+        super().__init__(
+            f"{scope}: requesting {requested} tokens would exceed the cap of {cap} "
+            f"({used} used, {reserved} reserved, {available} available): {hint}"
+        )
+        self.scope = scope
+        self.used = used
+        self.reserved = reserved
+        self.cap = cap
+        self.requested = requested
+        self.available = available
+
+
+class ReservationError(BudgetError):
+    """A reservation was settled twice (commit after commit or rollback, and the like).
+
+    Attributes:
+        reservation_id: the reservation's id.
+        state: its state when the call came: ``"committed"``, ``"rolled_back"`` or unknown.
+    """
+
+    def __init__(self, message: str, *, reservation_id: str, state: str) -> None:
+        super().__init__(f"reservation {reservation_id}: {message}")
+        self.reservation_id = reservation_id
+        self.state = state
+
+
+class LedgerError(CtxBudgetError):
+    """The ledger's store failed (the driver's error is chained) or is misconfigured.
+
+    Attributes:
+        url: the ledger URL (password removed), or ``None``.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message if url is None else f"{url}: {message}")
+        self.url = url

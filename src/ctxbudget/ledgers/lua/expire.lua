@@ -1,0 +1,8 @@
+-- ARGV: prefix. Reclaims expired leases and forgets scopes past their retention.
+local expired = reclaim()
+local gone = redis.call('ZRANGEBYSCORE', P .. 'scopes', '-inf', now)
+for _, scope in ipairs(gone) do
+  redis.call('DEL', scope_key(scope))
+  redis.call('ZREM', P .. 'scopes', scope)
+end
+return expired

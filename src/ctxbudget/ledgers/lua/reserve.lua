@@ -1,0 +1,30 @@
+-- ARGV: prefix, id, tokens, lease_s, n, then n triples (scope, cap or '', retention_s).
+local expired = reclaim()
+local id, tokens, lease, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local scope, cap = ARGV[6 + 3 * i], ARGV[7 + 3 * i]
+  if cap ~= '' then
+    local sk = scope_key(scope)
+    local used = num(redis.call('HGET', sk, 'used'))
+    local reserved = num(redis.call('HGET', sk, 'reserved'))
+    if used + reserved + tokens > tonumber(cap) then
+      return {0, {scope, I(used), I(reserved), cap}, expired}
+    end
+  end
+end
+local scopes, longest = {}, 0
+for i = 0, n - 1 do
+  local scope, cap, retention = ARGV[6 + 3 * i], ARGV[7 + 3 * i], tonumber(ARGV[8 + 3 * i])
+  local sk = ensure_scope(scope)
+  redis.call('HSET', sk, 'cap', cap)
+  redis.call('HINCRBY', sk, 'reserved', tokens)
+  keep_scope(scope, retention + lease)
+  table.insert(scopes, scope)
+  if retention > longest then longest = retention end
+end
+local hk = P .. 'h:' .. id
+redis.call('HSET', hk, 'tokens', I(tokens), 'scopes', table.concat(scopes, '\n'),
+  'state', 'active', 'created', F(now), 'expires', F(now + lease), 'retention', F(longest))
+redis.call('EXPIRE', hk, math.ceil(lease + longest) + 1)
+redis.call('ZADD', P .. 'leases', now + lease, id)
+return {1, {}, expired}
