@@ -8,25 +8,37 @@ import sys
 import ctxbudget
 
 PUBLIC = {
-    "DEFAULT_TEMPLATE",
     "ApproxTokenizer",
     "AsyncMemoryStore",
     "BudgetError",
+    "BudgetEvent",
+    "BudgetExhausted",
+    "BudgetSettings",
+    "BudgetStatus",
     "BuiltContext",
     "Content",
     "ContextBuilder",
+    "ContextWindow",
     "CountCache",
     "CtxBudgetError",
+    "DEFAULT_TEMPLATE",
+    "Forecast",
     "HFTokenizer",
     "Keep",
+    "Ledger",
+    "LedgerError",
     "MemoryStore",
     "Preset",
     "PresetError",
+    "Quota",
     "RequiredSectionsExceedCap",
+    "Reservation",
+    "ReservationError",
     "Section",
     "SectionError",
     "SectionReport",
     "SectionSpec",
+    "SessionBudget",
     "Split",
     "Status",
     "StoreError",
@@ -36,9 +48,13 @@ PUBLIC = {
     "Tokenizer",
     "TokenizerError",
     "__version__",
+    "aguard",
     "allocate",
     "build_context",
+    "count_prompt",
     "get_tokenizer",
+    "guard",
+    "ledger_from_url",
     "list_presets",
     "list_tokenizers",
     "load_preset",
@@ -52,7 +68,7 @@ def test_all_lists_exactly_the_public_names() -> None:
     for name in ctxbudget.__all__:
         assert hasattr(ctxbudget, name), name
     public_attrs = {n for n in vars(ctxbudget) if not n.startswith("_")}
-    modules = {"typing", "testing", "cli"}
+    modules = {"typing", "testing", "cli", "ledgers"}
     assert public_attrs - modules - PUBLIC == set()
 
 
@@ -60,8 +76,11 @@ def test_errors_share_one_base() -> None:
     """Every error the library raises on purpose is a CtxBudgetError."""
     for name in (
         "BudgetError",
+        "BudgetExhausted",
+        "LedgerError",
         "PresetError",
         "RequiredSectionsExceedCap",
+        "ReservationError",
         "SectionError",
         "StoreError",
         "TemplateError",
@@ -85,8 +104,8 @@ def test_docstring_examples_hold() -> None:
     """The >>> examples in the public docstrings run as written."""
     import doctest
 
-    from ctxbudget import _allocation, _builder, _tokenizers, testing
+    from ctxbudget import _allocation, _budget, _builder, _tokenizers, testing
 
-    for module in (ctxbudget, _allocation, _builder, _tokenizers, testing):
+    for module in (ctxbudget, _allocation, _budget, _builder, _tokenizers, testing):
         failures, _ = doctest.testmod(module, raise_on_error=False)
         assert failures == 0, module.__name__

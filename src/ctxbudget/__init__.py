@@ -7,23 +7,29 @@ True
 """
 
 from ._allocation import Strategy, allocate
+from ._budget import BudgetEvent, BudgetStatus, Quota, Reservation, SessionBudget
 from ._builder import ContextBuilder, build_context
 from ._counting import CountCache
 from ._errors import (
     BudgetError,
+    BudgetExhausted,
     CtxBudgetError,
+    LedgerError,
     PresetError,
     RequiredSectionsExceedCap,
+    ReservationError,
     SectionError,
     StoreError,
     TemplateError,
     TokenizerError,
 )
 from ._files import load_sections
+from ._guard import aguard, count_prompt, guard
 from ._presets import Preset, SectionSpec, list_presets, load_preset
 from ._rendering import DEFAULT_TEMPLATE
 from ._result import BuiltContext, SectionReport, Status
 from ._sections import Keep, Section, Split
+from ._settings import BudgetSettings
 from ._tokenizers import (
     ApproxTokenizer,
     HFTokenizer,
@@ -31,6 +37,8 @@ from ._tokenizers import (
     get_tokenizer,
     list_tokenizers,
 )
+from ._window import ContextWindow, Forecast
+from .ledgers import Ledger, ledger_from_url
 from .typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
 
 __version__ = "0.1.0"
@@ -40,21 +48,33 @@ __all__ = [
     "ApproxTokenizer",
     "AsyncMemoryStore",
     "BudgetError",
+    "BudgetEvent",
+    "BudgetExhausted",
+    "BudgetSettings",
+    "BudgetStatus",
     "BuiltContext",
     "Content",
     "ContextBuilder",
+    "ContextWindow",
     "CountCache",
     "CtxBudgetError",
+    "Forecast",
     "HFTokenizer",
     "Keep",
+    "Ledger",
+    "LedgerError",
     "MemoryStore",
     "Preset",
     "PresetError",
+    "Quota",
     "RequiredSectionsExceedCap",
+    "Reservation",
+    "ReservationError",
     "Section",
     "SectionError",
     "SectionReport",
     "SectionSpec",
+    "SessionBudget",
     "Split",
     "Status",
     "StoreError",
@@ -64,9 +84,13 @@ __all__ = [
     "Tokenizer",
     "TokenizerError",
     "__version__",
+    "aguard",
     "allocate",
     "build_context",
+    "count_prompt",
     "get_tokenizer",
+    "guard",
+    "ledger_from_url",
     "list_presets",
     "list_tokenizers",
     "load_preset",

@@ -20,6 +20,7 @@ from ._errors import BudgetError, BudgetExhausted, ReservationError
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._settings import BudgetSettings
 from ._tokenizers import get_tokenizer
+from ._window import ContextWindow, Forecast
 from .ledgers import Ledger, Limit, ScopeRecord, ledger_from_url
 from .ledgers._base import Expired, SettleOutcome
 from .typing import Tokenizer
@@ -131,8 +132,9 @@ def _check_tokens(value: object, what: str, *, allow_zero: bool = False) -> int:
 
 def _check_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 256:
-        raise BudgetError(f"{what} must be a non-empty string of at most 256 characters, got "
-                          f"{value!r}")
+        raise BudgetError(
+            f"{what} must be a non-empty string of at most 256 characters, got {value!r}"
+        )
     if any(ord(ch) < 32 for ch in value):
         raise BudgetError(f"{what} must not contain control characters, got {value!r}")
     return value
@@ -156,8 +158,9 @@ class Reservation:
         lease_had_expired: set by :meth:`commit` when the lease had run out first.
     """
 
-    def __init__(self, budget: SessionBudget, reservation_id: str, tokens: int,
-                 limits: tuple[Limit, ...]) -> None:
+    def __init__(
+        self, budget: SessionBudget, reservation_id: str, tokens: int, limits: tuple[Limit, ...]
+    ) -> None:
         self._budget = budget
         self.id = reservation_id
         self.tokens = tokens
@@ -263,7 +266,7 @@ class SessionBudget:
         self,
         ledger: Ledger | str | None = None,
         *,
-        session_cap: int | None | Literal["default"] = "default",
+        session_cap: int | Literal["default"] | None = "default",
         user_cap: int | None = None,
         conversation_cap: int | None = None,
         global_cap: int | None = None,
@@ -306,11 +309,14 @@ class SessionBudget:
         if not (self.lease_s > 0 and math.isfinite(self.lease_s)):
             raise BudgetError(f"lease_s must be a positive number of seconds, got {lease_s!r}")
         if not (self.retention_s > 0 and math.isfinite(self.retention_s)):
-            raise BudgetError(f"retention_s must be a positive number of seconds, got {retention_s!r}")
+            raise BudgetError(
+                f"retention_s must be a positive number of seconds, got {retention_s!r}"
+            )
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
         self.tokenizer = get_tokenizer(tokenizer)
         self._callbacks: dict[str, list[Callable[[BudgetEvent], None]]] = {e: [] for e in _EVENTS}
         self._lock = threading.Lock()
+        self._windows: dict[str, ContextWindow] = {}
         self.clock: Callable[[], float] = time.time
 
     # -- events --------------------------------------------------------------------------
@@ -367,19 +373,26 @@ class SessionBudget:
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         minute = int(self.clock() // 60)
         if self.session_tokens_per_minute is not None and not system:
-            limits.append(Limit(f"rate:session:{session}@{minute}", self.session_tokens_per_minute,
-                                120.0))
+            limits.append(
+                Limit(f"rate:session:{session}@{minute}", self.session_tokens_per_minute, 120.0)
+            )
         if user is not None:
             user = _check_id(user, "user")
             limits.append(Limit(f"user:{user}", self.user_cap, keep))
             if self.user_quota is not None:
                 period = now.strftime("%Y-%m-%d" if self.user_quota.period == "day" else "%Y-%m")
                 length = 86_400.0 if self.user_quota.period == "day" else 31 * 86_400.0
-                limits.append(Limit(f"user:{user}@{self.user_quota.period}:{period}",
-                                    self.user_quota.tokens, length + keep))
+                limits.append(
+                    Limit(
+                        f"user:{user}@{self.user_quota.period}:{period}",
+                        self.user_quota.tokens,
+                        length + keep,
+                    )
+                )
             if self.user_tokens_per_minute is not None:
-                limits.append(Limit(f"rate:user:{user}@{minute}", self.user_tokens_per_minute,
-                                    120.0))
+                limits.append(
+                    Limit(f"rate:user:{user}@{minute}", self.user_tokens_per_minute, 120.0)
+                )
         if conversation is not None:
             conversation = _check_id(conversation, "conversation")
             limits.append(Limit(f"conversation:{conversation}", self.conversation_cap, keep))
@@ -420,7 +433,8 @@ class SessionBudget:
         self._expired(out.expired)
         if not out.ok:
             refused = out.refused
-            assert refused is not None and refused.cap is not None
+            assert refused is not None
+            assert refused.cap is not None
             raise BudgetExhausted(
                 scope=refused.scope,
                 used=refused.used,
@@ -500,17 +514,27 @@ class SessionBudget:
             BudgetError: not exactly one of the arguments is given.
             LedgerError: the ledger failed.
         """
-        given = [(k, v) for k, v in (("session", session), ("user", user),
-                                     ("conversation", conversation), ("scope", scope))
-                 if v is not None]
+        given = [
+            (k, v)
+            for k, v in (
+                ("session", session),
+                ("user", user),
+                ("conversation", conversation),
+                ("scope", scope),
+            )
+            if v is not None
+        ]
         if len(given) != 1:
             raise BudgetError("give exactly one of session, user, conversation or scope")
         kind, value = given[0]
         name = value if kind == "scope" else f"{kind}:{_check_id(value, kind)}"
         record = self.ledger.status(name)
         if record is None:
-            caps = {"session": self.session_cap, "user": self.user_cap,
-                    "conversation": self.conversation_cap}
+            caps = {
+                "session": self.session_cap,
+                "user": self.user_cap,
+                "conversation": self.conversation_cap,
+            }
             cap = self.global_cap if name == "global" else caps.get(kind)
             record = ScopeRecord(name, cap=cap)
         return self._status(record)
@@ -522,6 +546,49 @@ class SessionBudget:
     def reset(self, session: str) -> bool:
         """Forget a session's spend (it starts from zero); ``True`` if it had any."""
         return self.ledger.reset(f"session:{_check_id(session, 'session')}")
+
+    # -- the summarization trigger ---------------------------------------------------------
+
+    def context_window(
+        self,
+        conversation: str,
+        window_tokens: int,
+        *,
+        threshold: float = 0.85,
+        turns: int = 5,
+        summarize: Callable[[Forecast], None] | None = None,
+    ) -> ContextWindow:
+        """The :class:`~ctxbudget.ContextWindow` of a conversation, created on first call.
+
+        When it predicts the next turn will reach ``threshold`` of ``window_tokens``, it calls
+        ``summarize(forecast)`` and fires ``summarization_triggered`` (``tokens`` is the
+        predicted size). Windows live in this process; call ``observe(tokens)`` after each turn.
+
+        Raises:
+            BudgetError: the conversation id, window, threshold or turns are invalid.
+        """
+        conversation = _check_id(conversation, "conversation")
+        with self._lock:
+            window = self._windows.get(conversation)
+            if window is None:
+
+                def triggered(forecast: Forecast) -> None:
+                    if summarize is not None:
+                        summarize(forecast)
+                    self._emit(
+                        BudgetEvent(
+                            "summarization_triggered",
+                            f"conversation:{conversation}",
+                            tokens=int(forecast.predicted),
+                            detail={"conversation": conversation, "forecast": forecast},
+                        )
+                    )
+
+                window = ContextWindow(
+                    window_tokens, threshold=threshold, turns=turns, on_trigger=triggered
+                )
+                self._windows[conversation] = window
+            return window
 
     def close(self) -> None:
         """Close the ledger."""

@@ -156,9 +156,13 @@ class BudgetExhausted(BudgetError):
     def __init__(self, *, scope: str, used: int, reserved: int, cap: int, requested: int) -> None:
         available = max(0, cap - used - reserved)
         if available > 0:
-            hint = f"trim the prompt to at most {available} tokens (prompt plus output), or summarize"
+            hint = (
+                f"trim the prompt to at most {available} tokens (prompt plus output), or summarize"
+            )
         else:
-            hint = "summarize or compact the conversation, wait for the next period, or raise the cap"
+            hint = (
+                "summarize or compact the conversation, wait for the next period, or raise the cap"
+            )
         super().__init__(
             f"{scope}: requesting {requested} tokens would exceed the cap of {cap} "
             f"({used} used, {reserved} reserved, {available} available): {hint}"

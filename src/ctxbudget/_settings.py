@@ -1,5 +1,4 @@
-"""Settings of the session budget, from keyword arguments or ``CTXBUDGET_*`` environment variables.
-"""
+"""Settings of the session budget, from arguments or ``CTXBUDGET_*`` environment variables."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from ._budget import BudgetStatus, SessionBudget
 from ._builder import ContextBuilder
 from ._errors import CtxBudgetError
 from ._files import load_sections
@@ -34,6 +35,15 @@ app = typer.Typer(
 )
 presets_app = typer.Typer(help="List and show bundled presets.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")
+session_app = typer.Typer(
+    help="Inspect and reset session budgets in a ledger.", no_args_is_help=True
+)
+app.add_typer(session_app, name="session")
+
+LedgerOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--ledger", "-l", help="Ledger URL (default: CTXBUDGET_LEDGER_URL or memory://)."),
+]
 
 _state = {"debug": False}
 _err = Console(stderr=True)
@@ -206,6 +216,95 @@ def presets_show(
             ", ".join(f"{k}={v}" for k, v in options.items()),
         )
     _out().print(table)
+
+
+def _budget(ledger: str | None) -> SessionBudget:
+    return SessionBudget(ledger)
+
+
+def _fill_bar(status: BudgetStatus) -> ProgressBar | str:
+    if not status.cap:
+        return "-"
+    return ProgressBar(
+        total=status.cap, completed=min(status.used + status.reserved, status.cap), width=20
+    )
+
+
+def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "scope",
+        "state",
+        "used",
+        "reserved",
+        "remaining",
+        "cap",
+        "calls",
+        "cost ($)",
+        "updated (UTC)",
+        "fill",
+    ):
+        table.add_column(column, justify="left" if column in ("scope", "state") else "right")
+    for s in statuses:
+        table.add_row(
+            s.scope,
+            s.state,
+            f"{s.used:,}",
+            f"{s.reserved:,}",
+            "-" if s.remaining is None else f"{s.remaining:,}",
+            "-" if s.cap is None else f"{s.cap:,}",
+            str(s.calls),
+            f"{s.cost:.4f}",
+            s.updated.strftime("%Y-%m-%d %H:%M:%S") if s.updated else "-",
+            _fill_bar(s),
+        )
+    return table
+
+
+@session_app.command("status")
+def session_status(
+    session: Annotated[Optional[str], typer.Argument(help="A session id; all when omitted.")] = (  # noqa: UP045
+        None
+    ),
+    ledger: LedgerOpt = None,
+) -> None:
+    """Show the spend of one session (or every session) with its state and a fill bar."""
+    try:
+        budget = _budget(ledger)
+        ids = [session] if session is not None else budget.sessions()
+        statuses = [budget.status(s) for s in ids]
+    except CtxBudgetError as exc:
+        _fail(exc)
+        return
+    _out().print(_status_table(f"sessions in {budget.ledger.url}", statuses))
+
+
+@session_app.command("list")
+def session_list(ledger: LedgerOpt = None) -> None:
+    """List the session ids the ledger keeps, one per line."""
+    try:
+        ids = _budget(ledger).sessions()
+    except CtxBudgetError as exc:
+        _fail(exc)
+        return
+    for session in ids:
+        print(session)
+
+
+@session_app.command("reset")
+def session_reset(
+    session: Annotated[str, typer.Argument(help="The session id.")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Forget a session's spend; it starts again from zero."""
+    try:
+        found = _budget(ledger).reset(session)
+    except CtxBudgetError as exc:
+        _fail(exc)
+        return
+    if not found:
+        _fail(CtxBudgetError(f"no session {session!r} in the ledger"))
+    print(f"reset session {session}")
 
 
 def _out() -> Console:

@@ -144,7 +144,9 @@ def ledger_from_url(url: str, **options: Any) -> Ledger:
     cls = _registry.get(scheme)
     if cls is None:
         known = ", ".join(f"{s}://" for s in sorted(_registry))
-        raise LedgerError(f"unknown ledger scheme {scheme!r}; known schemes: {known}", url=redact(url))
+        raise LedgerError(
+            f"unknown ledger scheme {scheme!r}; known schemes: {known}", url=redact(url)
+        )
     return cls.from_url(url, **options)
 
 
@@ -331,7 +333,7 @@ class RowLedger(Ledger):
             return ReserveOutcome(ok=True, expired=expired)
 
     @staticmethod
-    def _spend(
+    def _spend(  # noqa: PLR0917 - one step's whole state, passed once
         rows: Rows,
         record: ScopeRecord,
         input_tokens: int,
@@ -385,8 +387,15 @@ class RowLedger(Ledger):
                     record.reserved = max(0, record.reserved - hold.tokens)
                 record.expires = max(record.expires, now + hold.retention_s)
                 self._spend(
-                    rows, record, input_tokens, output_tokens, cost, soft_ratio, now,
-                    warned, exhausted,
+                    rows,
+                    record,
+                    input_tokens,
+                    output_tokens,
+                    cost,
+                    soft_ratio,
+                    now,
+                    warned,
+                    exhausted,
                 )
             rows.put_hold(replace(hold, state="committed", expires=now + hold.retention_s))
             return SettleOutcome(tuple(warned), tuple(exhausted), lapsed, expired)
@@ -430,8 +439,15 @@ class RowLedger(Ledger):
                 record.cap = limit.cap
                 record.expires = now + limit.retention_s
                 self._spend(
-                    rows, record, input_tokens, output_tokens, cost, soft_ratio, now,
-                    warned, exhausted,
+                    rows,
+                    record,
+                    input_tokens,
+                    output_tokens,
+                    cost,
+                    soft_ratio,
+                    now,
+                    warned,
+                    exhausted,
                 )
             return SettleOutcome(tuple(warned), tuple(exhausted), False, expired)
 

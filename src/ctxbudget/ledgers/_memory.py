@@ -37,7 +37,9 @@ class _DictRows(Rows):
     def delete_before(self, now: float) -> None:
         for name in [n for n, r in self.scopes.items() if r.expires and r.expires < now]:
             del self.scopes[name]
-        for hold_id in [i for i, h in self.holds.items() if h.state != "active" and h.expires < now]:
+        for hold_id in [
+            i for i, h in self.holds.items() if h.state != "active" and h.expires < now
+        ]:
             del self.holds[hold_id]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import LedgerError, ReservationError
@@ -28,7 +28,6 @@ except ImportError as exc:  # pragma: no cover - exercised where redis is not in
 __all__ = ["RedisLedger"]
 
 log = logging.getLogger("ctxbudget.ledgers")
-T = TypeVar("T")
 
 
 def _script(name: str) -> str:
@@ -100,13 +99,17 @@ class RedisLedger(Ledger):
             raise LedgerError(f"malformed Redis URL: {exc}", url=redact(url)) from exc
         return cls(client, url=url, **options)
 
-    def _call(self, what: str, fn: Callable[[], T], unavailable: T) -> T:
+    def _call(self, what: str, fn: Callable[[], Any], unavailable: Any) -> Any:
         try:
             return fn()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if self.fail_open:
-                log.warning("ctxbudget: Redis unreachable at %s during %s; failing open: %s",
-                            self.url, what, exc)
+                log.warning(
+                    "ctxbudget: Redis unreachable at %s during %s; failing open: %s",
+                    self.url,
+                    what,
+                    exc,
+                )
                 return unavailable
             raise LedgerError(
                 f"Redis is unreachable ({exc}); failing closed, so {what} did not happen. "
@@ -121,17 +124,25 @@ class RedisLedger(Ledger):
     def _limits(limits: Sequence[Limit]) -> list[str]:
         out = []
         for limit in limits:
-            out += [limit.scope, "" if limit.cap is None else str(limit.cap), repr(limit.retention_s)]
+            out += [
+                limit.scope,
+                "" if limit.cap is None else str(limit.cap),
+                repr(limit.retention_s),
+            ]
         return out
 
     def reserve(
         self, reservation_id: str, tokens: int, limits: Sequence[Limit], lease_s: float
     ) -> ReserveOutcome:
-        args = [self.prefix, reservation_id, tokens, repr(lease_s), len(limits),
-                *self._limits(limits)]
-        reply = self._call(
-            "reserve", lambda: self._scripts["reserve"](args=args), [1, [], []]
-        )
+        args: list[Any] = [
+            self.prefix,
+            reservation_id,
+            tokens,
+            repr(lease_s),
+            len(limits),
+            *self._limits(limits),
+        ]
+        reply = self._call("reserve", lambda: self._scripts["reserve"](args=args), [1, [], []])
         ok, refused, expired = reply
         if int(ok) == 1:
             return ReserveOutcome(ok=True, expired=_expired(expired))
@@ -167,11 +178,15 @@ class RedisLedger(Ledger):
         cost: float,
         soft_ratio: float,
     ) -> SettleOutcome:
-        args = [self.prefix, reservation_id, input_tokens, output_tokens, repr(cost),
-                repr(soft_ratio)]
-        reply = self._call(
-            "commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], []]
-        )
+        args: list[Any] = [
+            self.prefix,
+            reservation_id,
+            input_tokens,
+            output_tokens,
+            repr(cost),
+            repr(soft_ratio),
+        ]
+        reply = self._call("commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], []])
         return self._settled(reply, reservation_id, "commit")
 
     def rollback(self, reservation_id: str) -> None:
@@ -194,11 +209,16 @@ class RedisLedger(Ledger):
         cost: float,
         soft_ratio: float,
     ) -> SettleOutcome:
-        args = [self.prefix, input_tokens, output_tokens, repr(cost), repr(soft_ratio),
-                len(limits), *self._limits(limits)]
-        reply = self._call(
-            "record", lambda: self._scripts["record"](args=args), [1, 0, [], [], []]
-        )
+        args: list[Any] = [
+            self.prefix,
+            input_tokens,
+            output_tokens,
+            repr(cost),
+            repr(soft_ratio),
+            len(limits),
+            *self._limits(limits),
+        ]
+        reply = self._call("record", lambda: self._scripts["record"](args=args), [1, 0, [], [], []])
         return self._settled(reply, "-", "record")
 
     def expire(self) -> tuple[Expired, ...]:
@@ -206,9 +226,7 @@ class RedisLedger(Ledger):
         return _expired(reply)
 
     def status(self, scope: str) -> ScopeRecord | None:
-        raw = self._call(
-            "status", lambda: self.client.hgetall(f"{self.prefix}s:{scope}"), {}
-        )
+        raw = self._call("status", lambda: self.client.hgetall(f"{self.prefix}s:{scope}"), {})
         if not raw:
             return None
         h = {_text(k): _text(v) for k, v in raw.items()}
@@ -229,9 +247,7 @@ class RedisLedger(Ledger):
         )
 
     def scopes(self, prefix: str = "") -> list[str]:
-        names = self._call(
-            "list", lambda: self.client.zrange(f"{self.prefix}scopes", 0, -1), []
-        )
+        names = self._call("list", lambda: self.client.zrange(f"{self.prefix}scopes", 0, -1), [])
         return sorted(n for n in (_text(x) for x in names) if n.startswith(prefix))
 
     def reset(self, scope: str) -> bool:
@@ -242,7 +258,7 @@ class RedisLedger(Ledger):
             deleted, _ = pipe.execute()
             return bool(deleted)
 
-        return self._call("reset", run, False)
+        return bool(self._call("reset", run, False))
 
     def close(self) -> None:
         self.client.close()

@@ -66,14 +66,39 @@ class _SqlRows(Rows):
         ).fetchone()
         if row is None:
             return None
-        return ScopeRecord(*row[:10], bool(row[10]), bool(row[11]), row[12])
+        return ScopeRecord(
+            row[0],
+            cap=row[1],
+            used=row[2],
+            reserved=row[3],
+            calls=row[4],
+            input_tokens=row[5],
+            output_tokens=row[6],
+            cost=row[7],
+            created=row[8],
+            updated=row[9],
+            warned=bool(row[10]),
+            exhausted=bool(row[11]),
+            expires=row[12],
+        )
 
     def put_scope(self, r: ScopeRecord) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO scopes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                r.scope, r.cap, r.used, r.reserved, r.calls, r.input_tokens, r.output_tokens,
-                r.cost, r.created, r.updated, int(r.warned), int(r.exhausted), r.expires,
+                r.scope,
+                r.cap,
+                r.used,
+                r.reserved,
+                r.calls,
+                r.input_tokens,
+                r.output_tokens,
+                r.cost,
+                r.created,
+                r.updated,
+                int(r.warned),
+                int(r.exhausted),
+                r.expires,
             ),
         )
 
@@ -88,8 +113,15 @@ class _SqlRows(Rows):
     def put_hold(self, h: Hold) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (h.id, h.tokens, json.dumps(list(h.scopes)), h.state, h.created, h.expires,
-             h.retention_s),
+            (
+                h.id,
+                h.tokens,
+                json.dumps(list(h.scopes)),
+                h.state,
+                h.created,
+                h.expires,
+                h.retention_s,
+            ),
         )
 
     def expired_holds(self, now: float) -> list[Hold]:
@@ -151,9 +183,7 @@ class SQLiteLedger(RowLedger):
         parts = urlsplit(url)
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
-            raise LedgerError(
-                "write sqlite:///relative.db or sqlite:////absolute/path.db", url=url
-            )
+            raise LedgerError("write sqlite:///relative.db or sqlite:////absolute/path.db", url=url)
         query = parse_qs(parts.query)
         if "synchronous" in query:
             options.setdefault("synchronous", query["synchronous"][-1])

@@ -1,0 +1,174 @@
+"""guard: wrap any LLM call in a reservation, so a call that cannot be afforded never starts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ._budget import SessionBudget
+from ._errors import BudgetExhausted
+from ._tokenizers import get_tokenizer
+
+__all__ = ["aguard", "count_prompt", "guard", "usage_of"]
+
+T = TypeVar("T")
+Prompt = str | Sequence[Mapping[str, Any]]
+
+# Chat format overhead for OpenAI chat models, from OpenAI's cookbook "How to count tokens with
+# tiktoken" (num_tokens_from_messages): 3 tokens per message, 3 to prime the reply.
+_PER_MESSAGE = 3
+_REPLY_PRIMING = 3
+
+
+def count_prompt(prompt: Prompt, tokenizer: Any = "o200k_base") -> int:
+    """Tokens of a prompt: a string, or chat messages (``role``/``content``/``name`` dicts)
+    with the chat format's overhead. Content given as parts counts its ``text`` parts."""
+    tok = get_tokenizer(tokenizer)
+    if isinstance(prompt, str):
+        return tok.count(prompt)
+    total = _REPLY_PRIMING
+    for message in prompt:
+        total += _PER_MESSAGE
+        for key in ("role", "name"):
+            if isinstance(message.get(key), str):
+                total += tok.count(message[key])
+        content = message.get("content")
+        if isinstance(content, str):
+            total += tok.count(content)
+        elif isinstance(content, Sequence):
+            total += sum(
+                tok.count(part["text"])
+                for part in content
+                if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+            )
+    return total
+
+
+def usage_of(response: Any) -> tuple[int, int] | None:
+    """``(input_tokens, output_tokens)`` a response reports, or ``None``.
+
+    Understands OpenAI (``usage.prompt_tokens``/``completion_tokens``), Anthropic
+    (``usage.input_tokens``/``output_tokens``), and the same keys in dicts.
+    """
+    usage = (
+        response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
+    )
+    if usage is None:
+        return None
+
+    def field(name: str) -> Any:
+        return usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+
+    for inp, out in (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens")):
+        a, b = field(inp), field(out)
+        if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+            return a, b
+    return None
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or any(
+        "Timeout" in cls.__name__ for cls in type(exc).__mro__
+    )
+
+
+def _prepare(
+    budget: SessionBudget, prompt: Prompt, max_output_tokens: int, ids: Mapping[str, Any]
+) -> tuple[Any, int]:
+    estimate = count_prompt(prompt, budget.tokenizer)
+    return budget.reserve(estimate + max_output_tokens, **ids), estimate
+
+
+def guard(
+    budget: SessionBudget,
+    call: Callable[[], T],
+    *,
+    prompt: Prompt,
+    max_output_tokens: int,
+    session: str,
+    user: str | None = None,
+    conversation: str | None = None,
+    model: str | None = None,
+    fallback: Callable[[BudgetExhausted], T] | None = None,
+    usage: Callable[[T], tuple[int, int] | None] = usage_of,
+) -> T:
+    """Reserve, call, commit: an LLM call that can never overspend its budget.
+
+    1. Estimates the prompt with the budget's tokenizer (chat overhead included) and reserves
+       it plus ``max_output_tokens``.
+    2. Calls ``call()``; commits the usage the response reports (``usage``), or the estimate
+       (prompt estimate, ``max_output_tokens``) when it reports none.
+    3. If the call times out (``TimeoutError`` or an exception class named ``*Timeout*``, as in
+       httpx and the OpenAI SDK), commits the prompt estimate: providers bill input. Any other
+       exception rolls the reservation back (a failed call costs nothing) and propagates.
+
+    Args:
+        budget: the session budget.
+        call: the LLM call, with no arguments.
+        prompt: the prompt text or chat messages, to estimate input tokens.
+        max_output_tokens: the call's output limit, in tokens.
+        session, user, conversation: the scopes to charge.
+        model: for the cost estimate.
+        fallback: called with the :class:`~ctxbudget.BudgetExhausted` instead of raising it
+            (graceful degradation: a cheaper model, a cached answer...).
+        usage: reads ``(input_tokens, output_tokens)`` from the response.
+
+    Returns:
+        What ``call`` (or ``fallback``) returns.
+
+    Raises:
+        BudgetExhausted: when exhausted and no ``fallback`` is given.
+        LedgerError: the ledger failed.
+    """
+    ids = {"session": session, "user": user, "conversation": conversation}
+    try:
+        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
+    except BudgetExhausted as exc:
+        if fallback is None:
+            raise
+        return fallback(exc)
+    try:
+        response = call()
+    except BaseException as exc:
+        if _is_timeout(exc):
+            reservation.commit(estimate, 0, model)
+        else:
+            reservation.rollback()
+        raise
+    reported = usage(response)
+    reservation.commit(*(reported or (estimate, max_output_tokens)), model)
+    return response
+
+
+async def aguard(
+    budget: SessionBudget,
+    call: Callable[[], Awaitable[T]],
+    *,
+    prompt: Prompt,
+    max_output_tokens: int,
+    session: str,
+    user: str | None = None,
+    conversation: str | None = None,
+    model: str | None = None,
+    fallback: Callable[[BudgetExhausted], Awaitable[T]] | None = None,
+    usage: Callable[[T], tuple[int, int] | None] = usage_of,
+) -> T:
+    """:func:`guard` for an async call (and an async ``fallback``); same rules and errors."""
+    ids = {"session": session, "user": user, "conversation": conversation}
+    try:
+        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
+    except BudgetExhausted as exc:
+        if fallback is None:
+            raise
+        return await fallback(exc)
+    try:
+        response = await call()
+    except BaseException as exc:
+        if _is_timeout(exc):
+            reservation.commit(estimate, 0, model)
+        else:
+            reservation.rollback()
+        raise
+    reported = usage(response)
+    reservation.commit(*(reported or (estimate, max_output_tokens)), model)
+    return response
