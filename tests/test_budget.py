@@ -299,7 +299,7 @@ def test_corrupted_sqlite_file_is_a_ledger_error_naming_it(tmp_path: Path) -> No
     """A file that is not a SQLite database fails clearly, with its path, and is left alone."""
     path = tmp_path / "spend.db"
     path.write_bytes(b"this is not a database" * 200)
-    with pytest.raises(LedgerError, match="spend.db"):
+    with pytest.raises(LedgerError, match=r"spend\.db"):
         SessionBudget(f"sqlite:///{path}")
     assert path.read_bytes() == b"this is not a database" * 200
 
