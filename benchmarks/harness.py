@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Report:
     incremental: dict[str, float] = field(default_factory=dict)
     batch: list[dict[str, float]] = field(default_factory=list)
     peers: list[dict[str, Any]] = field(default_factory=list)
+    ledgers: list[dict[str, Any]] = field(default_factory=list)
     plot: str | None = None
 
 
@@ -349,6 +351,116 @@ def bench_peers(stored: int, cap: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+# -- 5. ledgers ------------------------------------------------------------------------------
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server on a free loopback port (no persistence)."""
+    import shutil
+    import socket
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("the ledger benchmark needs redis-server: apt-get install redis-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def pairs_per_s(url: str, pairs: int, clients: int, repeats: int) -> float:
+    """Median reserve+commit pairs per second with ``clients`` threads sharing one ledger."""
+    from ctxbudget import SessionBudget, ledger_from_url
+
+    rates = []
+    for run_index in range(repeats):
+        ledger = ledger_from_url(url)
+        budget = SessionBudget(ledger, session_cap=None)
+        per = pairs // clients
+
+        def work(
+            client: int, budget: SessionBudget = budget, per: int = per, run_index: int = run_index
+        ) -> None:
+            session = f"bench-{run_index}-{client}"
+            for _ in range(per):
+                budget.reserve(100, session=session, user=f"u{client}").commit(60, 30)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rates.append(per * clients / (time.perf_counter() - start))
+        ledger.close()
+    return statistics.median(rates)
+
+
+def bench_ledgers(repeats: int, smoke: bool) -> list[dict[str, Any]]:
+    scale = 0.1 if smoke else 1.0
+    rows = []
+    proc, redis_url = start_redis()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            kinds = [
+                ("memory", "memory://", int(4000 * scale)),
+                (
+                    "sqlite, synchronous=FULL (durable across power loss)",
+                    f"sqlite:///{tmp}/full.db",
+                    int(400 * scale),
+                ),
+                (
+                    "sqlite, synchronous=NORMAL (durable across a killed process)",
+                    f"sqlite:///{tmp}/normal.db?synchronous=normal",
+                    int(2000 * scale),
+                ),
+                ("redis over loopback", f"{redis_url}?prefix=bench:", int(2000 * scale)),
+            ]
+            for name, url, pairs in kinds:
+                rows.append(
+                    {
+                        "ledger": name,
+                        "single": pairs_per_s(url, pairs, 1, repeats),
+                        "eight": pairs_per_s(url, pairs, 8, repeats),
+                    }
+                )
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        n = int(2000 * scale)
+
+        def pings() -> None:
+            for _ in range(n):
+                client.ping()
+
+        rows.append(
+            {
+                "ledger": "redis PING round trip (reference)",
+                "single": n / median_s(pings, repeats),
+                "eight": None,
+            }
+        )
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return rows
+
+
 # -- plot and report -----------------------------------------------------------------------
 
 
@@ -548,11 +660,22 @@ def markdown(report: Report, repeats: int) -> str:
         ]
     lines += [
         "",
-        "## 5. Ledgers",
+        "## 5. Ledgers: reserve + commit pairs per second",
         "",
-        "Not measured yet: the session budget and its ledgers (issue 4) have not landed.",
+        "Each pair is one atomic reserve (checking the session, user and global scopes) and "
+        "one atomic commit. 8 concurrent clients are 8 threads sharing one ledger object (one "
+        "SQLite connection per thread, one Redis connection pool). The PING row is the bare "
+        "round trip of the same Redis over loopback: a pair costs two round trips.",
         "",
+        "| ledger | 1 client (pairs/s) | 8 concurrent clients (pairs/s) |",
+        "|---|---:|---:|",
     ]
+    lines += [
+        f"| {r['ledger']} | {r['single']:,.0f} "
+        f"| {'-' if r['eight'] is None else format(r['eight'], ',.0f')} |"
+        for r in report.ledgers
+    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -562,11 +685,13 @@ def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
         report.scale = bench_scale([2_000, 20_000], repeats=1, cap=1_000, rss=False)
         report.near = bench_near(repeats=1, cap=1_000)
         report.incremental = bench_incremental(200, repeats=1, cap=1_000)
+        report.ledgers = bench_ledgers(repeats=1, smoke=True)
         return report
     report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
     report.near = bench_near(repeats, CAP)
     report.incremental = bench_incremental(5_000, repeats, CAP)
     report.batch = bench_batch(repeats)
+    report.ledgers = bench_ledgers(repeats=3, smoke=False)
     if peers:
         report.peers = bench_peers(1_000_000, CAP, repeats=3)
     return report

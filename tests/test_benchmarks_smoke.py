@@ -10,7 +10,8 @@ from benchmarks import harness
 
 
 @pytest.mark.data
-def test_harness_smoke_run_builds_every_table(shared_data: Path) -> None:
+@pytest.mark.redis
+def test_harness_smoke_run_builds_every_table(shared_data: Path, redis_url: str) -> None:
     """A smoke run measures scale, near-limit and incremental builds within their caps."""
     report = harness.run(smoke=True, peers=False, repeats=1)
     assert [round(r["stored"], -3) > 0 for r in report.scale] == [True, True]
@@ -18,6 +19,14 @@ def test_harness_smoke_run_builds_every_table(shared_data: Path) -> None:
     assert report.scale[1]["stored"] > 10 * report.scale[0]["stored"] / 2
     assert report.incremental["messages"] == 200
     assert report.incremental["warm_s"] > 0
+    assert [r["ledger"].split(",")[0].split(" ")[0] for r in report.ledgers] == [
+        "memory",
+        "sqlite",
+        "sqlite",
+        "redis",
+        "redis",
+    ]
+    assert all(r["single"] > 0 for r in report.ledgers)
     text = harness.markdown(report, repeats=1)
     for heading in ("## 1. Scale", "## 2. Near the limit", "## 3. Incremental", "## 5. Ledgers"):
         assert heading in text

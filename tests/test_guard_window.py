@@ -253,13 +253,36 @@ def test_guard_timeout_cost_is_input_only(budget: SessionBudget) -> None:
         guard(
             budget,
             Calls(exc=TimeoutError()),
-            prompt=PROMPT,
+            prompt="x" * 400,
             max_output_tokens=50,
             session="s1",
             model="gpt-4o",
         )
-    # 11 * 2.50 / 1e6
+    # 400 * 2.50 / 1e6
+    assert budget.status("s1").cost == pytest.approx(0.001)
+
+
+def test_guard_small_cost_is_recorded_exactly(budget: SessionBudget) -> None:
+    """A call's cost is kept at full precision on every ledger, not rounded to 6 decimals."""
+    guard(
+        budget,
+        Calls(_openai(11, 0)),
+        prompt=PROMPT,
+        max_output_tokens=50,
+        session="s1",
+        model="gpt-4o",
+    )
+    # 11 * 2.50 / 1e6 = 0.0000275 (not rounded to 6 decimals: 0.000028)
     assert budget.status("s1").cost == pytest.approx(0.0000275)
+
+
+def test_guard_bool_usage_commits_the_estimate() -> None:
+    """A response whose output count is a bool reports no usage: the estimate is committed."""
+    b = SessionBudget("memory://", session_cap=1000, tokenizer=CharTokenizer())
+    out = guard(b, Calls(_openai(5, True)), prompt=PROMPT, max_output_tokens=50, session="s1")
+    assert out.usage.prompt_tokens == 5
+    s = b.status("s1")
+    assert (s.used, s.reserved, s.input_tokens, s.output_tokens) == (61, 0, 11, 50)
 
 
 def test_guard_charges_user_and_conversation(budget: SessionBudget) -> None:
@@ -442,7 +465,8 @@ def test_session_context_window_summarizes_and_fires_event() -> None:
     w = b.context_window("c1", 1000, turns=3, summarize=summaries.append)
     for size in (100, 300, 500):
         w.observe(size)
-    assert summaries == [] and events == []
+    assert summaries == []
+    assert events == []
     w.observe(700)  # predicted 900
     assert [f.predicted for f in summaries] == [900]
     assert len(events) == 1

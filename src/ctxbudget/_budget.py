@@ -103,7 +103,7 @@ class BudgetEvent:
 
     Attributes:
         name: the event name.
-        scope: the scope concerned (``None`` for ``summarization_triggered``).
+        scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``).
         status: the scope's status right after the step (``None`` for expiries).
         reservation_id: the reservation concerned, for ``reservation_expired``.
         tokens: tokens of the expired reservation, or the predicted context size for

@@ -61,7 +61,7 @@ def usage_of(response: Any) -> tuple[int, int] | None:
 
     for inp, out in (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens")):
         a, b = field(inp), field(out)
-        if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (a, b)):
             return a, b
     return None
 

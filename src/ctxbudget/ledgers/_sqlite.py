@@ -194,7 +194,10 @@ class SQLiteLedger(RowLedger):
         if db is not None:
             return db
         try:
-            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+            # Each thread uses its own connection; only close() touches them all.
+            db = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.executescript(_SCHEMA)

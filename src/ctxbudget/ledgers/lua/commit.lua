@@ -1,7 +1,7 @@
 -- ARGV: prefix, id, input_tokens, output_tokens, cost, soft_ratio.
 local expired = reclaim()
 local id = ARGV[2]
-local input, output, cost, ratio = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+local input, output, cost, ratio = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5],
   tonumber(ARGV[6])
 local hk = P .. 'h:' .. id
 local state = redis.call('HGET', hk, 'state')

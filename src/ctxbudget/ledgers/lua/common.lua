@@ -56,13 +56,14 @@ local function reclaim()
 end
 
 -- Add usage to one scope; note the scope in warned/exhausted when it crosses a line now.
+-- cost is the client's exact decimal string, passed through unchanged (no rounding).
 local function spend(scope, input, output, cost, ratio, warned, exhausted)
   local sk = scope_key(scope)
   local used = redis.call('HINCRBY', sk, 'used', input + output)
   redis.call('HINCRBY', sk, 'calls', 1)
   redis.call('HINCRBY', sk, 'input', input)
   redis.call('HINCRBY', sk, 'output', output)
-  redis.call('HINCRBYFLOAT', sk, 'cost', F(cost))
+  redis.call('HINCRBYFLOAT', sk, 'cost', cost)
   local cap = redis.call('HGET', sk, 'cap')
   if cap and cap ~= '' then
     cap = tonumber(cap)

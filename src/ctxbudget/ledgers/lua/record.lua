@@ -1,7 +1,7 @@
 -- ARGV: prefix, input_tokens, output_tokens, cost, soft_ratio, n, then n triples
 -- (scope, cap or '', retention_s).
 local expired = reclaim()
-local input, output, cost, ratio = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+local input, output, cost, ratio = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
   tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
 local warned, exhausted = {}, {}

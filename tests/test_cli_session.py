@@ -1,0 +1,141 @@
+"""The ``ctxbudget session`` commands: status, list, reset, on a SQLite ledger file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ctxbudget import SessionBudget
+from ctxbudget.cli import app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A CLI runner; click >= 8.2 keeps stdout and stderr apart."""
+    return CliRunner()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> str:
+    """A SQLite ledger with session s1 at 850 of 1,000 tokens and s2 at 100."""
+    url = f"sqlite:///{tmp_path / 'spend.db'}"
+    b = SessionBudget(url, session_cap=1000)
+    try:
+        b.reserve(900, session="s1").commit(600, 250)
+        b.reserve(200, session="s2").commit(60, 40)
+    finally:
+        b.close()
+    return url
+
+
+def _cells(stdout: str, scope: str) -> list[str]:
+    """The cells of the table row whose first cell is ``scope``."""
+    rows = [line for line in stdout.splitlines() if line.startswith(f"│ {scope} ")]
+    assert len(rows) == 1, stdout
+    return [cell.strip() for cell in rows[0].strip("│").split("│")]
+
+
+def _used(url: str, session: str) -> int:
+    b = SessionBudget(url, session_cap=1000)
+    try:
+        return b.status(session).used
+    finally:
+        b.close()
+
+
+def test_session_list_prints_ids(runner: CliRunner, ledger: str) -> None:
+    """session list prints the session ids, sorted, one per line."""
+    result = runner.invoke(app, ["session", "list", "--ledger", ledger])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "s1\ns2\n"
+    assert result.stderr == ""
+
+
+def test_session_status_one(runner: CliRunner, ledger: str) -> None:
+    """session status ID shows that session's scope, state, used, remaining and cap."""
+    result = runner.invoke(app, ["session", "status", "s1", "--ledger", ledger])
+    assert result.exit_code == 0, result.stderr
+    cells = _cells(result.stdout, "session:s1")
+    # scope, state, used, reserved, remaining, cap, calls, cost
+    assert cells[:8] == ["session:s1", "near_cap", "850", "0", "150", "1,000", "1", "0.0000"]
+    assert "session:s2" not in result.stdout
+
+
+def test_session_status_all(runner: CliRunner, ledger: str) -> None:
+    """session status without an id shows every session."""
+    result = runner.invoke(app, ["session", "status", "--ledger", ledger])
+    assert result.exit_code == 0, result.stderr
+    assert _cells(result.stdout, "session:s1")[:6] == [
+        "session:s1",
+        "near_cap",
+        "850",
+        "0",
+        "150",
+        "1,000",
+    ]
+    assert _cells(result.stdout, "session:s2")[:6] == [
+        "session:s2",
+        "active",
+        "100",
+        "0",
+        "900",
+        "1,000",
+    ]
+
+
+def test_session_reset(runner: CliRunner, ledger: str) -> None:
+    """session reset forgets a session's spend; the other session keeps its own."""
+    assert _used(ledger, "s1") == 850
+    result = runner.invoke(app, ["session", "reset", "s1", "--ledger", ledger])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "reset session s1\n"
+    assert _used(ledger, "s1") == 0
+    assert _used(ledger, "s2") == 100
+    listed = runner.invoke(app, ["session", "list", "--ledger", ledger])
+    assert listed.stdout == "s2\n"
+
+
+def test_session_reset_unknown(runner: CliRunner, ledger: str) -> None:
+    """Resetting a session the ledger does not keep exits 2 with one error line."""
+    result = runner.invoke(app, ["session", "reset", "nope", "--ledger", ledger])
+    assert result.exit_code == 2
+    assert result.stderr == "error: no session 'nope' in the ledger\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["list"], ["status"], ["reset", "s1"]])
+def test_session_unknown_scheme(runner: CliRunner, command: list[str]) -> None:
+    """An unknown ledger scheme exits 2 with an error listing the known schemes."""
+    result = runner.invoke(app, ["session", *command, "--ledger", "nosuch://x"])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "unknown ledger scheme 'nosuch'" in lines[0]
+    for scheme in ("memory://", "redis://", "sqlite://"):
+        assert scheme in lines[0]
+
+
+def test_session_ledger_from_env(runner: CliRunner, ledger: str) -> None:
+    """Without --ledger the CTXBUDGET_LEDGER_URL environment variable names the ledger."""
+    result = runner.invoke(app, ["session", "list"], env={"CTXBUDGET_LEDGER_URL": ledger})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "s1\ns2\n"
+    status = runner.invoke(app, ["session", "status", "s2"], env={"CTXBUDGET_LEDGER_URL": ledger})
+    assert status.exit_code == 0, status.stderr
+    assert _cells(status.stdout, "session:s2")[:3] == ["session:s2", "active", "100"]
+
+
+def test_session_corrupt_sqlite(runner: CliRunner, tmp_path: Path) -> None:
+    """A file that is not a SQLite database exits 2 and the error names its path."""
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"not a database" * 100)
+    for command in (["list"], ["status"], ["reset", "s1"]):
+        result = runner.invoke(app, ["session", *command, "--ledger", f"sqlite:///{path}"])
+        assert result.exit_code == 2, command
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("error: ")
+        assert str(path) in lines[0]
