@@ -35,7 +35,7 @@ from typing import Any
 import tiktoken
 
 from benchmarks import corpus
-from ctxbudget import ContextBuilder, Section, __version__, get_tokenizer
+from ctxbudget import ContextBuilder, Section, __version__, get_tokenizer, load_preset
 
 REPO = Path(__file__).resolve().parents[1]
 BYTES_PER_TOKEN = 4.3  # o200k on this corpus; exact token counts are measured and reported
@@ -217,16 +217,8 @@ PEERS = {
     "prompt-poet": ("poet", "requirements-poet.txt", "sections"),
     "naive": ("peers", "requirements-peers.txt", "sections"),
 }
-WEIGHTS = {  # the default preset, which ctxbudget uses for the same sections
-    "summaries": 0.25,
-    "userProfile": 0.15,
-    "userFacts": 0.15,
-    "entities": 0.15,
-    "graph": 0.10,
-    "decisions": 0.10,
-    "learnings": 0.05,
-    "procedures": 0.05,
-}
+#: The default preset's weights, which ctxbudget uses for the same sections.
+WEIGHTS = load_preset("default").weights()
 
 
 def venv_python(name: str, requirements: str) -> Path:

@@ -8,6 +8,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,13 @@ import pytest
 from ctxbudget import BudgetExhausted, Ledger, SessionBudget, ledger_from_url
 
 CAP = 5_000
+
+
+def shared_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A ledger URL several processes can share: a SQLite file or a fresh Redis prefix."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return f"{request.getfixturevalue('redis_url')}?prefix=shared-{uuid.uuid4().hex[:12]}:"
 
 
 def spend_until_refused(ledger: str | Ledger, seed: int, results: object) -> None:
@@ -64,10 +72,7 @@ def test_four_processes_never_overspend(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """4 processes race one cap through SQLite or Redis: never over, every commit counted."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        url = f"{request.getfixturevalue('redis_url')}?prefix=race-{os.getpid()}:"
+    url = shared_url(kind, tmp_path, request)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=spend_until_refused, args=(url, seed, queue)) for seed in range(4)]
@@ -96,10 +101,7 @@ def test_killed_process_leaves_no_permanent_hold(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A process SIGKILLed while holding tokens frees them once its lease ends."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'crash.db'}"
-    else:
-        url = f"{request.getfixturevalue('redis_url')}?prefix=crash-{os.getpid()}:"
+    url = shared_url(kind, tmp_path, request)
     ctx = mp.get_context("spawn")
     proc = ctx.Process(target=reserve_and_die, args=(url,))
     proc.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ._budget import SessionBudget
+from ._budget import Reservation, SessionBudget
 from ._errors import BudgetExhausted
 from ._tokenizers import get_tokenizer
 
@@ -74,9 +74,28 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def _prepare(
     budget: SessionBudget, prompt: Prompt, max_output_tokens: int, ids: Mapping[str, Any]
-) -> tuple[Any, int]:
+) -> tuple[Reservation, int]:
     estimate = count_prompt(prompt, budget.tokenizer)
     return budget.reserve(estimate + max_output_tokens, **ids), estimate
+
+
+def _failed(reservation: Reservation, estimate: int, model: str | None, exc: BaseException) -> None:
+    """Timeouts bill the prompt estimate (providers bill input); other failures cost nothing."""
+    if _is_timeout(exc):
+        reservation.commit(estimate, 0, model)
+    else:
+        reservation.rollback()
+
+
+def _succeeded(
+    reservation: Reservation,
+    response: T,
+    usage: Callable[[T], tuple[int, int] | None],
+    estimate: tuple[int, int],
+    model: str | None,
+) -> T:
+    reservation.commit(*(usage(response) or estimate), model)
+    return response
 
 
 def guard(
@@ -130,14 +149,9 @@ def guard(
     try:
         response = call()
     except BaseException as exc:
-        if _is_timeout(exc):
-            reservation.commit(estimate, 0, model)
-        else:
-            reservation.rollback()
+        _failed(reservation, estimate, model, exc)
         raise
-    reported = usage(response)
-    reservation.commit(*(reported or (estimate, max_output_tokens)), model)
-    return response
+    return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)
 
 
 async def aguard(
@@ -164,11 +178,6 @@ async def aguard(
     try:
         response = await call()
     except BaseException as exc:
-        if _is_timeout(exc):
-            reservation.commit(estimate, 0, model)
-        else:
-            reservation.rollback()
+        _failed(reservation, estimate, model, exc)
         raise
-    reported = usage(response)
-    reservation.commit(*(reported or (estimate, max_output_tokens)), model)
-    return response
+    return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)

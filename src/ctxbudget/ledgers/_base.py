@@ -333,31 +333,17 @@ class RowLedger(Ledger):
             return ReserveOutcome(ok=True, expired=expired)
 
     @staticmethod
-    def _spend(  # noqa: PLR0917 - one step's whole state, passed once
-        rows: Rows,
-        record: ScopeRecord,
-        input_tokens: int,
-        output_tokens: int,
-        cost: float,
-        soft_ratio: float,
-        now: float,
-        warned: list[ScopeRecord],
-        exhausted: list[ScopeRecord],
-    ) -> None:
-        record.used += input_tokens + output_tokens
-        record.calls += 1
-        record.input_tokens += input_tokens
-        record.output_tokens += output_tokens
-        record.cost += cost
-        record.updated = now
-        if record.cap is not None:
-            if not record.warned and record.used >= soft_ratio * record.cap:
-                record.warned = True
-                warned.append(replace(record))
-            if not record.exhausted and record.used >= record.cap:
-                record.exhausted = True
-                exhausted.append(replace(record))
-        rows.put_scope(record)
+    def _open_hold(rows: Rows, reservation_id: str, what: str) -> Hold:
+        """The hold, if it can still be settled (active, or expired for a commit)."""
+        hold = rows.get_hold(reservation_id)
+        if hold is None or hold.state in ("committed", "rolled_back"):
+            state = hold.state if hold is not None else "unknown"
+            raise ReservationError(
+                f"cannot {what}: it is {state.replace('_', ' ')}",
+                reservation_id=reservation_id,
+                state=state,
+            )
+        return hold
 
     def commit(
         self,
@@ -370,48 +356,23 @@ class RowLedger(Ledger):
         with self._step() as rows:
             now = self._now()
             expired = self._reclaim(rows, now)
-            hold = rows.get_hold(reservation_id)
-            if hold is None or hold.state in ("committed", "rolled_back"):
-                state = hold.state if hold is not None else "unknown"
-                raise ReservationError(
-                    f"cannot commit: it is {state.replace('_', ' ')}",
-                    reservation_id=reservation_id,
-                    state=state,
-                )
+            hold = self._open_hold(rows, reservation_id, "commit")
             lapsed = hold.state == "expired"
-            warned: list[ScopeRecord] = []
-            exhausted: list[ScopeRecord] = []
+            usage = _Usage(input_tokens, output_tokens, cost, soft_ratio, now)
             for scope in hold.scopes:
                 record = rows.get_scope(scope) or ScopeRecord(scope, created=now)
                 if not lapsed:
                     record.reserved = max(0, record.reserved - hold.tokens)
                 record.expires = max(record.expires, now + hold.retention_s)
-                self._spend(
-                    rows,
-                    record,
-                    input_tokens,
-                    output_tokens,
-                    cost,
-                    soft_ratio,
-                    now,
-                    warned,
-                    exhausted,
-                )
+                usage.spend(rows, record)
             rows.put_hold(replace(hold, state="committed", expires=now + hold.retention_s))
-            return SettleOutcome(tuple(warned), tuple(exhausted), lapsed, expired)
+            return usage.outcome(lapsed, expired)
 
     def rollback(self, reservation_id: str) -> None:
         with self._step() as rows:
             now = self._now()
             self._reclaim(rows, now)
-            hold = rows.get_hold(reservation_id)
-            if hold is None or hold.state in ("committed", "rolled_back"):
-                state = hold.state if hold is not None else "unknown"
-                raise ReservationError(
-                    f"cannot roll back: it is {state.replace('_', ' ')}",
-                    reservation_id=reservation_id,
-                    state=state,
-                )
+            hold = self._open_hold(rows, reservation_id, "roll back")
             if hold.state == "active":
                 for scope in hold.scopes:
                     record = rows.get_scope(scope)
@@ -432,24 +393,13 @@ class RowLedger(Ledger):
         with self._step() as rows:
             now = self._now()
             expired = self._reclaim(rows, now)
-            warned: list[ScopeRecord] = []
-            exhausted: list[ScopeRecord] = []
+            usage = _Usage(input_tokens, output_tokens, cost, soft_ratio, now)
             for limit in limits:
                 record = rows.get_scope(limit.scope) or ScopeRecord(limit.scope, created=now)
                 record.cap = limit.cap
                 record.expires = now + limit.retention_s
-                self._spend(
-                    rows,
-                    record,
-                    input_tokens,
-                    output_tokens,
-                    cost,
-                    soft_ratio,
-                    now,
-                    warned,
-                    exhausted,
-                )
-            return SettleOutcome(tuple(warned), tuple(exhausted), False, expired)
+                usage.spend(rows, record)
+            return usage.outcome(False, expired)
 
     def expire(self) -> tuple[Expired, ...]:
         with self._step() as rows:
@@ -457,6 +407,39 @@ class RowLedger(Ledger):
             expired = self._reclaim(rows, now)
             rows.delete_before(now)
             return expired
+
+
+@dataclass
+class _Usage:
+    """One call's usage, spent into each of its scopes within one step."""
+
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    soft_ratio: float
+    now: float
+    warned: list[ScopeRecord] = field(default_factory=list)
+    exhausted: list[ScopeRecord] = field(default_factory=list)
+
+    def spend(self, rows: Rows, record: ScopeRecord) -> None:
+        """Add the usage to ``record``; note it once when it crosses the soft-warn line or cap."""
+        record.used += self.input_tokens + self.output_tokens
+        record.calls += 1
+        record.input_tokens += self.input_tokens
+        record.output_tokens += self.output_tokens
+        record.cost += self.cost
+        record.updated = self.now
+        if record.cap is not None:
+            if not record.warned and record.used >= self.soft_ratio * record.cap:
+                record.warned = True
+                self.warned.append(replace(record))
+            if not record.exhausted and record.used >= record.cap:
+                record.exhausted = True
+                self.exhausted.append(replace(record))
+        rows.put_scope(record)
+
+    def outcome(self, lapsed: bool, expired: tuple[Expired, ...]) -> SettleOutcome:
+        return SettleOutcome(tuple(self.warned), tuple(self.exhausted), lapsed, expired)
 
 
 class Locked(AbstractContextManager[Any]):
