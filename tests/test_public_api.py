@@ -22,6 +22,7 @@ PUBLIC = {
     "CountCache",
     "CtxBudgetError",
     "DEFAULT_TEMPLATE",
+    "FittedMessages",
     "Forecast",
     "HFTokenizer",
     "Keep",
@@ -52,6 +53,7 @@ PUBLIC = {
     "allocate",
     "build_context",
     "count_prompt",
+    "fit_messages",
     "get_tokenizer",
     "guard",
     "ledger_from_url",
@@ -59,6 +61,7 @@ PUBLIC = {
     "list_tokenizers",
     "load_preset",
     "load_sections",
+    "message_tokens",
 }
 
 

@@ -25,6 +25,7 @@ from ._errors import (
 )
 from ._files import load_sections
 from ._guard import aguard, count_prompt, guard
+from ._messages import FittedMessages, fit_messages, message_tokens
 from ._presets import Preset, SectionSpec, list_presets, load_preset
 from ._rendering import DEFAULT_TEMPLATE
 from ._result import BuiltContext, SectionReport, Status
@@ -58,6 +59,7 @@ __all__ = [
     "ContextWindow",
     "CountCache",
     "CtxBudgetError",
+    "FittedMessages",
     "Forecast",
     "HFTokenizer",
     "Keep",
@@ -88,6 +90,7 @@ __all__ = [
     "allocate",
     "build_context",
     "count_prompt",
+    "fit_messages",
     "get_tokenizer",
     "guard",
     "ledger_from_url",
@@ -95,4 +98,5 @@ __all__ = [
     "list_tokenizers",
     "load_preset",
     "load_sections",
+    "message_tokens",
 ]
