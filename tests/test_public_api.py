@@ -8,6 +8,11 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "archive_from_url",
+    "SQLiteArchive",
+    "MemoryArchive",
+    "ArchivedBlock",
+    "Archive",
     "ApproxTokenizer",
     "AsyncMemoryStore",
     "BudgetError",

@@ -7,6 +7,7 @@ True
 """
 
 from ._allocation import Strategy, allocate
+from ._archive import Archive, ArchivedBlock, MemoryArchive, SQLiteArchive, archive_from_url
 from ._budget import BudgetEvent, BudgetStatus, Quota, Reservation, SessionBudget
 from ._builder import ContextBuilder, build_context
 from ._counting import CountCache
@@ -47,6 +48,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_TEMPLATE",
     "ApproxTokenizer",
+    "Archive",
+    "ArchivedBlock",
     "AsyncMemoryStore",
     "BudgetError",
     "BudgetEvent",
@@ -65,6 +68,7 @@ __all__ = [
     "Keep",
     "Ledger",
     "LedgerError",
+    "MemoryArchive",
     "MemoryStore",
     "Preset",
     "PresetError",
@@ -72,6 +76,7 @@ __all__ = [
     "RequiredSectionsExceedCap",
     "Reservation",
     "ReservationError",
+    "SQLiteArchive",
     "Section",
     "SectionError",
     "SectionReport",
@@ -88,6 +93,7 @@ __all__ = [
     "__version__",
     "aguard",
     "allocate",
+    "archive_from_url",
     "build_context",
     "count_prompt",
     "fit_messages",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._allocation import Strategy, allocate, priority_order
+from ._archive import Archive, archive_from_url
 from ._counting import CountCache
 from ._errors import BudgetError, RequiredSectionsExceedCap, SectionError, StoreError
 from ._presets import Preset, load_preset
@@ -104,6 +105,10 @@ class ContextBuilder:
             ``"strict"`` (highest priority served whole first).
         count_cache: a :class:`~ctxbudget.CountCache` to share; default a new one, kept across
             builds so unchanged items are never counted twice.
+        archive: an :class:`~ctxbudget.Archive` (or its URL) that receives, after every build,
+            the items each section lost, one block per section (its id in
+            ``SectionReport.archived_id``). Archiving counts the removed text, so its cost grows
+            with what was trimmed; leave it ``None`` when that is large and not wanted.
         cut_marker: text that marks an item cut at token level (counted against the cap).
         min_cut_tokens: smallest room, in tokens, worth cutting an oversized item into; with
             less room its section is dropped instead.
@@ -124,6 +129,7 @@ class ContextBuilder:
         template: str | Path | None = None,
         strategy: Strategy = "weighted",
         count_cache: CountCache | None = None,
+        archive: Archive | str | None = None,
         cut_marker: str = "[…]",
         min_cut_tokens: int = 16,
     ) -> None:
@@ -138,6 +144,7 @@ class ContextBuilder:
         self.strategy: Strategy = strategy
         self.count_cache = count_cache if count_cache is not None else CountCache()
         self.cut_marker = cut_marker
+        self.archive = archive_from_url(archive) if isinstance(archive, str) else archive
         if (
             isinstance(min_cut_tokens, bool)
             or not isinstance(min_cut_tokens, int)
@@ -409,14 +416,29 @@ class ContextBuilder:
         if cap is not None:
             text, tokens = self._verify(live, text, tokens, cap)
             text, tokens = self._top_up(live, text, tokens, cap)
+        reports = tuple(self._report(p) for p in order)
+        if self.archive is not None:
+            self._send_to_archive(reports)
         return BuiltContext(
             text=text,
             tokens=tokens,
             max_tokens=cap,
             tokenizer=self.tokenizer.name,
             approximate=bool(getattr(self.tokenizer, "approximate", False)),
-            sections=tuple(self._report(p) for p in order),
+            sections=reports,
         )
+
+    def _send_to_archive(self, reports: tuple[SectionReport, ...]) -> None:
+        assert self.archive is not None
+        for report in reports:
+            items = report.trimmed_items
+            if items:
+                report.archived_id = self.archive.put(
+                    items,
+                    tokens=self.tokenizer.count("\n".join(items)),
+                    summary=f"{len(items)} items trimmed from section {report.name}",
+                    source=report.name,
+                )
 
     def _frame(self, live: list[_Part]) -> int:
         """Tokens of the template's own text; sets each section's header cost.

@@ -34,6 +34,7 @@ class SectionReport:
         items_kept: whole or cut items kept.
         cut: whether the one kept item was cut at token level (with a marker).
         error: ``"ExceptionType: message"`` when the store failed, else ``None``.
+        archived_id: the archive block holding ``trimmed_items``, when the builder archives.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class SectionReport:
         self.items_kept = items_kept
         self.cut = cut is not None
         self.error = error
+        self.archived_id: str | None = None
         self._cut = cut
         self._measured = measured
 
@@ -105,6 +107,7 @@ class SectionReport:
             "items_trimmed": self.items_trimmed,
             "cut": self.cut,
             "error": self.error,
+            "archived_id": self.archived_id,
             "trimmed_items": self.trimmed_items,
         }
 
