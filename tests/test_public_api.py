@@ -8,6 +8,9 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "Summarizer",
+    "LLMSummarizer",
+    "ExtractiveSummarizer",
     "archive_from_url",
     "SQLiteArchive",
     "MemoryArchive",

@@ -32,6 +32,7 @@ from ._rendering import DEFAULT_TEMPLATE
 from ._result import BuiltContext, SectionReport, Status
 from ._sections import Keep, Section, Split
 from ._settings import BudgetSettings
+from ._summarize import ExtractiveSummarizer, LLMSummarizer
 from ._tokenizers import (
     ApproxTokenizer,
     HFTokenizer,
@@ -41,7 +42,7 @@ from ._tokenizers import (
 )
 from ._window import ContextWindow, Forecast
 from .ledgers import Ledger, ledger_from_url
-from .typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
+from .typing import AsyncMemoryStore, Content, MemoryStore, Summarizer, Tokenizer
 
 __version__ = "0.1.0"
 
@@ -62,10 +63,12 @@ __all__ = [
     "ContextWindow",
     "CountCache",
     "CtxBudgetError",
+    "ExtractiveSummarizer",
     "FittedMessages",
     "Forecast",
     "HFTokenizer",
     "Keep",
+    "LLMSummarizer",
     "Ledger",
     "LedgerError",
     "MemoryArchive",
@@ -86,6 +89,7 @@ __all__ = [
     "Status",
     "StoreError",
     "Strategy",
+    "Summarizer",
     "TemplateError",
     "TiktokenTokenizer",
     "Tokenizer",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AsyncMemoryStore", "Content", "MemoryStore", "Tokenizer"]
+__all__ = ["AsyncMemoryStore", "Content", "MemoryStore", "Summarizer", "Tokenizer"]
 
 #: What a section holds: one text (split into items by the section's ``split`` rule),
 #: or a sequence of items (each item a string, kept or trimmed whole).
@@ -71,4 +71,13 @@ class AsyncMemoryStore(Protocol):
 
     async def fetch(self) -> Content:
         """Return the store's content: one text, or a sequence of items."""
+        ...
+
+
+@runtime_checkable
+class Summarizer(Protocol):
+    """Shrinks items (oldest first, e.g. ``"user: ..."`` lines) into one summary."""
+
+    def summarize(self, items: Sequence[str], max_tokens: int) -> str:
+        """A summary of ``items`` of at most ``max_tokens`` tokens."""
         ...

@@ -1,0 +1,104 @@
+"""Summarizers never exceed their limit, keep who said what, and never fail silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import corpus
+from ctxbudget import BudgetError, ExtractiveSummarizer, LLMSummarizer, Summarizer, get_tokenizer
+from ctxbudget._summarize import TRUNCATED_MARKER
+
+TOK = get_tokenizer("o200k_base")
+
+
+def test_both_implement_the_protocol() -> None:
+    """ExtractiveSummarizer and LLMSummarizer are Summarizers."""
+    assert isinstance(ExtractiveSummarizer(), Summarizer)
+    assert isinstance(LLMSummarizer(lambda p: p), Summarizer)
+
+
+def test_extractive_keeps_informative_sentences_with_their_speaker_in_order() -> None:
+    """Frequent content words win; speakers stay attached; original order is kept."""
+    items = [
+        "user: The Rotterdam partition doubled after the retry. Nice weather today.",
+        "assistant: The retry inserted the Rotterdam partition twice. Hello there.",
+        "user: Fix the Rotterdam partition loader.",
+    ]
+    expected = [
+        "user: The Rotterdam partition doubled after the retry.",
+        "assistant: The retry inserted the Rotterdam partition twice.",
+        "user: Fix the Rotterdam partition loader.",
+    ]
+    limit = TOK.count("\n".join(expected)) + 2  # no room for a fourth sentence
+    assert ExtractiveSummarizer().summarize(items, limit).split("\n") == expected
+
+
+def test_previous_summary_merges_as_an_item() -> None:
+    """A running summary passed as an item can survive into the next summary."""
+    items = ["summary: Maya owns the Rotterdam loader.", "user: The Rotterdam loader failed."]
+    assert "summary: Maya owns the Rotterdam loader." in ExtractiveSummarizer().summarize(items, 30)
+
+
+@pytest.mark.data
+def test_extractive_never_exceeds_its_limit_on_real_conversations(shared_data: Path) -> None:
+    """On 300 real conversations and 4 limits the summary's exact count fits the limit."""
+    summarizer = ExtractiveSummarizer()
+    for conversation in corpus.conversations()[:300]:
+        items = corpus.message_items(conversation)
+        for limit in (0, 16, 200, 1000):
+            assert TOK.count(summarizer.summarize(items, limit)) <= limit
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    items=st.lists(st.text(min_size=0, max_size=200), max_size=10),
+    limit=st.integers(0, 80),
+)
+def test_extractive_limit_holds_for_any_text(items: list[str], limit: int) -> None:
+    """For arbitrary text the summary never exceeds the limit."""
+    assert TOK.count(ExtractiveSummarizer().summarize(items, limit)) <= limit
+
+
+def test_llm_summary_within_limit_is_returned_as_is() -> None:
+    """A short model output comes back unchanged; the prompt carries items as data."""
+    prompts: list[str] = []
+
+    def model(prompt: str) -> str:
+        prompts.append(prompt)
+        return "Maya fixed the loader."
+
+    out = LLMSummarizer(model).summarize(["user: {{ 7*7 }} fix it"], 50)
+    assert out == "Maya fixed the loader."
+    assert "user: {{ 7*7 }} fix it" in prompts[0]
+    assert "at most 50 tokens" in prompts[0]
+
+
+def test_llm_summary_over_its_limit_is_cut_and_marked() -> None:
+    """A model that over-produces is cut to the limit and marked truncated."""
+    out = LLMSummarizer(lambda p: "the loader was fixed " * 200).summarize(["x"], 40)
+    assert out.endswith(TRUNCATED_MARKER)
+    assert TOK.count(out) <= 40
+    assert ("the loader was fixed " * 200).startswith(out[: -len(TRUNCATED_MARKER)])
+
+
+def test_llm_summarizer_errors_surface() -> None:
+    """A summarizer callable that raises is never swallowed."""
+
+    def broken(prompt: str) -> str:
+        raise ConnectionError("model unavailable")
+
+    with pytest.raises(ConnectionError, match="model unavailable"):
+        LLMSummarizer(broken).summarize(["x"], 10)
+    with pytest.raises(BudgetError, match="must return str"):
+        LLMSummarizer(lambda p: None).summarize(["x"], 10)  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, True])
+def test_invalid_limits_are_refused(limit: object) -> None:
+    """max_tokens must be a whole number >= 0."""
+    with pytest.raises(BudgetError, match="max_tokens"):
+        ExtractiveSummarizer().summarize(["x"], limit)  # type: ignore[arg-type]
