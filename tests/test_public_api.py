@@ -8,6 +8,9 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "budget_indicator",
+    "Compactor",
+    "Compaction",
     "Summarizer",
     "LLMSummarizer",
     "ExtractiveSummarizer",

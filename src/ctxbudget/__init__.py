@@ -10,6 +10,7 @@ from ._allocation import Strategy, allocate
 from ._archive import Archive, ArchivedBlock, MemoryArchive, SQLiteArchive, archive_from_url
 from ._budget import BudgetEvent, BudgetStatus, Quota, Reservation, SessionBudget
 from ._builder import ContextBuilder, build_context
+from ._compaction import Compaction, Compactor, budget_indicator
 from ._counting import CountCache
 from ._errors import (
     BudgetError,
@@ -58,6 +59,8 @@ __all__ = [
     "BudgetSettings",
     "BudgetStatus",
     "BuiltContext",
+    "Compaction",
+    "Compactor",
     "Content",
     "ContextBuilder",
     "ContextWindow",
@@ -98,6 +101,7 @@ __all__ = [
     "aguard",
     "allocate",
     "archive_from_url",
+    "budget_indicator",
     "build_context",
     "count_prompt",
     "fit_messages",

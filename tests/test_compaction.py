@@ -1,0 +1,184 @@
+"""Compaction in agent loops: never over the window, nothing lost, checkpoints round-trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import corpus
+from ctxbudget import (
+    BudgetError,
+    Compaction,
+    Compactor,
+    LLMSummarizer,
+    budget_indicator,
+    get_tokenizer,
+    message_tokens,
+)
+from ctxbudget.testing import CharTokenizer
+
+TOK = get_tokenizer("o200k_base")
+
+
+def request_tokens(messages: list[dict[str, Any]]) -> int:
+    return 3 + sum(message_tokens(m, TOK) for m in messages)
+
+
+def test_budget_indicator_renders_the_reference_format() -> None:
+    """The indicator reads like the reference example."""
+    assert budget_indicator(12_450, 16_000, 3) == (
+        "[Context: 12,450/16,000 tokens (78%) | 3 archived blocks available]"
+    )
+    assert budget_indicator(5, 10, 0, "{used}/{cap} {percent:.1f}% {archived}") == "5/10 50.0% 0"
+
+
+def turns(count: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(user, assistant) pairs of real text, messages over 3,000 tokens left out."""
+    pairs = []
+    for conversation in corpus.conversations():
+        msgs = [m for m in conversation if m["content"].strip() and m["role"] != "system"]
+        for user, assistant in zip(msgs[::2], msgs[1::2], strict=False):
+            if user["role"] != "user" or assistant["role"] != "assistant":
+                continue
+            if TOK.count(user["content"]) + TOK.count(assistant["content"]) > 3000:
+                continue
+            pairs.append((dict(user), dict(assistant)))
+            if len(pairs) == count:
+                return pairs
+    return pairs
+
+
+@pytest.mark.data
+def test_200_turn_agent_loop_never_exceeds_a_16k_window(shared_data: Path) -> None:
+    """Every request fits 16k, compaction happens before overflow, every archived block comes
+    back byte for byte, and a checkpoint/recover round trip gives the same next prompt."""
+    compactions: list[Compaction] = []
+    agent = Compactor(16_000, summary_tokens=800, indicator=True, on_compaction=compactions.append)
+    system = {"role": "system", "content": "You are a careful assistant. Answer briefly."}
+    agent.add(system)
+    sent: list[dict[str, Any]] = []
+    peak = 0
+    for user, assistant in turns(200):
+        request = agent.step(user)
+        tokens = request_tokens(request)
+        assert tokens <= 16_000
+        peak = max(peak, tokens)
+        assert request[0] is system
+        assert request[-1] is user  # the newest turn is always in the request
+        indicator = [m for m in request if str(m.get("content", "")).startswith("[Context: ")]
+        assert len(indicator) == 1
+        assert "/16,000 tokens" in indicator[0]["content"]
+        agent.add(assistant)
+        sent += [user, assistant]
+    assert len(compactions) >= 3
+    assert all(c.fill_after < c.fill_before for c in compactions)
+    assert all(c.fill_before < 1.0 for c in compactions)  # compacted before overflowing
+    # lossless: archived blocks plus the recent turns are every message, in order, exactly
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    assert archived + list(agent.recent) == sent
+    # checkpoint -> JSON -> recover yields the same next prompt
+    state = json.loads(json.dumps(agent.checkpoint()))
+    again = Compactor.recover(state, archive=agent.archive)
+    probe = {"role": "user", "content": "What did we decide about the loader?"}
+    assert again.step(dict(probe)) == agent.step(dict(probe))
+    assert TOK.count(agent.summary) <= 800
+
+
+def conversation(n: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        out += [
+            {"role": "user", "content": f"question {i} " + "q" * 40},
+            {"role": "assistant", "content": f"answer {i} " + "a" * 40},
+        ]
+    return out
+
+
+def test_compaction_keeps_the_last_turns_and_tool_pairs_whole() -> None:
+    """The last N turns stay; a tool call and its result are never split by the cut."""
+    agent = Compactor(2_000, keep_last_turns=2, summary_tokens=100, tokenizer=CharTokenizer())
+    msgs = conversation(5)
+    msgs[7:7] = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "t1", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "t1", "content": "result"},
+    ]
+    agent.add(*msgs)
+    result = agent.compact()
+    assert result is not None
+    assert [m["content"] for m in agent.recent if m["role"] == "user"] == [
+        "question 3 " + "q" * 40,
+        "question 4 " + "q" * 40,
+    ]
+    archived = agent.expand(result.block_id)
+    roles = [m["role"] for m in archived]
+    assert ("tool" in roles) == any(m.get("tool_calls") for m in archived)
+    assert archived + agent.recent == msgs
+
+
+def test_nothing_to_compact_within_the_kept_turns() -> None:
+    """With no more turns than keep_last_turns, compact() does nothing."""
+    agent = Compactor(2_000, keep_last_turns=4, tokenizer=CharTokenizer())
+    agent.add(*conversation(3))
+    assert agent.compact() is None
+    assert agent.blocks == []
+
+
+def test_consecutive_compactions_keep_the_summary_within_budget() -> None:
+    """Summaries of summaries stay within their budget, across many compactions."""
+    agent = Compactor(1_500, keep_last_turns=1, summary_tokens=120, tokenizer=CharTokenizer())
+    for i in range(40):
+        agent.step(
+            {"role": "user", "content": f"fact {i}: the loader handles port {i} well."},
+        )
+        agent.add({"role": "assistant", "content": f"Noted fact {i} about port {i}."})
+        assert len(agent.summary) <= 120
+    assert len(agent.blocks) >= 2  # at least one summary of a summary
+    assert agent.summary
+
+
+def test_summarizer_errors_are_raised_and_change_nothing() -> None:
+    """A failing summarizer surfaces its error; history and archive are untouched."""
+
+    def broken(prompt: str) -> str:
+        raise RuntimeError("summarizer down")
+
+    agent = Compactor(
+        400, keep_last_turns=1, summarizer=LLMSummarizer(broken), tokenizer=CharTokenizer()
+    )
+    msgs = conversation(3)
+    agent.add(*msgs)
+    with pytest.raises(RuntimeError, match="summarizer down"):
+        agent.compact()
+    assert agent.recent == msgs
+    assert len(agent.archive) == 0
+
+
+def test_a_turn_larger_than_the_free_room_is_archived_not_lost() -> None:
+    """When recent turns alone overflow, the oldest are dropped from the request and archived."""
+    agent = Compactor(300, keep_last_turns=3, summary_tokens=50, tokenizer=CharTokenizer())
+    msgs = conversation(3)
+    agent.add(*msgs)
+    request = agent.prompt()
+    assert 3 + sum(message_tokens(m, CharTokenizer()) for m in request) <= 300
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    assert archived + agent.recent == msgs
+
+
+def test_newest_turn_alone_over_the_window_raises() -> None:
+    """A single message larger than the window cannot be sent: a clear error."""
+    agent = Compactor(100, tokenizer=CharTokenizer())
+    with pytest.raises(BudgetError, match="over the budget of"):
+        agent.step({"role": "user", "content": "x" * 500})
+
+
+def test_recover_refuses_foreign_data() -> None:
+    """Only version-1 checkpoints are accepted."""
+    with pytest.raises(BudgetError, match="checkpoint"):
+        Compactor.recover({"version": 9}, archive="memory://")
