@@ -8,6 +8,14 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "BudgetManager",
+    "Allocation",
+    "utilization_report",
+    "utilization_band",
+    "adjusted_preset_yaml",
+    "adjust_allocations",
+    "UsageTracker",
+    "SectionUsage",
     "budget_indicator",
     "Compactor",
     "Compaction",

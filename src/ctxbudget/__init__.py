@@ -6,6 +6,14 @@
 True
 """
 
+from ._adaptive import (
+    SectionUsage,
+    UsageTracker,
+    adjust_allocations,
+    adjusted_preset_yaml,
+    utilization_band,
+    utilization_report,
+)
 from ._allocation import Strategy, allocate
 from ._archive import Archive, ArchivedBlock, MemoryArchive, SQLiteArchive, archive_from_url
 from ._budget import BudgetEvent, BudgetStatus, Quota, Reservation, SessionBudget
@@ -27,6 +35,7 @@ from ._errors import (
 )
 from ._files import load_sections
 from ._guard import aguard, count_prompt, guard
+from ._manager import Allocation, BudgetManager
 from ._messages import FittedMessages, fit_messages, message_tokens
 from ._presets import Preset, SectionSpec, list_presets, load_preset
 from ._rendering import DEFAULT_TEMPLATE
@@ -49,6 +58,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "Allocation",
     "ApproxTokenizer",
     "Archive",
     "ArchivedBlock",
@@ -56,6 +66,7 @@ __all__ = [
     "BudgetError",
     "BudgetEvent",
     "BudgetExhausted",
+    "BudgetManager",
     "BudgetSettings",
     "BudgetStatus",
     "BuiltContext",
@@ -87,6 +98,7 @@ __all__ = [
     "SectionError",
     "SectionReport",
     "SectionSpec",
+    "SectionUsage",
     "SessionBudget",
     "Split",
     "Status",
@@ -97,7 +109,10 @@ __all__ = [
     "TiktokenTokenizer",
     "Tokenizer",
     "TokenizerError",
+    "UsageTracker",
     "__version__",
+    "adjust_allocations",
+    "adjusted_preset_yaml",
     "aguard",
     "allocate",
     "archive_from_url",
@@ -113,4 +128,6 @@ __all__ = [
     "load_preset",
     "load_sections",
     "message_tokens",
+    "utilization_band",
+    "utilization_report",
 ]
