@@ -11,8 +11,8 @@ import inspect
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ from ._archive import Archive, archive_from_url
 from ._counting import CountCache
 from ._errors import BudgetError, RequiredSectionsExceedCap, SectionError, StoreError
 from ._presets import Preset, load_preset
+from ._reducers import Reducer, Reduction, reducer_from_spec
 from ._rendering import SectionView, Template
 from ._result import BuiltContext, SectionReport, Status
-from ._sections import Keep, Section, Split, check_options, default_title
+from ._sections import Keep, Section, Split, check_options, default_title, item_spans
 from ._tokenizers import get_tokenizer
 from ._trimming import Cut, MeasuredSection, cut_item
 from .typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
@@ -52,6 +53,7 @@ class _Options:
     keep: Keep | None = None
     split: Split | None = None
     title: str | None = None
+    reducers: Sequence[Any] | None = None
 
 
 @dataclass
@@ -70,6 +72,8 @@ class _Part:
     allocated: int = 0
     kept: int = 0
     cut: Cut | None = None
+    reducers: list[tuple[str, Reducer]] = field(default_factory=list)
+    reductions: list[Reduction] = field(default_factory=list)
 
     @property
     def used(self) -> int:
@@ -305,6 +309,7 @@ class ContextBuilder:
                 source.keep,
                 source.split,
                 source.title,
+                source.reducers,
             )
             if isinstance(source, Section)
             else registered
@@ -329,6 +334,7 @@ class ContextBuilder:
             required=bool(opts.required),
             min_tokens=opts.min_tokens,
             max_tokens=opts.max_tokens,
+            reducers=[reducer_from_spec(spec, name) for spec in opts.reducers or ()],
         )
         if isinstance(content, BaseException) or not _is_content(content):
             if isinstance(content, BaseException):
@@ -346,16 +352,14 @@ class ContextBuilder:
         split, keep = opts.split or "lines", opts.keep or "end"
         measured = self._checkout(name, content, split, keep)
         if measured is None:
-            cache, tokenizer = self.count_cache, self.tokenizer
-            measured = MeasuredSection(
-                name,
-                content,
-                split=split,
-                keep=keep,
-                count=lambda text: cache.count(tokenizer, text),
-            )
+            measured = MeasuredSection(name, content, split=split, keep=keep, count=self._counter())
         part.measured = measured
         return part
+
+    def _counter(self) -> Callable[[str], int]:
+        """Counts through the builder's cache."""
+        cache, tokenizer = self.count_cache, self.tokenizer
+        return lambda text: cache.count(tokenizer, text)
 
     def _checkout(
         self, name: str, content: Content, split: str, keep: str
@@ -409,6 +413,8 @@ class ContextBuilder:
             self._allocate_uncapped(live)
         else:
             self._allocate(live, cap - base, cap, base)
+            if self._reduce(live):
+                self._allocate(live, cap - base, cap, base)
             self._trim(live)
             # Tokens left by whole-item trimming go to the highest priorities first.
             self._grow(live, cap - base - sum(p.used for p in live))
@@ -431,6 +437,17 @@ class ContextBuilder:
     def _send_to_archive(self, reports: tuple[SectionReport, ...]) -> None:
         assert self.archive is not None
         for report in reports:
+            for reduction in report.reductions:
+                if reduction.removed:
+                    report.reduction_archive_ids.append(
+                        self.archive.put(
+                            reduction.removed,
+                            tokens=self.tokenizer.count("\n".join(reduction.removed)),
+                            summary=f"{len(reduction.removed)} items removed by "
+                            f"{reduction.reducer} from section {report.name}",
+                            source=report.name,
+                        )
+                    )
             items = report.trimmed_items
             if items:
                 report.archived_id = self.archive.put(
@@ -531,6 +548,30 @@ class ContextBuilder:
                     grew = True
             if not grew:
                 return
+
+    def _reduce(self, live: list[_Part]) -> bool:
+        """Run the reducers of sections over their allocation; ``True`` if any ran."""
+        ran = False
+        for p in live:
+            m = p.measured
+            assert m is not None
+            if not p.reducers or (m.complete and p.header + m.total <= p.allocated):
+                continue
+            content = m.content
+            if isinstance(content, str):
+                items = [content[s:e] for s, e in item_spans(content, m.split, reverse=False)]
+            else:
+                items = [item for item in content if item]
+            for _, reducer in p.reducers:
+                items, reduction = reducer(items, self.tokenizer)
+                if reduction.removed or reduction.added:
+                    p.reductions.append(reduction)
+            p.measured = MeasuredSection(
+                p.name, items, split=m.split, keep=m.keep, count=self._counter()
+            )
+            p.measured.measure_items(1)
+            ran = True
+        return ran
 
     def _keep_fitting(self, p: _Part, room: float) -> None:
         m = p.measured
@@ -729,6 +770,7 @@ class ContextBuilder:
             items_kept=kept,
             cut=p.cut,
             measured=m,
+            reductions=p.reductions,
         )
 
 

@@ -49,6 +49,7 @@ class SectionSpec(BaseModel):
     max_tokens: int | None = Field(default=None, ge=0)
     keep: Literal["end", "start"] | None = None
     split: Literal["lines", "paragraphs", "bullets"] | None = None
+    reducers: list[str | dict[str, dict[str, Any] | None]] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from ._reducers import Reduction
 from ._trimming import Cut, MeasuredSection
 
 __all__ = ["BuiltContext", "SectionReport", "Status"]
@@ -35,6 +36,9 @@ class SectionReport:
         cut: whether the one kept item was cut at token level (with a marker).
         error: ``"ExceptionType: message"`` when the store failed, else ``None``.
         archived_id: the archive block holding ``trimmed_items``, when the builder archives.
+        reductions: what each reducer did before trimming (items removed, tokens freed); the
+            removed items are archived when the builder archives (ids in
+            ``reduction_archive_ids``), and are kept here either way.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class SectionReport:
         cut: Cut | None = None,
         error: str | None = None,
         measured: MeasuredSection | None = None,
+        reductions: list[Reduction] | None = None,
     ) -> None:
         self.name = name
         self.title = title
@@ -67,6 +72,8 @@ class SectionReport:
         self.cut = cut is not None
         self.error = error
         self.archived_id: str | None = None
+        self.reductions: list[Reduction] = list(reductions or [])
+        self.reduction_archive_ids: list[str] = []
         self._cut = cut
         self._measured = measured
 
@@ -108,6 +115,17 @@ class SectionReport:
             "cut": self.cut,
             "error": self.error,
             "archived_id": self.archived_id,
+            "reductions": [
+                {
+                    "reducer": r.reducer,
+                    "items_removed": len(r.removed),
+                    "tokens_freed": r.tokens_freed,
+                    "removed": r.removed,
+                    "added": r.added,
+                }
+                for r in self.reductions
+            ],
+            "reduction_archive_ids": self.reduction_archive_ids,
             "trimmed_items": self.trimmed_items,
         }
 

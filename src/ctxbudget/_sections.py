@@ -8,9 +8,9 @@ are the gaps between items and are kept verbatim between kept items.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._errors import SectionError
 from .typing import Content
@@ -48,6 +48,9 @@ class Section:
             ``"paragraphs"`` makes each run of non-blank lines an item; ``"bullets"`` starts an
             item at each unindented line and keeps indented lines with it.
         title: the header text; default derived from ``name`` (``userFacts`` -> ``User facts``).
+        reducers: reducers run, in order, before trimming when the section is over its
+            allocation: names (``"dedupe"``) or ``{name: {option: value}}``; see
+            ``ctxbudget._reducers``.
 
     Raises:
         SectionError: an option has the wrong type or range (the message names it).
@@ -62,6 +65,7 @@ class Section:
     keep: Keep | None = None
     split: Split | None = None
     title: str | None = None
+    reducers: Sequence[str | Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -76,6 +80,11 @@ class Section:
             split=self.split,
             title=self.title,
         )
+        if self.reducers is not None:
+            from ._reducers import reducer_from_spec
+
+            for spec in self.reducers:
+                reducer_from_spec(spec, self.name)  # raises SectionError when invalid
         if not isinstance(self.content, str) and (
             not isinstance(self.content, Sequence) or isinstance(self.content, bytes)
         ):

@@ -1,0 +1,122 @@
+"""Reducers free tokens before trimming, report what they freed, and lose nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ctxbudget import ContextBuilder, Section, SectionError, build_context
+from ctxbudget._reducers import dedupe, evict_older_than, keep_summary_only, summarize_oldest
+from ctxbudget.testing import CharTokenizer
+
+CHAR = CharTokenizer()
+
+
+def test_dedupe_drops_exact_and_near_duplicates_keeping_the_newest() -> None:
+    """Same words in another case or spacing, or 90%-similar word sets, are duplicates."""
+    items = [
+        "Maya prefers short answers",
+        "maya   PREFERS short answers",
+        "the loader runs at 02:00 UTC every night in the main cluster now",
+        "the loader runs at 02:00 UTC every night in the main cluster",
+        "Jonah owns the carrier feed",
+    ]
+    kept, reduction = dedupe()(items, CHAR)
+    assert kept == [items[1], items[3], items[4]]
+    assert reduction.removed == [items[0], items[2]]
+    assert reduction.tokens_freed == len("\n".join(items)) - len("\n".join(kept))
+
+
+def test_evict_older_than_uses_leading_timestamps() -> None:
+    """Items stamped before the cutoff go; unstamped items stay."""
+    now = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    items = [
+        "2026-09-01: decided to use dbt",
+        "[2026-11-20 09:30] fixed LUM-214",
+        "no date on this one",
+        "2026-10-30T12:00: moved the standup",
+    ]
+    kept, reduction = evict_older_than(days=30, now=now)(items, CHAR)
+    assert kept == items[1:]
+    assert reduction.removed == [items[0]]
+
+
+def test_summarize_oldest_keeps_the_newest_items() -> None:
+    """All but the newest `keep` items become one summary item within its limit."""
+    items = [f"user: fact number {i} about the Rotterdam loader." for i in range(10)]
+    kept, reduction = summarize_oldest(keep=3, max_tokens=60)(items, CHAR)
+    assert kept[1:] == items[-3:]
+    assert kept[0].startswith("summary: ")
+    assert len(kept[0]) - len("summary: ") <= 60
+    assert reduction.removed == items[:7]
+    assert reduction.added == [kept[0]]
+
+
+def test_keep_summary_only_replaces_the_section() -> None:
+    """A long document becomes one summary item."""
+    items = [f"Paragraph {i} explains partition windows in UTC." for i in range(20)]
+    kept, reduction = keep_summary_only(max_tokens=80)(items, CHAR)
+    assert len(kept) == 1
+    assert kept[0].startswith("summary: ")
+    assert reduction.removed == items
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("shrink", "unknown reducer 'shrink'"),
+        ({"dedupe": {"bogus": 1}}, "bogus"),
+        (["dedupe"], "a reducer is a name"),
+    ],
+)
+def test_bad_reducer_specs_name_the_problem(spec: object, message: str) -> None:
+    """Unknown reducers, bad options and malformed specs are SectionErrors."""
+    with pytest.raises(SectionError, match=message):
+        Section(name="facts", content="x", reducers=[spec])  # type: ignore[list-item]
+
+
+def test_build_runs_reducers_only_when_over_allocation() -> None:
+    """Within its allocation a section is untouched; over it, dedupe frees room first."""
+    lines = ["the same fact"] * 30 + ["a fresh fact"]
+    section = Section(name="facts", content="\n".join(lines), reducers=["dedupe"])
+    roomy = build_context([section], tokenizer=CHAR)
+    assert roomy.section("facts").reductions == []
+    tight = build_context([section], tokenizer=CHAR, max_tokens=60)
+    report = tight.section("facts")
+    assert [r.reducer for r in report.reductions] == ["dedupe"]
+    assert report.reductions[0].removed == ["the same fact"] * 29
+    assert report.reductions[0].tokens_freed == 29 * len("the same fact\n")
+    assert tight.text == "## Facts\nthe same fact\na fresh fact"
+    assert tight.to_dict()["sections"][0]["reductions"][0]["items_removed"] == 29
+
+
+def test_reduced_items_go_to_the_archive() -> None:
+    """What a reducer removes is archived, retrievable exactly."""
+    builder = ContextBuilder(tokenizer=CHAR, archive="memory://")
+    section = Section(name="facts", content=["dup", "dup", "dup", "other"], reducers=["dedupe"])
+    result = builder.build([section], max_tokens=15)
+    ids = result.section("facts").reduction_archive_ids
+    assert len(ids) == 1
+    assert builder.archive.get(ids[0]).content == ["dup", "dup"]  # type: ignore[union-attr]
+
+
+def test_presets_name_reducers_per_section(tmp_path: Path) -> None:
+    """A preset's section entry can list reducers with options."""
+    preset = tmp_path / "p.yaml"
+    preset.write_text(
+        "sections:\n"
+        "  log:\n"
+        "    weight: 1\n"
+        "    reducers:\n"
+        "      - dedupe\n"
+        "      - evict_older_than: {days: 30}\n"
+    )
+    content = "\n".join(["2000-01-01: ancient"] * 5 + ["repeat"] * 5 + ["2999-01-01: new"])
+    result = build_context({"log": content}, tokenizer=CHAR, max_tokens=40, preset=preset)
+    assert [r.reducer for r in result.section("log").reductions] == [
+        "dedupe",
+        "evict_older_than",
+    ]
+    assert result.text == "## Log\nrepeat\n2999-01-01: new"
