@@ -93,3 +93,23 @@ def test_build_sends_what_it_trimmed_to_the_archive(archive_url: str) -> None:
     assert block.tokens == len("\n".join(block.content))
     assert block.source == "facts"
     assert result.to_dict()["sections"][0]["archived_id"] == report.archived_id
+
+
+def test_budget_indicator_is_fresh_and_counted_in_every_build() -> None:
+    """The injected indicator shows the final count of the very text that contains it."""
+    import re
+
+    builder = ContextBuilder(preset="default", indicator=True, archive="memory://")
+    sections = [Section(name="facts", content="\n".join(f"fact {i}" for i in range(400)))]
+    for cap in (120, 500, 2000):
+        result = builder.build(sections, max_tokens=cap)
+        line = result.text.split("\n")[1]
+        match = re.fullmatch(
+            r"\[Context: ([\d,]+)/([\d,]+) tokens \((\d+)%\) \| (\d+) archived blocks available\]",
+            line,
+        )
+        assert match is not None, line
+        assert int(match.group(1).replace(",", "")) == result.tokens <= cap
+        assert int(match.group(2).replace(",", "")) == cap
+        assert result.section("budget").status == "full"
+    assert match.group(4) == "2"  # two earlier builds archived their trimmed facts

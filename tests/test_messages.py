@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from benchmarks import corpus
-from ctxbudget import BudgetError, fit_messages, get_tokenizer, message_tokens
+from ctxbudget import (
+    BudgetError,
+    build_context,
+    fit_messages,
+    get_tokenizer,
+    history_items,
+    message_tokens,
+)
 from ctxbudget.testing import CharTokenizer
 
 CHAR = CharTokenizer()
@@ -147,3 +154,35 @@ def test_real_conversations_fit_every_budget_without_orphans(shared_data: Path) 
             assert all(m in out.messages for m in msgs if m["role"] == "system")
             assert out.messages[-1] is msgs[-1] or msgs[-1]["role"] == "tool"
             assert len(out.messages) + len(out.dropped) == len(msgs)
+
+
+def test_history_items_keep_tool_exchanges_as_one_item() -> None:
+    """Each message is an item; a tool call and its results are one item; system is left out."""
+    msgs = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "find it"},
+        *tool_exchange("c1"),
+        {"role": "assistant", "content": "found"},
+    ]
+    assert history_items(msgs) == [
+        "user: find it",
+        'assistant: [tool call search({"q": "dst"})]\ntool: 3 results',
+        "assistant: found",
+    ]
+
+
+def test_history_as_a_section_trims_at_message_boundaries() -> None:
+    """As build_context content, history loses whole messages (and whole tool exchanges)."""
+    msgs = []
+    for i in range(20):
+        msgs += [
+            {"role": "user", "content": f"question {i}"},
+            *tool_exchange(f"c{i}"),
+            {"role": "assistant", "content": f"answer {i}\nwith a second line"},
+        ]
+    items = history_items(msgs)
+    result = build_context({"interaction_buffer": items}, tokenizer=CHAR, max_tokens=300)
+    body = result.text.split("\n", 1)[1]
+    kept = result.section("interaction_buffer").items_kept
+    assert body == "\n".join(items[-kept:])
+    assert result.tokens <= 300

@@ -8,6 +8,7 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "history_items",
     "BudgetManager",
     "Allocation",
     "utilization_report",

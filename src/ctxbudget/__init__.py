@@ -36,7 +36,7 @@ from ._errors import (
 from ._files import load_sections
 from ._guard import aguard, count_prompt, guard
 from ._manager import Allocation, BudgetManager
-from ._messages import FittedMessages, fit_messages, message_tokens
+from ._messages import FittedMessages, fit_messages, history_items, message_tokens
 from ._presets import Preset, SectionSpec, list_presets, load_preset
 from ._rendering import DEFAULT_TEMPLATE
 from ._result import BuiltContext, SectionReport, Status
@@ -122,6 +122,7 @@ __all__ = [
     "fit_messages",
     "get_tokenizer",
     "guard",
+    "history_items",
     "ledger_from_url",
     "list_presets",
     "list_tokenizers",

@@ -33,6 +33,9 @@ __all__ = ["ContextBuilder", "build_context"]
 
 #: Weight of a section when neither it nor a preset gives one.
 NO_PRESET_WEIGHT = 1.0
+#: The section that carries the budget indicator, first of all.
+_INDICATOR_SECTION = "budget"
+_INDICATOR_WEIGHT = 1e9
 #: Bounds on what a builder keeps between builds.
 _KEEP_MEASUREMENTS = 64
 _KEEP_FRAMES = 256
@@ -113,6 +116,11 @@ class ContextBuilder:
             the items each section lost, one block per section (its id in
             ``SectionReport.archived_id``). Archiving counts the removed text, so its cost grows
             with what was trimmed; leave it ``None`` when that is large and not wanted.
+        indicator: a soft budget indicator to inject as the first, required section
+            ``budget``: ``True`` for :data:`~ctxbudget._compaction.INDICATOR`
+            (``[Context: 12,450/16,000 tokens (78%) | 3 archived blocks available]``), or a
+            ``str.format`` template with ``used``, ``cap``, ``percent``, ``archived``. It is
+            computed fresh on every build from the final count, itself included.
         cut_marker: text that marks an item cut at token level (counted against the cap).
         min_cut_tokens: smallest room, in tokens, worth cutting an oversized item into; with
             less room its section is dropped instead.
@@ -134,6 +142,7 @@ class ContextBuilder:
         strategy: Strategy = "weighted",
         count_cache: CountCache | None = None,
         archive: Archive | str | None = None,
+        indicator: str | bool | None = None,
         cut_marker: str = "[…]",
         min_cut_tokens: int = 16,
     ) -> None:
@@ -149,6 +158,11 @@ class ContextBuilder:
         self.count_cache = count_cache if count_cache is not None else CountCache()
         self.cut_marker = cut_marker
         self.archive = archive_from_url(archive) if isinstance(archive, str) else archive
+        if indicator is True:
+            from ._compaction import INDICATOR
+
+            indicator = INDICATOR
+        self.indicator: str | None = indicator or None
         if (
             isinstance(min_cut_tokens, bool)
             or not isinstance(min_cut_tokens, int)
@@ -270,6 +284,16 @@ class ContextBuilder:
 
     def _sources(self, sections: Mapping[str, Content] | Iterable[Source]) -> list[Source]:
         sources: list[Source] = [store for store, _ in self._stores]
+        if self.indicator is not None:
+            sources.append(
+                Section(
+                    name=_INDICATOR_SECTION,
+                    content=[self._indicator_text(10**9, 10**9)],  # the widest it can get
+                    required=True,
+                    weight=_INDICATOR_WEIGHT,
+                    title="Budget",
+                )
+            )
         if isinstance(sections, Mapping):
             sources += [Section(name=str(k), content=v) for k, v in sections.items()]
         else:
@@ -422,6 +446,7 @@ class ContextBuilder:
         if cap is not None:
             text, tokens = self._verify(live, text, tokens, cap)
             text, tokens = self._top_up(live, text, tokens, cap)
+            text, tokens = self._fill_indicator(live, text, tokens, cap)
         reports = tuple(self._report(p) for p in order)
         if self.archive is not None:
             self._send_to_archive(reports)
@@ -498,6 +523,36 @@ class ContextBuilder:
         extra = max(0, together - sum(alone))
         per = math.ceil(extra / len(live)) if live else 0
         return base, [max(0, a) + per for a in alone]
+
+    def _indicator_text(self, used: int, cap: int) -> str:
+        from ._compaction import budget_indicator
+
+        archived = len(self.archive) if self.archive is not None else 0
+        return budget_indicator(used, cap, archived, self.indicator or "")
+
+    def _fill_indicator(
+        self, live: list[_Part], text: str, tokens: int, cap: int
+    ) -> tuple[str, int]:
+        """Replace the indicator's placeholder with the real numbers, which count themselves:
+        settle on a fixed point (a few renders), then verify the cap again."""
+        part = next((p for p in live if p.name == _INDICATOR_SECTION), None)
+        if part is None or self.indicator is None:
+            return text, tokens
+        for _ in range(4):
+            line = self._indicator_text(tokens, cap)
+            part.measured = MeasuredSection(
+                part.name, [line], split="lines", keep="end", count=self._counter()
+            )
+            part.measured.measure_all()
+            part.kept = 1
+            new_text, new_tokens = self._assemble(live)
+            if new_tokens > cap:
+                new_text, new_tokens = self._verify(live, new_text, new_tokens, cap)
+            settled = new_tokens == tokens
+            text, tokens = new_text, new_tokens
+            if settled:
+                break
+        return text, tokens
 
     def _allocate_uncapped(self, live: list[_Part]) -> None:
         for p in live:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from ._errors import BudgetError
 from ._tokenizers import get_tokenizer
 
-__all__ = ["FittedMessages", "fit_messages", "message_tokens"]
+__all__ = ["FittedMessages", "fit_messages", "history_items", "message_tokens"]
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -108,6 +108,33 @@ def _groups(messages: Sequence[Message]) -> list[list[int]]:
             if isinstance(call, Mapping) and "id" in call:
                 open_calls[str(call["id"])] = group
     return groups
+
+
+def history_items(messages: Sequence[Message]) -> list[str]:
+    """Chat history as section items for :func:`~ctxbudget.build_context`, oldest first.
+
+    Each message becomes one ``"role: content"`` item (its tool calls shown as
+    ``"[tool call name(arguments)]"``); an assistant message with tool calls and the tool
+    results answering it form one item, so trimming never separates them. System messages are
+    left out: give them their own (required) section.
+
+    Raises:
+        BudgetError: a message is malformed.
+    """
+    for message in messages:
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise BudgetError(f"a message must be a mapping with a string 'role', got {message!r}")
+
+    def line(message: Message) -> str:
+        text = _text(message.get("content"))
+        calls = [
+            f"[tool call {c['function'].get('name', '')}({c['function'].get('arguments', '')})]"
+            for c in message.get("tool_calls") or ()
+            if isinstance(c, Mapping) and isinstance(c.get("function"), Mapping)
+        ]
+        return f"{message['role']}: " + " ".join(part for part in [text, *calls] if part)
+
+    return ["\n".join(line(messages[i]) for i in group) for group in _groups(messages)]
 
 
 def fit_messages(
