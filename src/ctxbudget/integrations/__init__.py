@@ -1,0 +1,1 @@
+"""Optional adapters for other libraries; each imports its library only when used."""
