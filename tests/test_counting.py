@@ -77,3 +77,46 @@ def test_preset_cache_notices_an_edited_base_file(tmp_path: Path) -> None:
     base.write_text("sections:\n  a: 0.5\n  b: 0.25\n")
     os.utime(base, ns=(0, 10**9))  # make the change visible even within one mtime tick
     assert load_preset(child).weights() == {"a": 0.9, "b": 0.25}
+
+
+def test_cached_tokenizer_counts_each_text_once() -> None:
+    """A CachedTokenizer gives the inner counts, encoding a repeated text only once."""
+    from ctxbudget._counting import CachedTokenizer
+    from ctxbudget.testing import CharTokenizer
+
+    class Recording(CharTokenizer):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def count(self, text: str) -> int:
+            self.seen.append(text)
+            return len(text)
+
+    inner = Recording()
+    cached = CachedTokenizer(inner)
+    assert [cached.count("abc"), cached.count("abc"), cached.count("de")] == [3, 3, 2]
+    assert inner.seen == ["abc", "de"]
+    assert cached.name == inner.name
+    assert cached.decode(cached.encode("héllo")) == "héllo"
+
+
+def test_compactor_does_not_recount_the_history_every_turn() -> None:
+    """Re-measuring an unchanged conversation encodes nothing new."""
+    from ctxbudget import Compactor
+    from ctxbudget.testing import CharTokenizer
+
+    class Recording(CharTokenizer):
+        calls = 0
+
+        def count(self, text: str) -> int:
+            Recording.calls += 1
+            return len(text)
+
+    agent = Compactor(100_000, tokenizer=Recording())
+    agent.add(*[{"role": "user", "content": f"message {i}"} for i in range(50)])
+    agent.prompt()
+    before = Recording.calls
+    for _ in range(5):
+        agent.prompt()
+        agent.tokens()
+    assert Recording.calls == before

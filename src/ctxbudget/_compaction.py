@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ._archive import Archive, MemoryArchive, archive_from_url
+from ._counting import CachedTokenizer
 from ._errors import BudgetError
 from ._messages import REPLY_PRIMING, _groups, _text, fit_messages, message_tokens
 from ._summarize import ExtractiveSummarizer
@@ -124,7 +125,8 @@ class Compactor:
         self.threshold = threshold
         self.keep_last_turns = keep_last_turns
         self.summary_tokens = summary_tokens
-        self.tokenizer = get_tokenizer(tokenizer)
+        # Every turn re-measures the conversation: count each message's text only once.
+        self.tokenizer = CachedTokenizer(get_tokenizer(tokenizer))
         self.summarizer = (
             summarizer if summarizer is not None else ExtractiveSummarizer(self.tokenizer)
         )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from .typing import Tokenizer
 
-__all__ = ["CountCache"]
+__all__ = ["CachedTokenizer", "CountCache"]
 
 
 def _chunks(text: str, sep: str) -> list[str]:
@@ -109,3 +110,39 @@ class CountCache:
 
     def __repr__(self) -> str:
         return f"CountCache(maxsize={self.maxsize}, size={len(self)}, hits={self.hits})"
+
+
+class CachedTokenizer:
+    """A tokenizer whose counts go through a :class:`CountCache`: text counted once is never
+    counted again (a conversation re-measured every turn costs only its new messages).
+
+    Same ``name``, ``encode`` and ``decode`` as the wrapped tokenizer, so cache keys and
+    results are unchanged.
+
+    Args:
+        tokenizer: the tokenizer to wrap.
+        cache: the cache to use (default a new one).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, cache: CountCache | None = None) -> None:
+        self.inner = tokenizer
+        self.cache = cache if cache is not None else CountCache()
+        self.newline_additive = bool(getattr(tokenizer, "newline_additive", False))
+        self.approximate = bool(getattr(tokenizer, "approximate", False))
+
+    @property
+    def name(self) -> str:
+        """The wrapped tokenizer's name."""
+        return self.inner.name
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text``, from the cache when counted before."""
+        return self.cache.count(self.inner, text)
+
+    def encode(self, text: str) -> list[int]:
+        """The wrapped tokenizer's ids of ``text``."""
+        return self.inner.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The wrapped tokenizer's text of ``ids``."""
+        return self.inner.decode(ids)
