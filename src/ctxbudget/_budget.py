@@ -370,8 +370,9 @@ class SessionBudget:
         keep = self.retention_s
         system = session == SYSTEM_SESSION
         limits = [Limit(f"session:{session}", None if system else self.session_cap, keep)]
-        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
-        minute = int(self.clock() // 60)
+        timestamp = self.clock()  # one reading: the day and the minute must agree
+        now = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+        minute = int(timestamp // 60)
         if self.session_tokens_per_minute is not None and not system:
             limits.append(
                 Limit(f"rate:session:{session}@{minute}", self.session_tokens_per_minute, 120.0)
