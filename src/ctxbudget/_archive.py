@@ -208,6 +208,7 @@ class SQLiteArchive(Archive):
             raise LedgerError(f"archive read failed: {exc}", url=self.url) from exc
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
 

@@ -150,7 +150,9 @@ class RedisLedger(Ledger):
         record = ScopeRecord(scope, cap=int(cap), used=int(used), reserved=int(reserved))
         return ReserveOutcome(ok=False, refused=record, expired=_expired(expired))
 
-    def _settled(self, reply: list[Any], reservation_id: str, what: str) -> SettleOutcome:
+    @staticmethod
+    def _check_settleable(reply: list[Any], reservation_id: str, what: str) -> None:
+        """Raise the script's refusal ({-1, state}) as a ReservationError."""
         if int(reply[0]) == -1:
             state = _text(reply[1])
             raise ReservationError(
@@ -158,6 +160,9 @@ class RedisLedger(Ledger):
                 reservation_id=reservation_id,
                 state=state,
             )
+
+    def _settled(self, reply: list[Any], reservation_id: str, what: str) -> SettleOutcome:
+        self._check_settleable(reply, reservation_id, what)
         _, lapsed, warned, exhausted, expired = reply
         return SettleOutcome(
             tuple(self._record_or_name(s) for s in warned),
@@ -193,13 +198,7 @@ class RedisLedger(Ledger):
         reply = self._call(
             "rollback", lambda: self._scripts["rollback"](args=[self.prefix, reservation_id]), [1]
         )
-        if int(reply[0]) == -1:
-            state = _text(reply[1])
-            raise ReservationError(
-                f"cannot roll back: it is {state.replace('_', ' ')}",
-                reservation_id=reservation_id,
-                state=state,
-            )
+        self._check_settleable(reply, reservation_id, "roll back")
 
     def record(
         self,
