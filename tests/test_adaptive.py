@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import (
-    BudgetError,
     BudgetManager,
+    ConfigurationError,
     SectionUsage,
     UsageTracker,
     adjust_allocations,
@@ -74,9 +74,9 @@ def test_exhausted_exactly_three_times_does_not_gain() -> None:
 
 def test_bad_shares_are_refused() -> None:
     """Negative, infinite or all-zero shares are errors."""
-    with pytest.raises(BudgetError, match="'a'"):
+    with pytest.raises(ConfigurationError, match="'a'"):
         adjust_allocations(UsageTracker(), {"a": -1.0})
-    with pytest.raises(BudgetError, match="zero"):
+    with pytest.raises(ConfigurationError, match="zero"):
         adjust_allocations(UsageTracker(), {"a": 0.0})
 
 
@@ -108,7 +108,7 @@ def test_tracker_records_builds_and_persists(tmp_path: Path) -> None:
     tracker.save(path)
     assert UsageTracker.load(path).to_dict() == tracker.to_dict()
     path.write_text("{not json")
-    with pytest.raises(BudgetError, match=r"usage\.json"):
+    with pytest.raises(ConfigurationError, match=r"usage\.json"):
         UsageTracker.load(path)
 
 
@@ -163,5 +163,5 @@ def test_budget_manager_outcomes_and_log() -> None:
     ]
     manager.release("tools", 100)
     assert manager.allocate("tools", 100).outcome == "granted"
-    with pytest.raises(BudgetError, match="memory, tools"):
+    with pytest.raises(ConfigurationError, match="memory, tools"):
         manager.allocate("other", 1)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctxbudget import BudgetError, RequiredSectionsExceedCap, allocate
+from ctxbudget import ConfigurationError, RequiredSectionsExceedCap, allocate
 
 REFERENCE = {
     "summaries": 0.25,
@@ -140,7 +140,7 @@ def test_bad_arguments_raise_budget_error_naming_them(kwargs: dict, message: str
     args.update(kwargs)
     cap = args.pop("cap")
     weights = args.pop("weights")
-    with pytest.raises(BudgetError, match=message):
+    with pytest.raises(ConfigurationError, match=message):
         allocate(cap, weights, **args)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import (
+    ArchiveError,
+    ConfigurationError,
     ContextBuilder,
-    LedgerError,
     Section,
     archive_from_url,
 )
@@ -59,9 +60,9 @@ def test_unknown_id_is_a_key_error(archive_url: str) -> None:
 def test_non_json_content_is_refused(archive_url: str) -> None:
     """Content that would not round-trip exactly is refused, not silently altered."""
     archive = archive_from_url(archive_url)
-    with pytest.raises(LedgerError):
+    with pytest.raises(ArchiveError):
         archive.put({"a": object()}, tokens=1)
-    with pytest.raises(LedgerError):
+    with pytest.raises(ArchiveError):
         archive.put((1, 2), tokens=1)  # a tuple would come back as a list
     assert len(archive) == 0
 
@@ -75,7 +76,7 @@ def test_sqlite_archive_survives_reopening(tmp_path: Path) -> None:
 
 def test_unknown_archive_scheme_lists_known_ones() -> None:
     """Only memory:// and sqlite:// archives exist."""
-    with pytest.raises(LedgerError, match="memory://, sqlite://"):
+    with pytest.raises(ConfigurationError, match="memory://, sqlite://"):
         archive_from_url("redis://localhost")
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import (
-    BudgetError,
     BudgetEvent,
     BudgetExhausted,
+    ConfigurationError,
     LedgerError,
     Quota,
     ReservationError,
@@ -265,13 +265,13 @@ def test_bad_token_counts_are_refused_and_nothing_is_recorded(
 ) -> None:
     """Negative, zero, NaN, bool, fractional, huge token counts: a clear error, no spend."""
     budget = SessionBudget(ledger_url, session_cap=1000)
-    with pytest.raises(BudgetError, match="tokens"):
+    with pytest.raises(ConfigurationError, match="tokens"):
         budget.reserve(tokens, session="s1")  # type: ignore[arg-type]
     r = budget.reserve(10, session="s1")
     if tokens != 0:
-        with pytest.raises(BudgetError, match="input_tokens"):
+        with pytest.raises(ConfigurationError, match="input_tokens"):
             r.commit(tokens, 0)  # type: ignore[arg-type]
-        with pytest.raises(BudgetError, match="output_tokens"):
+        with pytest.raises(ConfigurationError, match="output_tokens"):
             budget.record(0, tokens, session="s1")  # type: ignore[arg-type]
     r.rollback()
     status = budget.status("s1")
@@ -282,7 +282,7 @@ def test_bad_token_counts_are_refused_and_nothing_is_recorded(
 def test_bad_ids_are_refused(session: object) -> None:
     """Empty, overlong, multi-line or non-string ids are refused with the value named."""
     budget = SessionBudget("memory://")
-    with pytest.raises(BudgetError, match="session"):
+    with pytest.raises(ConfigurationError, match="session"):
         budget.reserve(10, session=session)  # type: ignore[arg-type]
 
 
@@ -321,5 +321,5 @@ def test_redis_down_can_fail_open() -> None:
 
 def test_unknown_event_name_is_refused() -> None:
     """on() names the known events when given another."""
-    with pytest.raises(BudgetError, match="soft_warned"):
+    with pytest.raises(ConfigurationError, match="soft_warned"):
         SessionBudget("memory://").on("overspent", print)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import pytest
 
 from ctxbudget import (
     BudgetError,
+    ConfigurationError,
     ContextBuilder,
     RequiredSectionsExceedCap,
     Section,
@@ -387,7 +388,7 @@ def test_non_string_item_in_sequence_content_names_its_index() -> None:
 @pytest.mark.parametrize("cap", [-1, 2.5, True, "100"])
 def test_invalid_cap_is_rejected(cap: object) -> None:
     """max_tokens must be a whole number >= 0."""
-    with pytest.raises(BudgetError, match="max_tokens"):
+    with pytest.raises(ConfigurationError, match="max_tokens"):
         build_context({"a": "x"}, max_tokens=cap)  # type: ignore[arg-type]
 
 

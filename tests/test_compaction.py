@@ -13,6 +13,7 @@ from ctxbudget import (
     BudgetError,
     Compaction,
     Compactor,
+    ConfigurationError,
     LLMSummarizer,
     budget_indicator,
     get_tokenizer,
@@ -180,5 +181,5 @@ def test_newest_turn_alone_over_the_window_raises() -> None:
 
 def test_recover_refuses_foreign_data() -> None:
     """Only version-1 checkpoints are accepted."""
-    with pytest.raises(BudgetError, match="checkpoint"):
+    with pytest.raises(ConfigurationError, match="checkpoint"):
         Compactor.recover({"version": 9}, archive="memory://")

@@ -81,8 +81,8 @@ def test_preset_cache_notices_an_edited_base_file(tmp_path: Path) -> None:
 
 def test_cached_tokenizer_counts_each_text_once() -> None:
     """A CachedTokenizer gives the inner counts, encoding a repeated text only once."""
-    from ctxbudget._counting import CachedTokenizer
     from ctxbudget.testing import CharTokenizer
+    from ctxbudget.tokenizers import CachedTokenizer
 
     class Recording(CharTokenizer):
         def __init__(self) -> None:

@@ -13,17 +13,18 @@ from pydantic import ValidationError
 
 import ctxbudget
 from ctxbudget import (
-    BudgetError,
     BudgetEvent,
     BudgetExhausted,
+    ConfigurationError,
     ContextWindow,
     Forecast,
     SessionBudget,
     aguard,
     count_prompt,
+    fit_messages,
     guard,
 )
-from ctxbudget._guard import usage_of
+from ctxbudget.session import usage_of
 from ctxbudget.testing import CharTokenizer
 
 PROMPT = "hello world"  # 11 characters: 11 tokens with CharTokenizer
@@ -84,13 +85,35 @@ def test_count_prompt_string_is_the_o200k_count() -> None:
 
 
 def test_count_prompt_chat_messages_add_the_chat_overhead() -> None:
-    """Chat messages count 3 priming tokens plus, per message, 3 + role + content + name."""
+    """Chat messages count 3 priming tokens plus, per message, 3 + role + content, and a name
+    1 + its own tokens (OpenAI cookbook, num_tokens_from_messages)."""
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi", "name": "ann"},
     ]
-    # 3 + (3 + 6 + 9) + (3 + 4 + 2 + 3) = 33
-    assert count_prompt(messages, CharTokenizer()) == 33
+    # 3 + (3 + 6 + 9) + (3 + 4 + 2 + 1 + 3) = 34
+    assert count_prompt(messages, CharTokenizer()) == 34
+
+
+def test_count_prompt_counts_tool_calls_like_fit_messages() -> None:
+    """Tool calls cost what fit_messages charges: 3 + function name + arguments per call."""
+    messages = [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "get", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+    ]
+    # 3 + (3 + 4 + 8) + (3 + 9 + 0 + 3 + 3 + 2) + (3 + 4 + 5) = 50
+    assert count_prompt(messages, CharTokenizer()) == 50
+    assert (
+        count_prompt(messages, CharTokenizer())
+        == fit_messages(messages, 10_000, tokenizer=CharTokenizer()).tokens
+    )
 
 
 def test_count_prompt_content_parts_count_only_text() -> None:
@@ -434,14 +457,14 @@ def test_context_window_triggers_before_fill_crosses() -> None:
 )
 def test_context_window_invalid_arguments(kwargs: dict[str, Any], what: str) -> None:
     """An out-of-range window, threshold or turn count is a BudgetError naming it."""
-    with pytest.raises(BudgetError, match=what):
+    with pytest.raises(ConfigurationError, match=what):
         ContextWindow(**kwargs)
 
 
 @pytest.mark.parametrize("tokens", [-1, True], ids=["negative", "bool"])
 def test_context_window_invalid_observation(tokens: Any) -> None:
     """Observing a negative or bool size is a BudgetError."""
-    with pytest.raises(BudgetError, match="tokens must be a whole number"):
+    with pytest.raises(ConfigurationError, match="tokens must be a whole number"):
         ContextWindow(1000).observe(tokens)
 
 

@@ -11,6 +11,7 @@ import pytest
 from benchmarks import corpus
 from ctxbudget import (
     BudgetError,
+    ConfigurationError,
     build_context,
     fit_messages,
     get_tokenizer,
@@ -113,7 +114,7 @@ def test_newest_turn_and_system_over_budget_raise_with_numbers() -> None:
 @pytest.mark.parametrize("bad", [{"content": "no role"}, "text", {"role": 3}])
 def test_malformed_messages_are_named(bad: object) -> None:
     """A message without a string role is refused, the value shown."""
-    with pytest.raises(BudgetError, match="role"):
+    with pytest.raises(ConfigurationError, match="role"):
         fit_messages([bad], 100)  # type: ignore[list-item]
 
 

@@ -8,6 +8,9 @@ import sys
 import ctxbudget
 
 PUBLIC = {
+    "ArchiveError",
+    "ConfigurationError",
+    "SectionOptions",
     "history_items",
     "BudgetManager",
     "Allocation",
@@ -91,7 +94,18 @@ def test_all_lists_exactly_the_public_names() -> None:
     for name in ctxbudget.__all__:
         assert hasattr(ctxbudget, name), name
     public_attrs = {n for n in vars(ctxbudget) if not n.startswith("_")}
-    modules = {"typing", "testing", "cli", "ledgers", "integrations"}
+    modules = {
+        "typing",
+        "testing",
+        "cli",
+        "integrations",
+        "context",
+        "tokenizers",
+        "session",
+        "messages",
+        "memory",
+        "agents",
+    }
     assert public_attrs - modules - PUBLIC == set()
 
 
@@ -127,8 +141,11 @@ def test_docstring_examples_hold() -> None:
     """The >>> examples in the public docstrings run as written."""
     import doctest
 
-    from ctxbudget import _allocation, _budget, _builder, _tokenizers, testing
+    from ctxbudget import testing
+    from ctxbudget.context import _allocation, _builder
+    from ctxbudget.session import _budget
+    from ctxbudget.tokenizers import _registry
 
-    for module in (ctxbudget, _allocation, _budget, _builder, _tokenizers, testing):
+    for module in (ctxbudget, _allocation, _budget, _builder, _registry, testing):
         failures, _ = doctest.testmod(module, raise_on_error=False)
         assert failures == 0, module.__name__

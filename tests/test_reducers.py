@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import ContextBuilder, Section, SectionError, build_context
-from ctxbudget._reducers import dedupe, evict_older_than, keep_summary_only, summarize_oldest
+from ctxbudget.memory import dedupe, evict_older_than, keep_summary_only, summarize_oldest
 from ctxbudget.testing import CharTokenizer
 
 CHAR = CharTokenizer()

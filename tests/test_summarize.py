@@ -9,8 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import corpus
-from ctxbudget import BudgetError, ExtractiveSummarizer, LLMSummarizer, Summarizer, get_tokenizer
-from ctxbudget._summarize import TRUNCATED_MARKER
+from ctxbudget import (
+    ConfigurationError,
+    ExtractiveSummarizer,
+    LLMSummarizer,
+    Summarizer,
+    get_tokenizer,
+)
+from ctxbudget.memory._summarize import TRUNCATED_MARKER
 
 TOK = get_tokenizer("o200k_base")
 
@@ -93,12 +99,12 @@ def test_llm_summarizer_errors_surface() -> None:
 
     with pytest.raises(ConnectionError, match="model unavailable"):
         LLMSummarizer(broken).summarize(["x"], 10)
-    with pytest.raises(BudgetError, match="must return str"):
+    with pytest.raises(ConfigurationError, match="must return str"):
         LLMSummarizer(lambda p: None).summarize(["x"], 10)  # type: ignore[arg-type, return-value]
 
 
 @pytest.mark.parametrize("limit", [-1, 1.5, True])
 def test_invalid_limits_are_refused(limit: object) -> None:
     """max_tokens must be a whole number >= 0."""
-    with pytest.raises(BudgetError, match="max_tokens"):
+    with pytest.raises(ConfigurationError, match="max_tokens"):
         ExtractiveSummarizer().summarize(["x"], limit)  # type: ignore[arg-type]

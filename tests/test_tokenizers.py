@@ -22,7 +22,8 @@ import tiktoken_ext.openai_public
 import tokenizers
 
 import ctxbudget
-import ctxbudget._tokenizers as tokmod
+import ctxbudget.tokenizers._registry as tokmod
+import ctxbudget.tokenizers._tiktoken as tikmod
 from ctxbudget import (
     ApproxTokenizer,
     CountCache,
@@ -314,7 +315,7 @@ def test_verified_cache_file_needs_no_bundled_data(
     def no_resources(package: str) -> None:
         raise AssertionError(f"bundled data read for {package}")
 
-    monkeypatch.setattr(tokmod, "resources", types.SimpleNamespace(files=no_resources))
+    monkeypatch.setattr(tikmod, "resources", types.SimpleNamespace(files=no_resources))
     assert get_tokenizer("cl100k_base").name == "cl100k_base"
     assert target.stat().st_mtime_ns == before
     assert network_attempts == []
@@ -344,7 +345,7 @@ def test_missing_bundled_data_says_pip_install(
     def unavailable(package: str) -> None:
         raise error(f"No module named {package!r}")
 
-    monkeypatch.setattr(tokmod, "resources", types.SimpleNamespace(files=unavailable))
+    monkeypatch.setattr(tikmod, "resources", types.SimpleNamespace(files=unavailable))
     with pytest.raises(TokenizerError) as info:
         get_tokenizer("o200k_base")
     message = str(info.value)

@@ -6,23 +6,11 @@
 True
 """
 
-from ._adaptive import (
-    SectionUsage,
-    UsageTracker,
-    adjust_allocations,
-    adjusted_preset_yaml,
-    utilization_band,
-    utilization_report,
-)
-from ._allocation import Strategy, allocate
-from ._archive import Archive, ArchivedBlock, MemoryArchive, SQLiteArchive, archive_from_url
-from ._budget import BudgetEvent, BudgetStatus, Quota, Reservation, SessionBudget
-from ._builder import ContextBuilder, build_context
-from ._compaction import Compaction, Compactor, budget_indicator
-from ._counting import CountCache
 from ._errors import (
+    ArchiveError,
     BudgetError,
     BudgetExhausted,
+    ConfigurationError,
     CtxBudgetError,
     LedgerError,
     PresetError,
@@ -33,34 +21,79 @@ from ._errors import (
     TemplateError,
     TokenizerError,
 )
-from ._files import load_sections
-from ._guard import aguard, count_prompt, guard
-from ._manager import Allocation, BudgetManager
-from ._messages import FittedMessages, fit_messages, history_items, message_tokens
-from ._presets import Preset, SectionSpec, list_presets, load_preset
-from ._rendering import DEFAULT_TEMPLATE
-from ._result import BuiltContext, SectionReport, Status
-from ._sections import Keep, Section, Split
-from ._settings import BudgetSettings
-from ._summarize import ExtractiveSummarizer, LLMSummarizer
-from ._tokenizers import (
+from ._version import __version__
+from .agents import (
+    Allocation,
+    BudgetManager,
+    Compaction,
+    Compactor,
+    SectionUsage,
+    UsageTracker,
+    adjust_allocations,
+    adjusted_preset_yaml,
+    utilization_band,
+    utilization_report,
+)
+from .context import (
+    DEFAULT_TEMPLATE,
+    BuiltContext,
+    ContextBuilder,
+    Keep,
+    Preset,
+    Section,
+    SectionOptions,
+    SectionReport,
+    SectionSpec,
+    Split,
+    Status,
+    Strategy,
+    allocate,
+    budget_indicator,
+    build_context,
+    list_presets,
+    load_preset,
+    load_sections,
+)
+from .memory import (
+    Archive,
+    ArchivedBlock,
+    ExtractiveSummarizer,
+    LLMSummarizer,
+    MemoryArchive,
+    SQLiteArchive,
+    archive_from_url,
+)
+from .messages import FittedMessages, count_prompt, fit_messages, history_items, message_tokens
+from .session import (
+    BudgetEvent,
+    BudgetSettings,
+    BudgetStatus,
+    ContextWindow,
+    Forecast,
+    Ledger,
+    Quota,
+    Reservation,
+    SessionBudget,
+    aguard,
+    guard,
+    ledger_from_url,
+)
+from .tokenizers import (
     ApproxTokenizer,
+    CountCache,
     HFTokenizer,
     TiktokenTokenizer,
     get_tokenizer,
     list_tokenizers,
 )
-from ._window import ContextWindow, Forecast
-from .ledgers import Ledger, ledger_from_url
 from .typing import AsyncMemoryStore, Content, MemoryStore, Summarizer, Tokenizer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "Allocation",
     "ApproxTokenizer",
     "Archive",
+    "ArchiveError",
     "ArchivedBlock",
     "AsyncMemoryStore",
     "BudgetError",
@@ -72,6 +105,7 @@ __all__ = [
     "BuiltContext",
     "Compaction",
     "Compactor",
+    "ConfigurationError",
     "Content",
     "ContextBuilder",
     "ContextWindow",
@@ -96,6 +130,7 @@ __all__ = [
     "SQLiteArchive",
     "Section",
     "SectionError",
+    "SectionOptions",
     "SectionReport",
     "SectionSpec",
     "SectionUsage",

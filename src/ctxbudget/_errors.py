@@ -3,18 +3,23 @@
 Every error the library raises on purpose derives from :class:`CtxBudgetError`::
 
     CtxBudgetError
-    ├── TokenizerError            a tokenizer spec is unknown or its vocabulary cannot be loaded
-    ├── PresetError               a preset file is missing, malformed or invalid
-    ├── SectionError              a section or its content is invalid (bad type, bad option)
-    ├── StoreError                a required memory store raised while gathering
-    ├── TemplateError             the assembly template does not parse or fails to render
-    ├── BudgetError               the cap cannot be honoured, or a budget request is invalid
+    ├── ConfigurationError        a bad argument, option, preset, URL or template (a ValueError)
+    │   ├── TokenizerError        a tokenizer spec is unknown or its vocabulary cannot be loaded
+    │   ├── PresetError           a preset file is missing, malformed or invalid (file:line: key)
+    │   ├── SectionError          a section, its options or its content are invalid
+    │   └── TemplateError         the assembly template does not parse or fails to render
+    ├── BudgetError               a cap or budget cannot be honoured
     │   ├── RequiredSectionsExceedCap   required sections alone do not fit the cap
-    │   ├── BudgetExhausted           a reservation would take a scope past its cap or rate
-    │   └── ReservationError          a reservation was committed twice, or after rollback
-    └── LedgerError               the ledger's store failed (cause chained) or is misconfigured
+    │   └── BudgetExhausted       a reservation would take a scope past its cap, quota or rate
+    ├── ReservationError          a reservation was settled twice, or is unknown
+    ├── StoreError                a required memory store raised while gathering
+    ├── LedgerError               the ledger's store failed (cause chained)
+    └── ArchiveError              the archive's store failed, or content cannot be archived
 
-Errors carry the data a caller can act on as attributes, and their message says what to do next.
+``except BudgetError`` catches exactly "there is not enough room": what to do is to trim,
+summarize, wait or raise the cap. ``except ConfigurationError`` (or ``ValueError``) catches every
+bad input. Errors carry the data a caller can act on as attributes, and their message says what
+to do next.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ArchiveError",
     "BudgetError",
     "BudgetExhausted",
+    "ConfigurationError",
     "CtxBudgetError",
     "LedgerError",
     "PresetError",
@@ -40,7 +47,12 @@ class CtxBudgetError(Exception):
     """Base class of every error ctxbudget raises on purpose."""
 
 
-class TokenizerError(CtxBudgetError):
+class ConfigurationError(CtxBudgetError, ValueError):
+    """An argument, section option, preset, ledger URL or template is invalid; the message
+    names the offending value and what is accepted."""
+
+
+class TokenizerError(ConfigurationError):
     """A tokenizer spec is unknown, or its vocabulary cannot be loaded offline.
 
     Attributes:
@@ -52,7 +64,7 @@ class TokenizerError(CtxBudgetError):
         self.spec = spec
 
 
-class PresetError(CtxBudgetError):
+class PresetError(ConfigurationError):
     """A preset is missing, is not valid YAML, or does not validate.
 
     Attributes:
@@ -76,7 +88,7 @@ class PresetError(CtxBudgetError):
         self.reason = message
 
 
-class SectionError(CtxBudgetError):
+class SectionError(ConfigurationError):
     """A section, its options or its content are invalid.
 
     Attributes:
@@ -104,7 +116,7 @@ class StoreError(CtxBudgetError):
         self.section = section
 
 
-class TemplateError(CtxBudgetError):
+class TemplateError(ConfigurationError):
     """The Jinja2 assembly template does not parse, or fails while rendering (cause chained).
 
     Attributes:
@@ -117,7 +129,7 @@ class TemplateError(CtxBudgetError):
 
 
 class BudgetError(CtxBudgetError):
-    """The cap cannot be honoured."""
+    """A cap or budget cannot be honoured: there is not enough room for what was asked."""
 
 
 class RequiredSectionsExceedCap(BudgetError):
@@ -175,7 +187,7 @@ class BudgetExhausted(BudgetError):
         self.available = available
 
 
-class ReservationError(BudgetError):
+class ReservationError(CtxBudgetError):
     """A reservation was settled twice (commit after commit or rollback, and the like).
 
     Attributes:
@@ -194,6 +206,19 @@ class LedgerError(CtxBudgetError):
 
     Attributes:
         url: the ledger URL (password removed), or ``None``.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message if url is None else f"{url}: {message}")
+        self.url = url
+
+
+class ArchiveError(CtxBudgetError):
+    """The archive's store failed (the driver's error is chained), or content cannot be stored
+    so that it reads back exactly.
+
+    Attributes:
+        url: the archive URL, or ``None``.
     """
 
     def __init__(self, message: str, *, url: str | None = None) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from .._errors import CtxBudgetError
-from .._messages import FittedMessages, fit_messages
+from ..messages._fitting import FittedMessages, fit_messages
 
 try:
     from langchain_core.messages import BaseMessage, convert_to_openai_messages

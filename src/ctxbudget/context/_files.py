@@ -1,0 +1,106 @@
+"""Sections from files: one file, one section, named by its stem or its front matter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._errors import SectionError
+from ._options import OPTION_NAMES
+from ._sections import Section
+
+__all__ = ["load_sections"]
+
+_FRONT_MATTER_KEYS = ("name", *OPTION_NAMES)
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SectionError(f"no such file or directory: {str(path)!r}", section=path.stem)
+    return files
+
+
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---\n", 3)
+    if end < 0 and text.endswith("\n---"):
+        end = len(text) - 4
+    if end < 0:
+        raise SectionError(
+            f"{path}: front matter opened with '---' on line 1 is never closed", section=path.stem
+        )
+    try:
+        meta = yaml.safe_load(text[4:end]) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 2}" if mark is not None else ""
+        raise SectionError(
+            f"{path}{line}: front matter is not valid YAML", section=path.stem
+        ) from exc
+    if not isinstance(meta, dict):
+        raise SectionError(f"{path}: front matter must be a YAML mapping", section=path.stem)
+    unknown = sorted((set(meta) - set(_FRONT_MATTER_KEYS)), key=str)
+    if unknown:
+        raise SectionError(
+            f"{path}: unknown front matter key {unknown[0]!r}; known keys: "
+            f"{', '.join(_FRONT_MATTER_KEYS)}",
+            section=path.stem,
+        )
+    return meta, text[end + 5 :]
+
+
+def load_sections(paths: Iterable[str | Path]) -> list[Section]:
+    """One :class:`~ctxbudget.Section` per file; a directory contributes each file in it.
+
+    A file's section is named by its stem (``userFacts.md`` -> ``userFacts``), unless YAML
+    front matter between ``---`` lines at its top sets ``name``; front matter may also set any
+    section option (:class:`~ctxbudget.context.SectionOptions`: ``title``, ``weight``,
+    ``required``, ``min_tokens``, ``max_tokens``, ``keep``, ``split``, ``reducers``). Files in
+    a directory are taken in name order, hidden files skipped.
+
+    Args:
+        paths: files and directories.
+
+    Returns:
+        The sections, in the order of ``paths`` (then name order within a directory).
+
+    Raises:
+        SectionError: a path does not exist, a file is not UTF-8 text, its front matter is
+            invalid (the message names the file and key), or two files give the same name.
+    """
+    sections: list[Section] = []
+    seen: dict[str, Path] = {}
+    for path in _expand(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SectionError(f"{path}: not UTF-8 text ({exc.reason})", section=path.stem) from exc
+        except OSError as exc:
+            raise SectionError(f"{path}: cannot read: {exc.strerror}", section=path.stem) from exc
+        meta, body = _front_matter(path, text)
+        name = meta.pop("name", path.stem)
+        if not isinstance(name, str) or not name:
+            raise SectionError(
+                f"{path}: front matter 'name' must be a non-empty string", section=path.stem
+            )
+        if name in seen:
+            raise SectionError(
+                f"{path} and {seen[name]} both give the section name {name!r}", section=name
+            )
+        seen[name] = path
+        try:
+            sections.append(Section(name=name, content=body, **meta))
+        except SectionError as exc:
+            raise SectionError(f"{path}: {exc.reason}", section=name) from exc
+    return sections

@@ -1,0 +1,233 @@
+"""Measurement: counting a section's items lazily from its kept end.
+
+A :class:`MeasuredSection` counts items nearest the kept end first and only as far as it is asked
+to, so a section far larger than the cap is never split or counted in full. Each item costs its
+own tokens plus the tokens of the gap (newlines) that joins it to the previously kept item.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from .._errors import SectionError
+from ._items import gap_after, item_spans
+from ._options import Keep, Split
+
+__all__ = ["Cut", "MeasuredSection", "MeasurementCache"]
+
+_SEQUENCE_GAP = "\n"
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An item too large for its section's allocation, cut at token level.
+
+    Attributes:
+        kept: the part kept (a prefix or suffix of the item, whole characters only).
+        removed: the rest of the item.
+        tokens: tokens of the kept part with its marker.
+    """
+
+    kept: str
+    removed: str
+    tokens: int
+
+
+class MeasuredSection:
+    """Lazy, exact measurement of one section's items, and the text of its first ``k`` items.
+
+    Args:
+        name: the section name (for errors).
+        content: its text, or its items oldest first.
+        split: how text splits into items.
+        keep: which end survives trimming.
+        count: counts tokens of a string (cached by the caller).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        content: str | Sequence[str],
+        *,
+        split: Split,
+        keep: Keep,
+        count: Callable[[str], int],
+    ) -> None:
+        self.name = name
+        self.content = content
+        self.keep = keep
+        self.split = split
+        self._count = count
+        self._reverse = keep == "end"
+        self.spans: list[tuple[int, int]] = []  # text content: item spans, kept end first
+        self.indices: list[int] = []  # sequence content: item indices, kept end first
+        self.cumulative: list[int] = [0]  # tokens of the first k items, gaps included
+        self.complete = False
+        if isinstance(content, str):
+            self._spans = item_spans(content, split, self._reverse)
+        else:
+            order = range(len(content) - 1, -1, -1) if self._reverse else range(len(content))
+            self._index_iter = iter(order)
+
+    @property
+    def measured(self) -> int:
+        """Items measured so far."""
+        return len(self.cumulative) - 1
+
+    @property
+    def total(self) -> int:
+        """Tokens of every item measured so far, gaps included."""
+        return self.cumulative[-1]
+
+    def item(self, k: int) -> str:
+        """Text of the ``k``-th measured item (0 = nearest the kept end)."""
+        if isinstance(self.content, str):
+            start, end = self.spans[k]
+            return self.content[start:end]
+        return self.content[self.indices[k]]
+
+    def _next(self) -> bool:
+        """Measure one more item, together with the gap that follows it in the document.
+
+        BPE merges a line's last punctuation with the newline after it (``".\n"`` is one
+        o200k token), so an item is counted with its trailing gap rather than apart from it.
+        Nearest the kept end, the newest item (``keep="end"``) has no gap after it in the body;
+        with ``keep="start"`` the last kept item's gap is charged but not rendered, an
+        over-estimate of at most one gap.
+        """
+        content = self.content
+        if isinstance(content, str):
+            span = next(self._spans, None)
+            if span is None:
+                return False
+            if self._reverse:
+                gap = content[span[1] : self.spans[-1][0]] if self.spans else ""
+            else:
+                gap = gap_after(content, span[1])
+            self.spans.append(span)
+            text = content[span[0] : span[1]]
+        else:
+            while True:
+                index = next(self._index_iter, None)
+                if index is None:
+                    return False
+                text = content[index]
+                if not isinstance(text, str):
+                    raise SectionError(
+                        f"item {index} must be a str, got {type(text).__name__}",
+                        section=self.name,
+                    )
+                if text:
+                    break
+            if self._reverse:
+                gap = _SEQUENCE_GAP if self.indices else ""
+            else:
+                gap = _SEQUENCE_GAP if index < len(content) - 1 else ""
+            self.indices.append(index)
+        self.cumulative.append(self.cumulative[-1] + self._count(text + gap))
+        return True
+
+    def measure_until(self, limit: float) -> None:
+        """Measure items until their total exceeds ``limit`` tokens or none are left."""
+        while not self.complete and self.cumulative[-1] <= limit:
+            if not self._next():
+                self.complete = True
+
+    def measure_items(self, k: int) -> bool:
+        """Make sure ``k`` items are measured; ``False`` when the section has fewer."""
+        while self.measured < k and not self.complete:
+            if not self._next():
+                self.complete = True
+        return self.measured >= k
+
+    def measure_all(self) -> None:
+        """Measure every item."""
+        self.measure_until(float("inf"))
+
+    def fitting(self, room: int) -> int:
+        """How many items, from the kept end, fit in ``room`` tokens (measured items only)."""
+        k = 0
+        cumulative = self.cumulative
+        while k + 1 < len(cumulative) and cumulative[k + 1] <= room:
+            k += 1
+        return k
+
+    def body(self, k: int, cut: Cut | None = None, marker: str = "") -> str:
+        """Text of the first ``k`` items in document order, or of the cut item."""
+        if cut is not None:
+            return marker + cut.kept if self._reverse else cut.kept + marker
+        if k == 0:
+            return ""
+        content = self.content
+        if isinstance(content, str):
+            first, last = self.spans[0], self.spans[k - 1]
+            if self._reverse:
+                return content[last[0] : first[1]]
+            return content[first[0] : last[1]]
+        indices = sorted(self.indices[:k])
+        return _SEQUENCE_GAP.join(content[i] for i in indices)
+
+    def removed(self, k: int, cut: Cut | None = None) -> list[str]:
+        """The items not kept when the first ``k`` are kept, in document order, whole.
+
+        With a cut, the removed part of the cut item comes first (nearest the cut) in its place.
+        """
+        content = self.content
+        kept_items = 1 if cut is not None else k
+        if isinstance(content, str):
+            if kept_items == 0:
+                rest = content
+            else:
+                edge = self.spans[kept_items - 1]
+                rest = content[: edge[0]] if self._reverse else content[edge[1] :]
+            items = [rest[s:e] for s, e in item_spans(rest, self.split, reverse=False)]
+        elif kept_items == 0:
+            items = [t for t in content if t]
+        else:
+            edge_index = self.indices[kept_items - 1]
+            part = content[:edge_index] if self._reverse else content[edge_index + 1 :]
+            items = [t for t in part if t]
+        if cut is not None and cut.removed:
+            if self._reverse:
+                items.append(cut.removed)
+            else:
+                items.insert(0, cut.removed)
+        return items
+
+
+class MeasurementCache:
+    """Lazy measurements of text sections kept between builds, reused when a section's text is
+    the very same ``str`` object again (strings are immutable). A build checks a measurement
+    out, so two concurrent builds never share one. Bounded, least recently used evicted.
+
+    Args:
+        maxsize: most measurements kept.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple[str, int, str, str], MeasuredSection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def checkout(
+        self, name: str, content: str | Sequence[str], split: str, keep: str
+    ) -> MeasuredSection | None:
+        """The measurement of this very text, taken out of the cache, or ``None``."""
+        if not isinstance(content, str):
+            return None  # a sequence may have been changed in place since the last build
+        with self._lock:
+            measured = self._data.pop((name, id(content), split, keep), None)
+        # The entry holds the str itself, so its id cannot have been reused meanwhile.
+        return measured if measured is not None and measured.content is content else None
+
+    def checkin(self, measurements: Iterable[MeasuredSection | None]) -> None:
+        """Keep the measurements of text sections for the next build."""
+        with self._lock:
+            for m in measurements:
+                if m is not None and isinstance(m.content, str):
+                    self._data[(m.name, id(m.content), m.split, m.keep)] = m
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)

@@ -1,0 +1,241 @@
+"""The archive: every trimmed or compacted block, kept whole and retrievable by id.
+
+A block's content is stored as JSON (text, a list of items, or chat messages), so
+``archive.get(id).content`` equals what was put, exactly. Backends follow the ledgers' URL style:
+``archive_from_url("memory://")``, ``archive_from_url("sqlite:///archive.db")``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._errors import ArchiveError, ConfigurationError
+
+__all__ = ["Archive", "ArchivedBlock", "MemoryArchive", "SQLiteArchive", "archive_from_url"]
+
+
+@dataclass(frozen=True)
+class ArchivedBlock:
+    """One archived block.
+
+    Attributes:
+        id: its id (hex string).
+        content: exactly what was archived: a str, a list of str, or a list of message dicts.
+        tokens: its size in tokens (as measured by whoever archived it).
+        summary: a one-line description or summary of the block.
+        source: where it came from (a section name, a conversation id).
+        start, end: the time range it covers (UTC), or ``None``.
+        created: when it was archived (UTC).
+    """
+
+    id: str
+    content: Any
+    tokens: int
+    summary: str
+    source: str
+    start: datetime | None
+    end: datetime | None
+    created: datetime
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
+
+
+def _encode(content: Any) -> str:
+    try:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ArchiveError(
+            f"archive content must be JSON data (text, items, messages): {exc}"
+        ) from exc
+    if json.loads(text) != content:
+        raise ArchiveError("archive content would not round-trip exactly through JSON")
+    return text
+
+
+class Archive(ABC):
+    """Where archived blocks live. ``put`` returns an id; ``get(id)`` returns the block.
+
+    Raises:
+        ArchiveError: the store failed, or the content is not JSON data.
+        KeyError: ``get`` of an unknown id.
+    """
+
+    url: str = ""
+
+    def put(
+        self,
+        content: Any,
+        *,
+        tokens: int,
+        summary: str = "",
+        source: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> str:
+        """Archive ``content`` (text, items or messages) and return its new id."""
+        block_id = uuid.uuid4().hex
+        row = (
+            block_id,
+            _encode(content),
+            int(tokens),
+            summary,
+            source,
+            _ts(start),
+            _ts(end),
+            time.time(),
+        )
+        self._put(row)
+        return block_id
+
+    @abstractmethod
+    def _put(self, row: tuple[Any, ...]) -> None:
+        """Store ``(id, content JSON, tokens, summary, source, start, end, created)``."""
+
+    @abstractmethod
+    def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]: ...
+
+    @staticmethod
+    def _block(row: tuple[Any, ...]) -> ArchivedBlock:
+        block_id, content, tokens, summary, source, start, end, created = row
+        return ArchivedBlock(
+            block_id,
+            json.loads(content),
+            tokens,
+            summary,
+            source,
+            _dt(start),
+            _dt(end),
+            _dt(created) or datetime.now(timezone.utc),
+        )
+
+    def get(self, block_id: str) -> ArchivedBlock:
+        """The block ``block_id``.
+
+        Raises:
+            KeyError: no block has that id.
+        """
+        rows = self._rows(block_id, None)
+        if not rows:
+            raise KeyError(f"no archived block {block_id!r}")
+        return self._block(rows[0])
+
+    def blocks(self, source: str | None = None) -> list[ArchivedBlock]:
+        """Every block (of ``source`` when given), oldest first."""
+        return [self._block(r) for r in self._rows(None, source)]
+
+    def __len__(self) -> int:
+        return len(self._rows(None, None))
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release the store; the archive is unusable afterwards."""
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MemoryArchive(Archive):
+    """Blocks kept in this process (``memory://``), thread-safe."""
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._data: dict[str, tuple[Any, ...]] = {}
+        self._lock = threading.Lock()
+
+    def _put(self, row: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._data[row[0]] = row
+
+    def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if block_id is not None:
+                row = self._data.get(block_id)
+                return [row] if row is not None else []
+            return [r for r in self._data.values() if source is None or r[4] == source]
+
+
+class SQLiteArchive(Archive):
+    """Blocks kept in a SQLite file (``sqlite:///archive.db``), durable, safe across processes.
+
+    Raises:
+        ArchiveError: the file cannot be opened or is not a SQLite database (path named).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, content TEXT NOT NULL, "
+                "tokens INTEGER NOT NULL, summary TEXT NOT NULL, source TEXT NOT NULL, "
+                "start REAL, end_ REAL, created REAL NOT NULL)"
+            )
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open SQLite archive {path!r}: {exc}", url=self.url) from exc
+
+    def _put(self, row: tuple[Any, ...]) -> None:
+        try:
+            with self._lock:
+                self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"archive write failed: {exc}", url=self.url) from exc
+
+    def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]:
+        sql = "SELECT id, content, tokens, summary, source, start, end_, created FROM blocks"
+        args: tuple[Any, ...] = ()
+        if block_id is not None:
+            sql, args = sql + " WHERE id = ?", (block_id,)
+        elif source is not None:
+            sql, args = sql + " WHERE source = ?", (source,)
+        try:
+            with self._lock:
+                return list(self._db.execute(sql + " ORDER BY created, rowid", args).fetchall())
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"archive read failed: {exc}", url=self.url) from exc
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+
+def archive_from_url(url: str) -> Archive:
+    """``memory://`` or ``sqlite:///path.db`` (the ledgers' URL style).
+
+    Raises:
+        ConfigurationError: another scheme (the message lists the known ones) or a bad path.
+        ArchiveError: the store fails.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return MemoryArchive()
+    if parts.scheme == "sqlite":
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.netloc or not path:
+            raise ConfigurationError(
+                f"{url}: write sqlite:///relative.db or sqlite:////absolute/path.db"
+            )
+        return SQLiteArchive(path)
+    raise ConfigurationError(
+        f"{url}: unknown archive scheme {parts.scheme!r}; known: memory://, sqlite://"
+    )

@@ -1,0 +1,198 @@
+"""Reducers: free tokens from a section with less loss than blind trimming.
+
+A build runs a section's reducers, in order, before trimming, when the section is over its
+allocation. Each reducer returns the items it keeps and the items it removes; the build reports
+the tokens freed and sends what was removed to the archive (or keeps it in the report). A
+section with reducers is read in full, so reducers suit sections of moderate size.
+
+Reducers, by name (the name a preset's ``reducers:`` list or ``Section(reducers=...)`` uses):
+
+- ``dedupe``: drops exact duplicates (same words, ignoring case and spacing) and near
+  duplicates (Jaccard similarity of word sets >= ``threshold``, default 0.9), keeping the newest.
+- ``evict_older_than``: drops items whose leading timestamp (``2026-10-02``,
+  ``2026-10-02T14:05``, ``[2026-10-02 14:05:00]``...) is older than ``days`` days.
+- ``summarize_oldest``: replaces all but the newest ``keep`` items with one ``summary:`` item
+  of at most ``max_tokens`` tokens.
+- ``keep_summary_only``: replaces the whole section with one summary item (long documents).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .._errors import SectionError
+from ..typing import Summarizer, Tokenizer
+from ._summarize import ExtractiveSummarizer
+
+__all__ = [
+    "REDUCERS",
+    "Reducer",
+    "Reduction",
+    "check_reducer_spec",
+    "dedupe",
+    "evict_older_than",
+    "keep_summary_only",
+    "reducer_from_spec",
+    "summarize_oldest",
+]
+
+_TIMESTAMP = re.compile(r"^\W{0,3}(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?)")
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """What one reducer did to a section: items removed, tokens freed, the new items added."""
+
+    reducer: str
+    removed: list[str]
+    added: list[str] = field(default_factory=list)
+    tokens_freed: int = 0
+
+
+#: A reducer: (items oldest first, tokenizer) -> (items kept, Reduction).
+Reducer = Callable[[list[str], Tokenizer], tuple[list[str], Reduction]]
+
+
+def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
+    return tokenizer.count("\n".join(items))
+
+
+def dedupe(threshold: float = 0.9) -> Reducer:
+    """Drop exact and near-duplicate items, keeping the newest of each."""
+
+    def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
+        kept_rev: list[str] = []
+        seen_exact: set[str] = set()
+        seen_words: list[frozenset[str]] = []
+        removed: list[str] = []
+        for item in reversed(items):  # newest first, so the newest copy survives
+            words = _WORDS.findall(item.lower())
+            key = " ".join(words)
+            word_set = frozenset(words)
+            near = any(
+                word_set and len(word_set & other) / len(word_set | other) >= threshold
+                for other in seen_words
+            )
+            if key in seen_exact or near:
+                removed.append(item)
+                continue
+            seen_exact.add(key)
+            seen_words.append(word_set)
+            kept_rev.append(item)
+        kept = kept_rev[::-1]
+        removed.reverse()
+        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        return kept, Reduction("dedupe", removed, [], freed)
+
+    return run
+
+
+def evict_older_than(days: float, now: datetime | None = None) -> Reducer:
+    """Drop items whose leading timestamp is older than ``days`` days (UTC)."""
+
+    def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+        kept: list[str] = []
+        removed: list[str] = []
+        for item in items:
+            match = _TIMESTAMP.match(item)
+            when = None
+            if match:
+                try:
+                    when = datetime.fromisoformat(match.group(1).replace(" ", "T"))
+                except ValueError:
+                    when = None
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            (removed if when is not None and when < cutoff else kept).append(item)
+        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        return kept, Reduction("evict_older_than", removed, [], freed)
+
+    return run
+
+
+def summarize_oldest(
+    keep: int = 10, max_tokens: int = 200, summarizer: Summarizer | None = None
+) -> Reducer:
+    """Replace all but the newest ``keep`` items with one summary item."""
+
+    def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
+        if len(items) <= keep:
+            return items, Reduction("summarize_oldest", [])
+        old, recent = items[: len(items) - keep], items[len(items) - keep :]
+        text = (summarizer or ExtractiveSummarizer(tokenizer)).summarize(old, max_tokens)
+        added = [f"summary: {text}"] if text else []
+        kept = [*added, *recent]
+        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        return kept, Reduction("summarize_oldest", old, added, freed)
+
+    return run
+
+
+def keep_summary_only(max_tokens: int = 300, summarizer: Summarizer | None = None) -> Reducer:
+    """Replace the whole section with one summary item."""
+
+    def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
+        text = (summarizer or ExtractiveSummarizer(tokenizer)).summarize(items, max_tokens)
+        added = [f"summary: {text}"] if text else []
+        freed = _tokens(items, tokenizer) - _tokens(added, tokenizer)
+        return added, Reduction("keep_summary_only", list(items), added, freed)
+
+    return run
+
+
+#: Reducer factories by name.
+REDUCERS: Mapping[str, Callable[..., Reducer]] = {
+    "dedupe": dedupe,
+    "evict_older_than": evict_older_than,
+    "summarize_oldest": summarize_oldest,
+    "keep_summary_only": keep_summary_only,
+}
+
+
+def _build(spec: object) -> tuple[str, Reducer]:
+    """The reducer a spec names; ``ValueError`` saying what is wrong with the spec."""
+    options: dict[str, Any]
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, Mapping) and len(spec) == 1:
+        name, raw = next(iter(spec.items()))
+        if raw is not None and not isinstance(raw, Mapping):
+            raise ValueError(f"options of reducer {name!r} must be a mapping, got {raw!r}")
+        options = dict(raw or {})
+    else:
+        raise ValueError(f"a reducer is a name or {{name: {{options}}}}, got {spec!r}")
+    factory = REDUCERS.get(name) if isinstance(name, str) else None
+    if factory is None:
+        raise ValueError(f"unknown reducer {name!r}; known: {', '.join(REDUCERS)}")
+    try:
+        return name, factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"reducer {name!r}: {exc}") from None
+
+
+def check_reducer_spec(spec: object) -> None:
+    """Check a reducer spec (name and options) without running anything.
+
+    Raises:
+        ValueError: the name is unknown (the known ones are listed), the options do not fit
+            the reducer, or the spec is not a name or ``{name: {options}}``.
+    """
+    _build(spec)
+
+
+def reducer_from_spec(spec: str | Mapping[str, Any], section: str) -> tuple[str, Reducer]:
+    """A reducer from its name, or from ``{name: {option: value}}`` (preset YAML form).
+
+    Raises:
+        SectionError: an unknown name (the known ones are listed) or bad options.
+    """
+    try:
+        return _build(spec)
+    except ValueError as exc:
+        raise SectionError(str(exc), section=section) from None

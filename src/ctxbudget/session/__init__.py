@@ -1,0 +1,43 @@
+"""Session budgets: cumulative token spend per session, user, conversation and globally, held
+by atomic reservations in a ledger (memory, SQLite, Redis), with soft warnings, hard caps,
+quotas, rate limits, ``guard`` around LLM calls, and the summarization trigger.
+"""
+
+from ._budget import SessionBudget
+from ._guard import aguard, guard, usage_of
+from ._pricing import DEFAULT_PRICES, estimate_cost
+from ._reservation import Reservation
+from ._settings import BudgetSettings
+from ._values import (
+    MAX_TOKENS,
+    SYSTEM_SESSION,
+    BudgetEvent,
+    BudgetStatus,
+    EventName,
+    Quota,
+    State,
+)
+from ._window import ContextWindow, Forecast
+from .ledgers import Ledger, ledger_from_url
+
+__all__ = [
+    "DEFAULT_PRICES",
+    "MAX_TOKENS",
+    "SYSTEM_SESSION",
+    "BudgetEvent",
+    "BudgetSettings",
+    "BudgetStatus",
+    "ContextWindow",
+    "EventName",
+    "Forecast",
+    "Ledger",
+    "Quota",
+    "Reservation",
+    "SessionBudget",
+    "State",
+    "aguard",
+    "estimate_cost",
+    "guard",
+    "ledger_from_url",
+    "usage_of",
+]

@@ -1,0 +1,385 @@
+"""SessionBudget: atomic token spend per session, user, conversation and globally.
+
+Every reservation is checked and held in one atomic step of the ledger (a lock, a SQLite
+``BEGIN IMMEDIATE`` transaction, or a Redis Lua script), against every applicable cap, quota
+and rate limit at once, so concurrent calls in threads, processes or hosts cannot overspend.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from .._errors import BudgetExhausted, ConfigurationError
+from ..tokenizers import get_tokenizer
+from ..typing import Tokenizer
+from ._pricing import DEFAULT_PRICES, estimate_cost
+from ._reservation import Reservation
+from ._scopes import scope_limits
+from ._settings import BudgetSettings
+from ._values import (
+    EVENTS,
+    SYSTEM_SESSION,
+    BudgetEvent,
+    BudgetStatus,
+    EventName,
+    Quota,
+    State,
+    check_id,
+    check_tokens,
+    utc,
+)
+from ._window import ContextWindow, Forecast
+from .ledgers import Expired, Ledger, Limit, ScopeRecord, SettleOutcome, ledger_from_url
+
+__all__ = ["SessionBudget"]
+
+
+class SessionBudget:
+    """Cumulative token spend per session, user, conversation and globally, never overspent.
+
+    Args:
+        ledger: a :class:`~ctxbudget.ledgers.Ledger`, a ledger URL, or ``None`` for the
+            settings' ``ledger_url`` (default ``memory://``).
+        session_cap: tokens per session (default from settings: 100,000); ``None``: no cap.
+        user_cap: tokens per user over their whole history, or ``None``.
+        conversation_cap: tokens per conversation, or ``None``.
+        global_cap: tokens across everything, or ``None``.
+        user_quota: tokens per user per UTC day or month (:class:`Quota`), or ``None``.
+        user_tokens_per_minute: rate limit per user, in tokens per clock minute (UTC), or
+            ``None``. Tokens count in the minute they were reserved (fixed windows).
+        session_tokens_per_minute: the same per session, or ``None``.
+        soft_warn_ratio: share of a cap at which ``soft_warned`` fires (default 0.8).
+        lease_s: seconds a reservation holds tokens before it expires (default 300).
+        retention_s: seconds a scope is kept after its last update (default 7 days).
+        prices: model -> (USD per 1M input tokens, per 1M output tokens); default
+            :data:`~ctxbudget._pricing.DEFAULT_PRICES`.
+        tokenizer: measures prompts in :func:`~ctxbudget.guard` (default ``"o200k_base"``).
+        settings: defaults (:class:`~ctxbudget.BudgetSettings`, read from ``CTXBUDGET_*``
+            environment variables when not given).
+
+    Raises:
+        LedgerError: the ledger URL is unknown or its store cannot be opened.
+        ConfigurationError: a cap or ratio is out of range.
+
+    >>> budget = SessionBudget("memory://", session_cap=1000)
+    >>> with budget.reserve(300, session="s1") as r:
+    ...     r.commit(input_tokens=120, output_tokens=80)
+    >>> budget.status("s1").used
+    200
+    """
+
+    SYSTEM_SESSION = SYSTEM_SESSION
+
+    def __init__(
+        self,
+        ledger: Ledger | str | None = None,
+        *,
+        session_cap: int | Literal["default"] | None = "default",
+        user_cap: int | None = None,
+        conversation_cap: int | None = None,
+        global_cap: int | None = None,
+        user_quota: Quota | None = None,
+        user_tokens_per_minute: int | None = None,
+        session_tokens_per_minute: int | None = None,
+        soft_warn_ratio: float | None = None,
+        lease_s: float | None = None,
+        retention_s: float | None = None,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        tokenizer: str | Tokenizer | Any = "o200k_base",
+        settings: BudgetSettings | None = None,
+    ) -> None:
+        settings = settings if settings is not None else BudgetSettings()
+        self.settings = settings
+        if ledger is None:
+            ledger = settings.ledger_url
+        self.ledger = ledger_from_url(ledger) if isinstance(ledger, str) else ledger
+        self.session_cap = settings.session_token_cap if session_cap == "default" else session_cap
+        self.user_cap = user_cap
+        self.conversation_cap = conversation_cap
+        self.global_cap = global_cap
+        for name in ("session_cap", "user_cap", "conversation_cap", "global_cap"):
+            value = getattr(self, name)
+            if value is not None:
+                check_tokens(value, name)
+        self.user_quota = user_quota
+        self.user_tokens_per_minute = user_tokens_per_minute
+        self.session_tokens_per_minute = session_tokens_per_minute
+        for name in ("user_tokens_per_minute", "session_tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None:
+                check_tokens(value, name)
+        ratio = settings.soft_warn_ratio if soft_warn_ratio is None else soft_warn_ratio
+        if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1 or math.isnan(ratio):
+            raise ConfigurationError(f"soft_warn_ratio must be in (0, 1], got {ratio!r}")
+        self.soft_warn_ratio = float(ratio)
+        self.lease_s = settings.reservation_lease_s if lease_s is None else float(lease_s)
+        self.retention_s = settings.retention_s if retention_s is None else float(retention_s)
+        if not (self.lease_s > 0 and math.isfinite(self.lease_s)):
+            raise ConfigurationError(
+                f"lease_s must be a positive number of seconds, got {lease_s!r}"
+            )
+        if not (self.retention_s > 0 and math.isfinite(self.retention_s)):
+            raise ConfigurationError(
+                f"retention_s must be a positive number of seconds, got {retention_s!r}"
+            )
+        self.prices = dict(DEFAULT_PRICES if prices is None else prices)
+        self.tokenizer = get_tokenizer(tokenizer)
+        self._callbacks: dict[str, list[Callable[[BudgetEvent], None]]] = {e: [] for e in EVENTS}
+        self._lock = threading.Lock()
+        self._windows: dict[str, ContextWindow] = {}
+        self.clock: Callable[[], float] = time.time
+
+    # -- events --------------------------------------------------------------------------
+
+    def on(self, event: EventName, callback: Callable[[BudgetEvent], None]) -> None:
+        """Call ``callback(BudgetEvent)`` on ``event``.
+
+        ``soft_warned`` and ``exhausted`` fire once per scope (per period for period scopes),
+        in the process whose step crossed the line, also when one call jumps from below the
+        soft-warn share straight past the cap (then both fire, soft warning first).
+        ``reservation_expired`` fires in the process that reclaims an expired lease.
+        An exception in a callback propagates to the caller after the ledger step is done.
+
+        Raises:
+            ConfigurationError: unknown event name (the message lists the known ones).
+        """
+        if event not in self._callbacks:
+            raise ConfigurationError(f"unknown event {event!r}; events: {', '.join(EVENTS)}")
+        with self._lock:
+            self._callbacks[event].append(callback)
+
+    def _emit(self, event: BudgetEvent) -> None:
+        for callback in list(self._callbacks[event.name]):
+            callback(event)
+
+    def _after(self, out: SettleOutcome) -> None:
+        self._expired(out.expired)
+        for record in out.soft_warned:
+            self._emit(BudgetEvent("soft_warned", record.scope, self._status(record)))
+        for record in out.exhausted:
+            self._emit(BudgetEvent("exhausted", record.scope, self._status(record)))
+
+    def _expired(self, expired: tuple[Expired, ...]) -> None:
+        for item in expired:
+            self._emit(
+                BudgetEvent(
+                    "reservation_expired",
+                    item.scopes[0] if item.scopes else None,
+                    reservation_id=item.id,
+                    tokens=item.tokens,
+                    detail={"scopes": item.scopes},
+                )
+            )
+
+    # -- scopes --------------------------------------------------------------------------
+
+    def _limits(
+        self, session: str, user: str | None, conversation: str | None
+    ) -> tuple[Limit, ...]:
+        return scope_limits(self, session, user, conversation, self.clock())
+
+    # -- spending ------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        tokens: int,
+        *,
+        session: str,
+        user: str | None = None,
+        conversation: str | None = None,
+    ) -> Reservation:
+        """Atomically check every applicable cap, quota and rate limit, and hold ``tokens``.
+
+        Args:
+            tokens: tokens to hold (prompt plus maximum output), 1 to 2**48.
+            session: the session id (use ``SessionBudget.SYSTEM_SESSION`` for background work).
+            user: the user id, or ``None``.
+            conversation: the conversation id, or ``None``.
+
+        Returns:
+            A :class:`Reservation` to commit or roll back.
+
+        Raises:
+            BudgetExhausted: a scope would pass its cap; it names the scope, used, reserved,
+                cap, requested, and what to do. Nothing is held.
+            ConfigurationError: ``tokens`` or an id is invalid.
+            LedgerError: the ledger failed (Redis down fails closed unless ``fail_open``).
+        """
+        check_tokens(tokens, "tokens")
+        limits = self._limits(session, user, conversation)
+        reservation_id = uuid.uuid4().hex
+        out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s)
+        self._expired(out.expired)
+        if not out.ok:
+            refused = out.refused
+            assert refused is not None
+            assert refused.cap is not None
+            raise BudgetExhausted(
+                scope=refused.scope,
+                used=refused.used,
+                reserved=refused.reserved,
+                cap=refused.cap,
+                requested=tokens,
+            )
+        return Reservation(self, reservation_id, tokens, limits)
+
+    def record(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        session: str,
+        user: str | None = None,
+        conversation: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Record usage known after the fact, with no reservation and no check.
+
+        Raises:
+            ConfigurationError: a token count or id is invalid.
+            LedgerError: the ledger failed.
+        """
+        check_tokens(input_tokens, "input_tokens", allow_zero=True)
+        check_tokens(output_tokens, "output_tokens", allow_zero=True)
+        limits = self._limits(session, user, conversation)
+        cost = estimate_cost(model, input_tokens, output_tokens, self.prices)
+        out = self.ledger.record(limits, input_tokens, output_tokens, cost, self.soft_warn_ratio)
+        self._after(out)
+
+    def reap(self) -> int:
+        """Reclaim expired reservations and forget scopes past retention; returns how many
+        reservations expired (each also fires ``reservation_expired``)."""
+        expired = self.ledger.expire()
+        self._expired(expired)
+        return len(expired)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _status(self, record: ScopeRecord) -> BudgetStatus:
+        cap = record.cap
+        if cap is not None and record.used >= cap:
+            state: State = "exhausted"
+        elif cap is not None and record.used >= self.soft_warn_ratio * cap:
+            state = "near_cap"
+        else:
+            state = "active"
+        return BudgetStatus(
+            scope=record.scope,
+            used=record.used,
+            reserved=record.reserved,
+            remaining=None if cap is None else max(0, cap - record.used - record.reserved),
+            cap=cap,
+            calls=record.calls,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            cost=record.cost,
+            created=utc(record.created),
+            updated=utc(record.updated),
+            state=state,
+        )
+
+    def status(
+        self,
+        session: str | None = None,
+        *,
+        user: str | None = None,
+        conversation: str | None = None,
+        scope: str | None = None,
+    ) -> BudgetStatus:
+        """The status of one scope: a session, a user, a conversation, or a scope name
+        (``"global"``, ``"user:u1@day:2026-11-21"``). A scope never used reads as zero.
+
+        Raises:
+            ConfigurationError: not exactly one of the arguments is given.
+            LedgerError: the ledger failed.
+        """
+        given = [
+            (k, v)
+            for k, v in (
+                ("session", session),
+                ("user", user),
+                ("conversation", conversation),
+                ("scope", scope),
+            )
+            if v is not None
+        ]
+        if len(given) != 1:
+            raise ConfigurationError("give exactly one of session, user, conversation or scope")
+        kind, value = given[0]
+        name = value if kind == "scope" else f"{kind}:{check_id(value, kind)}"
+        record = self.ledger.status(name)
+        if record is None:
+            caps = {
+                "session": self.session_cap,
+                "user": self.user_cap,
+                "conversation": self.conversation_cap,
+            }
+            cap = self.global_cap if name == "global" else caps.get(kind)
+            record = ScopeRecord(name, cap=cap)
+        return self._status(record)
+
+    def sessions(self) -> list[str]:
+        """Ids of the sessions the ledger keeps, sorted."""
+        return [s.removeprefix("session:") for s in self.ledger.scopes("session:")]
+
+    def reset(self, session: str) -> bool:
+        """Forget a session's spend (it starts from zero); ``True`` if it had any."""
+        return self.ledger.reset(f"session:{check_id(session, 'session')}")
+
+    # -- the summarization trigger ---------------------------------------------------------
+
+    def context_window(
+        self,
+        conversation: str,
+        window_tokens: int,
+        *,
+        threshold: float = 0.85,
+        turns: int = 5,
+        summarize: Callable[[Forecast], None] | None = None,
+    ) -> ContextWindow:
+        """The :class:`~ctxbudget.ContextWindow` of a conversation, created on first call.
+
+        When it predicts the next turn will reach ``threshold`` of ``window_tokens``, it calls
+        ``summarize(forecast)`` and fires ``summarization_triggered`` (``tokens`` is the
+        predicted size). Windows live in this process; call ``observe(tokens)`` after each turn.
+
+        Raises:
+            ConfigurationError: the conversation id, window, threshold or turns are invalid.
+        """
+        conversation = check_id(conversation, "conversation")
+        with self._lock:
+            window = self._windows.get(conversation)
+            if window is None:
+
+                def triggered(forecast: Forecast) -> None:
+                    if summarize is not None:
+                        summarize(forecast)
+                    self._emit(
+                        BudgetEvent(
+                            "summarization_triggered",
+                            f"conversation:{conversation}",
+                            tokens=int(forecast.predicted),
+                            detail={"conversation": conversation, "forecast": forecast},
+                        )
+                    )
+
+                window = ContextWindow(
+                    window_tokens, threshold=threshold, turns=turns, on_trigger=triggered
+                )
+                self._windows[conversation] = window
+            return window
+
+    def close(self) -> None:
+        """Close the ledger (its connections); the budget is unusable afterwards."""
+        self.ledger.close()
+
+    def __enter__(self) -> SessionBudget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

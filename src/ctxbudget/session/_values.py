@@ -1,0 +1,132 @@
+"""The session budget's value objects and argument checks: quotas, statuses, events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from .._errors import ConfigurationError
+
+__all__ = [
+    "EVENTS",
+    "MAX_TOKENS",
+    "SYSTEM_SESSION",
+    "BudgetEvent",
+    "BudgetStatus",
+    "EventName",
+    "Quota",
+    "State",
+    "check_id",
+    "check_tokens",
+    "utc",
+]
+
+#: Largest token count accepted anywhere (2**48): exact in every ledger's arithmetic (Redis Lua
+#: numbers are doubles) and far beyond any real budget.
+MAX_TOKENS = 2**48
+#: The session of background work (summaries, compaction): no session cap, global cap applies.
+SYSTEM_SESSION = "__system__"
+
+State = Literal["active", "near_cap", "exhausted"]
+EventName = Literal["soft_warned", "exhausted", "reservation_expired", "summarization_triggered"]
+EVENTS = ("soft_warned", "exhausted", "reservation_expired", "summarization_triggered")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A user's token quota per calendar period in UTC (``"day"`` or ``"month"``)."""
+
+    tokens: int
+    period: Literal["day", "month"] = "day"
+
+    def __post_init__(self) -> None:
+        check_tokens(self.tokens, "quota tokens")
+        if self.period not in ("day", "month"):
+            raise ConfigurationError(f"quota period must be 'day' or 'month', got {self.period!r}")
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """The spend of one scope. Tokens in tokens, cost in US dollars, times as UTC datetimes.
+
+    Attributes:
+        scope: ``"session:<id>"``, ``"user:<id>"``, ``"conversation:<id>"``, ``"global"``, or a
+            period or rate scope (``"user:<id>@day:2026-11-21"``, ``"rate:user:<id>@<minute>"``).
+        used: tokens committed.
+        reserved: tokens held by open reservations.
+        remaining: ``cap - used - reserved`` (never negative), or ``None`` without a cap.
+        cap: the cap, or ``None``.
+        calls: committed calls.
+        input_tokens, output_tokens: committed usage by direction.
+        cost: estimated cost from the price table.
+        created, updated: first and last change, or ``None`` for a scope never used.
+        state: ``"exhausted"`` (used >= cap), ``"near_cap"`` (used >= soft-warn share of the
+            cap), else ``"active"``.
+    """
+
+    scope: str
+    used: int
+    reserved: int
+    remaining: int | None
+    cap: int | None
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    created: datetime | None
+    updated: datetime | None
+    state: State
+
+    @property
+    def fill(self) -> float | None:
+        """``(used + reserved) / cap``, or ``None`` without a cap."""
+        return (self.used + self.reserved) / self.cap if self.cap else None
+
+
+@dataclass(frozen=True)
+class BudgetEvent:
+    """What a callback registered with :meth:`SessionBudget.on` receives.
+
+    Attributes:
+        name: the event name.
+        scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``).
+        status: the scope's status right after the step (``None`` for expiries).
+        reservation_id: the reservation concerned, for ``reservation_expired``.
+        tokens: tokens of the expired reservation, or the predicted context size for
+            ``summarization_triggered``.
+        detail: event-specific data (e.g. the conversation and window of a trigger).
+    """
+
+    name: EventName
+    scope: str | None = None
+    status: BudgetStatus | None = None
+    reservation_id: str | None = None
+    tokens: int | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+def check_tokens(value: object, what: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{what} must be a whole number of tokens, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        lowest = "0" if allow_zero else "1"
+        raise ConfigurationError(f"{what} must be at least {lowest}, got {value}")
+    if value > MAX_TOKENS:
+        raise ConfigurationError(f"{what} must be at most 2**48 tokens, got {value}")
+    return value
+
+
+def check_id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise ConfigurationError(
+            f"{what} must be a non-empty string of at most 256 characters, got {value!r}"
+        )
+    if any(ord(ch) < 32 for ch in value):
+        raise ConfigurationError(f"{what} must not contain control characters, got {value!r}")
+    return value
+
+
+def utc(ts: float) -> datetime | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts else None

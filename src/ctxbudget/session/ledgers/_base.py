@@ -1,0 +1,205 @@
+"""The ledger interface and the records a ledger keeps.
+
+A ledger keeps, per *scope* (``"session:abc"``, ``"user:u1"``, ``"user:u1@day:2026-11-21"``,
+``"global"``...), the tokens committed and the tokens held by open reservations, and performs
+each step (reserve, commit, rollback, record, expire) atomically in the store itself.
+
+A subclass declares its URL ``schemes``; defining the class registers them (see
+:mod:`ctxbudget.session.ledgers._registry` for the factory). This module imports no backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "Expired",
+    "Hold",
+    "Ledger",
+    "Limit",
+    "ReserveOutcome",
+    "ScopeRecord",
+    "SettleOutcome",
+    "redact",
+]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One scope a reservation or record touches, with its cap (``None``: counted, unlimited).
+
+    ``retention_s`` is how long the scope is kept after its last update.
+    """
+
+    scope: str
+    cap: int | None
+    retention_s: float
+
+
+@dataclass
+class ScopeRecord:
+    """What a ledger holds for one scope. Token fields are in tokens, times in Unix seconds."""
+
+    scope: str
+    cap: int | None = None
+    used: int = 0
+    reserved: int = 0
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    created: float = 0.0
+    updated: float = 0.0
+    warned: bool = False
+    exhausted: bool = False
+    expires: float = 0.0
+
+
+@dataclass
+class Hold:
+    """An open or settled reservation as a ledger stores it."""
+
+    id: str
+    tokens: int
+    scopes: tuple[str, ...]
+    state: str  # active | committed | rolled_back | expired
+    created: float
+    expires: float
+    retention_s: float
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A reservation whose lease ran out and whose tokens went back to the pool."""
+
+    id: str
+    tokens: int
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReserveOutcome:
+    """The result of one reserve step: held, or refused by ``refused`` (with its numbers)."""
+
+    ok: bool
+    refused: ScopeRecord | None = None
+    expired: tuple[Expired, ...] = ()
+
+
+@dataclass(frozen=True)
+class SettleOutcome:
+    """The result of a commit or record: scopes that crossed the soft-warn line or their cap
+    in this step (each reported once per scope), and whether the lease had already expired."""
+
+    soft_warned: tuple[ScopeRecord, ...] = ()
+    exhausted: tuple[ScopeRecord, ...] = ()
+    lease_had_expired: bool = False
+    expired: tuple[Expired, ...] = field(default=())
+
+
+#: URL scheme -> ledger class, filled by ``Ledger.__init_subclass__``.
+schemes_registry: dict[str, type[Ledger]] = {}
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Ledger(ABC):
+    """Where token spend lives. Subclasses declare ``schemes`` and perform each step atomically.
+
+    Every method raises :class:`~ctxbudget.LedgerError` (the driver's error chained) when the
+    store fails.
+    """
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    url: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for scheme in cls.schemes:
+            schemes_registry[scheme] = cls
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, **options: Any) -> Ledger:
+        """Open the ledger a URL names."""
+
+    @abstractmethod
+    def reserve(
+        self, reservation_id: str, tokens: int, limits: Sequence[Limit], lease_s: float
+    ) -> ReserveOutcome:
+        """Hold ``tokens`` in every scope of ``limits`` if none would pass its cap; else nothing.
+
+        Expired leases of any scope are reclaimed first.
+        """
+
+    @abstractmethod
+    def commit(
+        self,
+        reservation_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        soft_ratio: float,
+    ) -> SettleOutcome:
+        """Record actual usage in the reservation's scopes and release its hold.
+
+        Raises:
+            ReservationError: the reservation was already committed or rolled back, or is
+                unknown. A reservation whose lease expired is still committed: spend is
+                recorded truthfully (``lease_had_expired`` says so).
+        """
+
+    @abstractmethod
+    def rollback(self, reservation_id: str) -> None:
+        """Release the reservation's hold without recording usage.
+
+        Raises:
+            ReservationError: it was already committed or rolled back, or is unknown.
+        """
+
+    @abstractmethod
+    def record(
+        self,
+        limits: Sequence[Limit],
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        soft_ratio: float,
+    ) -> SettleOutcome:
+        """Record usage known after the fact, in every scope of ``limits``, with no check."""
+
+    @abstractmethod
+    def expire(self) -> tuple[Expired, ...]:
+        """Reclaim every expired lease and delete scopes and reservations past retention."""
+
+    @abstractmethod
+    def status(self, scope: str) -> ScopeRecord | None:
+        """The record of ``scope``, or ``None`` if it has none."""
+
+    @abstractmethod
+    def scopes(self, prefix: str = "") -> list[str]:
+        """Names of the scopes kept, sorted, optionally only those starting with ``prefix``."""
+
+    @abstractmethod
+    def reset(self, scope: str) -> bool:
+        """Delete the record of ``scope`` (its spend starts again from zero); ``True`` if any."""
+
+    def close(self) -> None:  # noqa: B027 - optional for stores with nothing to release
+        """Release connections; the ledger is unusable afterwards."""
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

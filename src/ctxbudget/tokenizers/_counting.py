@@ -1,0 +1,148 @@
+"""Exact token counts, each piece of text counted once: a bounded, thread-safe LRU cache."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from ..typing import Tokenizer
+
+__all__ = ["CachedTokenizer", "CountCache"]
+
+
+def _chunks(text: str, sep: str) -> list[str]:
+    """Split ``text`` after each ``sep`` that is followed by a boundary character.
+
+    Boundaries where counts add up (see ``TiktokenTokenizer.newline_additive``): right after a
+    newline, before a character that is neither whitespace nor "/". ``str.isspace`` covers
+    every Unicode White_Space character (and a few more), so no false boundary is found. The
+    chunks join back to ``text``.
+    """
+    parts = text.split(sep)
+    chunks: list[str] = []
+    run = [parts[0]]
+    for part in parts[1:]:
+        if part and not part[0].isspace() and part[0] != "/":
+            chunks.append(sep.join(run) + sep)
+            run = [part]
+        else:
+            run.append(part)
+    chunks.append(sep.join(run))
+    return chunks
+
+
+class CountCache:
+    """Token counts keyed by ``(tokenizer name, text)``, least recently used evicted first.
+
+    A builder keeps one across builds, so an incremental build (one message appended to a long
+    history) counts only the new text. Safe to share between threads.
+
+    Args:
+        maxsize: most entries kept (default 200,000: tens of MB for short lines).
+
+    Raises:
+        ValueError: ``maxsize`` is not a whole number >= 1.
+    """
+
+    def __init__(self, maxsize: int = 200_000) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError(f"maxsize must be a whole number >= 1, got {maxsize!r}")
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _get(self, key: tuple[str, str]) -> int | None:
+        with self._lock:
+            n = self._data.get(key)
+            if n is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            return n
+
+    def _put(self, key: tuple[str, str], n: int) -> None:
+        with self._lock:
+            self.misses += 1
+            self._data[key] = n
+            if len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def count(self, tokenizer: Tokenizer, text: str) -> int:
+        """Tokens of ``text`` under ``tokenizer``, from the cache when it was counted before."""
+        key = (tokenizer.name, text)
+        n = self._get(key)
+        if n is None:
+            n = tokenizer.count(text)
+            self._put(key, n)
+        return n
+
+    def count_text(self, tokenizer: Tokenizer, text: str) -> int:
+        """Exact tokens of a long text (an assembled context), reusing cached pieces.
+
+        For tokenizers that declare ``newline_additive`` (o200k_base, cl100k_base), the text is
+        split into blocks at blank lines and blocks into lines, at boundaries where counts
+        provably add up; each block and line is looked up, and only unseen ones are encoded.
+        Other tokenizers count the whole text, uncached.
+        """
+        if not getattr(tokenizer, "newline_additive", False):
+            return tokenizer.count(text)
+        name = tokenizer.name
+        total = 0
+        for block in _chunks(text, "\n\n"):
+            key = (name, block)
+            n = self._get(key)
+            if n is None:
+                n = sum(self.count(tokenizer, line) for line in _chunks(block, "\n") if line)
+                self._put(key, n)
+            total += n
+        return total
+
+    def clear(self) -> None:
+        """Forget every count and reset the hit/miss statistics."""
+        with self._lock:
+            self._data.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"CountCache(maxsize={self.maxsize}, size={len(self)}, hits={self.hits})"
+
+
+class CachedTokenizer:
+    """A tokenizer whose counts go through a :class:`CountCache`: text counted once is never
+    counted again (a conversation re-measured every turn costs only its new messages).
+
+    Same ``name``, ``encode`` and ``decode`` as the wrapped tokenizer, so cache keys and
+    results are unchanged.
+
+    Args:
+        tokenizer: the tokenizer to wrap.
+        cache: the cache to use (default a new one).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, cache: CountCache | None = None) -> None:
+        self.inner = tokenizer
+        self.cache = cache if cache is not None else CountCache()
+        self.newline_additive = bool(getattr(tokenizer, "newline_additive", False))
+        self.approximate = bool(getattr(tokenizer, "approximate", False))
+
+    @property
+    def name(self) -> str:
+        """The wrapped tokenizer's name."""
+        return self.inner.name
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text``, from the cache when counted before."""
+        return self.cache.count(self.inner, text)
+
+    def encode(self, text: str) -> list[int]:
+        """The wrapped tokenizer's ids of ``text``."""
+        return self.inner.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The wrapped tokenizer's text of ``ids``."""
+        return self.inner.decode(ids)

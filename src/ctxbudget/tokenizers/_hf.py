@@ -1,0 +1,69 @@
+"""Hugging Face tokenizers (``tokenizer.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import TokenizerError
+from ..typing import Tokenizer
+
+__all__ = ["HFTokenizer", "load_hf"]
+
+
+class HFTokenizer:
+    """A Hugging Face ``tokenizers.Tokenizer`` (from a ``tokenizer.json``).
+
+    Counts exclude special tokens added by the post-processor (``add_special_tokens=False``):
+    the cap measures the text itself.
+
+    Args:
+        tokenizer: a ``tokenizers.Tokenizer``.
+        name: the name used in reports, e.g. ``"hf:/path/tokenizer.json"``.
+    """
+
+    byte_level = False
+
+    def __init__(self, tokenizer: Any, name: str) -> None:
+        self._tokenizer = tokenizer
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """The name given at construction."""
+        return self._name
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``."""
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``, without special tokens."""
+        return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids``."""
+        return str(self._tokenizer.decode(list(ids), skip_special_tokens=False))
+
+    def __repr__(self) -> str:
+        return f"HFTokenizer({self._name!r})"
+
+
+def load_hf(spec: str) -> Tokenizer:
+    path = Path(spec[3:]).expanduser()
+    if not path.is_file():
+        raise TokenizerError(
+            f"no tokenizer.json at {str(path)!r} (from {spec!r}): give the path of a Hugging "
+            f"Face tokenizer.json file",
+            spec=spec,
+        )
+    from tokenizers import Tokenizer as HfTokenizerClass
+
+    try:
+        hf = HfTokenizerClass.from_file(str(path))
+    except Exception as exc:
+        raise TokenizerError(
+            f"{str(path)!r} is not a valid Hugging Face tokenizer.json: {exc}", spec=spec
+        ) from exc
+    return HFTokenizer(hf, name=spec)
