@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,6 +176,8 @@ class SQLiteLedger(RowLedger):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        # A ledger dropped without close() still closes its connections when collected.
+        weakref.finalize(self, _close_all, self._connections, self._guard)
         self._connect()  # fail now, with the path, if the file is unusable
 
     @classmethod
@@ -199,10 +202,16 @@ class SQLiteLedger(RowLedger):
             db = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"cannot open SQLite ledger {self.path!r}: {exc}", url=self.url
+            ) from exc
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            db.close()
             raise LedgerError(
                 f"cannot open SQLite ledger {self.path!r}: {exc} (is it a ctxbudget ledger file?)",
                 url=self.url,
@@ -260,8 +269,12 @@ class SQLiteLedger(RowLedger):
             return rows.db.execute("DELETE FROM scopes WHERE scope = ?", (scope,)).rowcount > 0
 
     def close(self) -> None:
-        with self._guard:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
+        _close_all(self._connections, self._guard)
         self._local = threading.local()
+
+
+def _close_all(connections: list[sqlite3.Connection], guard: threading.Lock) -> None:
+    with guard:
+        for db in connections:
+            db.close()
+        connections.clear()
