@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from .._errors import ReservationError
 from ._pricing import estimate_cost
 from ._values import check_tokens
-from .ledgers import Limit
-
-if TYPE_CHECKING:
-    from ._budget import SessionBudget
+from .ledgers import Ledger, Limit, SettleOutcome
 
 __all__ = ["Reservation"]
+
+
+class _Holder(Protocol):
+    """What a reservation settles through (a :class:`~ctxbudget.SessionBudget`)."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def prices(self) -> Mapping[str, tuple[float, float]]: ...
+
+    @property
+    def soft_warn_ratio(self) -> float: ...
+
+    def _after(self, out: SettleOutcome) -> None: ...
 
 
 class Reservation:
@@ -30,7 +43,7 @@ class Reservation:
     """
 
     def __init__(
-        self, budget: SessionBudget, reservation_id: str, tokens: int, limits: tuple[Limit, ...]
+        self, budget: _Holder, reservation_id: str, tokens: int, limits: tuple[Limit, ...]
     ) -> None:
         self._budget = budget
         self.id = reservation_id

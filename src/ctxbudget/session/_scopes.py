@@ -9,19 +9,30 @@ its rate windows ``rate:session:s@<minute>`` and ``rate:user:u@<minute>``, ``con
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ._values import SYSTEM_SESSION, check_id
+from ._values import SYSTEM_SESSION, Quota, check_id
 from .ledgers import Limit
 
-if TYPE_CHECKING:
-    from ._budget import SessionBudget
+__all__ = ["Caps", "scope_limits"]
 
-__all__ = ["scope_limits"]
+
+class Caps(Protocol):
+    """The limits a budget applies (a :class:`~ctxbudget.SessionBudget` is one); tokens,
+    seconds for ``retention_s``."""
+
+    session_cap: int | None
+    user_cap: int | None
+    conversation_cap: int | None
+    global_cap: int | None
+    user_quota: Quota | None
+    user_tokens_per_minute: int | None
+    session_tokens_per_minute: int | None
+    retention_s: float
 
 
 def scope_limits(
-    budget: SessionBudget,
+    budget: Caps,
     session: str,
     user: str | None,
     conversation: str | None,
