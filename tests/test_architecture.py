@@ -290,6 +290,8 @@ def test_register_rejects_bad_options_naming_the_store() -> None:
         ContextBuilder().register(_Store(), weight=-1)
     with pytest.raises(SectionError, match="unknown reducer 'shrink'"):
         ContextBuilder().register(_Store(), reducers=["shrink"])
+    with pytest.raises(SectionError, match=r"^section 'notes': min_tokens \(10\) > max_tokens"):
+        ContextBuilder().register(_Store(), min_tokens=10, max_tokens=5)
 
 
 class _Store:

@@ -23,7 +23,7 @@ from ._allocation import Strategy, priority_order
 from ._gather import Source, check_sources, gather, gather_async, is_content, name_of
 from ._indicator import INDICATOR, budget_indicator, fill_indicator
 from ._measure import MeasuredSection, MeasurementCache
-from ._options import SectionOptions, describe_error, merge_options
+from ._options import Keep, SectionOptions, Split, merge_options, options_error
 from ._parts import Part, archive_removed, report
 from ._plan import allocate_parts, allocate_uncapped, reduce_parts
 from ._presets import Preset, load_preset
@@ -137,8 +137,7 @@ class ContextBuilder:
         try:
             opts = SectionOptions(**options)
         except ValidationError as exc:
-            loc, message = describe_error(exc)
-            raise SectionError(f"{'.'.join(loc)}: {message}", section=name) from None
+            raise options_error(exc, name) from None
         if any(s.name == name for s, _ in self._stores):
             raise SectionError("a store of this name is already registered", section=name)
         self._stores.append((store, opts))
@@ -202,24 +201,29 @@ class ContextBuilder:
             )
         return check_sources(base, sections)
 
-    def _options(self, source: Source) -> SectionOptions:
+    def _options(self, source: Source, name: str) -> dict[str, Any]:
+        """The section's options: its own, then register()'s, then the preset's entry, then
+        the preset's ``default_weight`` (1.0 without a preset)."""
         own = source if isinstance(source, Section) else None
         registered = next((o for s, o in self._stores if s is source), None)
-        preset = self.preset.spec(name_of(source)) if self.preset is not None else None
-        return merge_options(own, registered, preset)
+        preset = self.preset.sections.get(name) if self.preset is not None else None
+        opts = merge_options(own, registered, preset)
+        if "weight" not in opts:
+            opts["weight"] = self.preset.default_weight if self.preset else NO_PRESET_WEIGHT
+        return opts
 
     def _part(self, source: Source, content: Content | BaseException) -> Part:
         name = name_of(source)
-        opts = self._options(source)
-        weight = opts.weight if opts.weight is not None else NO_PRESET_WEIGHT
+        opts = self._options(source, name)
+        title = opts.get("title")
         part = Part(
             name=name,
-            title=opts.title if opts.title is not None else default_title(name),
-            weight=float(weight),
-            required=bool(opts.required),
-            min_tokens=opts.min_tokens,
-            max_tokens=opts.max_tokens,
-            reducers=[reducer_from_spec(spec, name) for spec in opts.reducers or ()],
+            title=title if title is not None else default_title(name),
+            weight=float(opts["weight"]),
+            required=bool(opts.get("required")),
+            min_tokens=opts.get("min_tokens"),
+            max_tokens=opts.get("max_tokens"),
+            reducers=[reducer_from_spec(spec, name) for spec in opts.get("reducers") or ()],
         )
         if isinstance(content, BaseException) or not is_content(content):
             if isinstance(content, BaseException):
@@ -234,7 +238,8 @@ class ContextBuilder:
                     content if isinstance(content, BaseException) else None
                 )
             return part
-        split, keep = opts.split or "lines", opts.keep or "end"
+        split: Split = opts.get("split") or "lines"
+        keep: Keep = opts.get("keep") or "end"
         measured = self._measurements.checkout(name, content, split, keep)
         if measured is None:
             measured = MeasuredSection(name, content, split=split, keep=keep, count=self._counter())

@@ -15,9 +15,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._errors import SectionError
 from ..memory import check_reducer_spec
 
-__all__ = ["OPTION_NAMES", "Keep", "SectionOptions", "Split", "describe_error", "merge_options"]
+__all__ = [
+    "OPTION_NAMES",
+    "Keep",
+    "SectionOptions",
+    "Split",
+    "describe_error",
+    "merge_options",
+    "options_error",
+]
 
 #: Which end of a section survives trimming: ``"end"`` keeps the newest (last) items.
 Keep = Literal["end", "start"]
@@ -117,17 +126,26 @@ class SectionOptions(BaseModel):
 OPTION_NAMES: tuple[str, ...] = tuple(SectionOptions.model_fields)
 
 
-def merge_options(*layers: SectionOptions | None) -> SectionOptions:
-    """The first non-``None`` value of each option across ``layers`` (earlier layers win)."""
+def merge_options(*layers: SectionOptions | None) -> dict[str, Any]:
+    """The options set across ``layers``, earlier layers winning: ``{name: value}`` of every
+    option some layer sets (not ``None``). A plain dict, because it is made per section per
+    build (a model would validate again what its layers already validated)."""
     values: dict[str, Any] = {}
-    for name in OPTION_NAMES:
-        for layer in layers:
-            if layer is not None:
-                value = getattr(layer, name)
+    for layer in reversed(layers):
+        if layer is not None:
+            for name in OPTION_NAMES:
+                value = layer.__dict__[name]
                 if value is not None:
                     values[name] = value
-                    break
-    return SectionOptions.model_construct(**values)
+    return values
+
+
+def options_error(exc: ValidationError, section: str) -> SectionError:
+    """The :class:`~ctxbudget.SectionError` for invalid options of ``section``, naming the
+    option: ``section 'facts': weight: Input should be greater than or equal to 0 (got -1)``."""
+    loc, message = describe_error(exc)
+    where = ".".join(loc)
+    return SectionError(f"{where}: {message}" if where else message, section=section)
 
 
 def describe_error(exc: ValidationError) -> tuple[tuple[str, ...], str]:

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError, field_validator
 
-from .._errors import SectionError
-from ._options import SectionOptions, describe_error
+from ._options import SectionOptions, options_error
 
 __all__ = ["Section", "default_title"]
 
@@ -41,11 +40,7 @@ class Section(SectionOptions):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            loc, message = describe_error(exc)
-            where = ".".join(loc)
-            raise SectionError(
-                f"{where}: {message}" if where else message, section=str(data.get("name"))
-            ) from None
+            raise options_error(exc, str(data.get("name"))) from None
 
     @field_validator("name")
     @classmethod
