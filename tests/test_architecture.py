@@ -9,7 +9,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -238,29 +237,47 @@ def test_raw_tokenizers_object_resolves_to_one_cached_wrapper(hf_tokenizer_json:
     assert first.name.startswith("hf:sha256=")
 
 
-def test_fit_messages_with_a_raw_tokenizer_costs_about_the_same_as_its_path(
-    hf_tokenizer_json: Path,
-) -> None:
-    """fit_messages with a raw tokenizers.Tokenizer gives the same result as with "hf:<path>",
-    and re-resolves nothing per message (its to_str is called once at most)."""
+def test_protocol_check_runs_once_per_type_not_per_call() -> None:
+    """A user's tokenizer object is checked against the protocol once for its type; the hot
+    paths (fit_messages, the Compactor) resolve it again for free."""
+    looks: list[str] = []
+
+    class Chars:
+        @property
+        def name(self) -> str:
+            looks.append("name")  # the runtime Protocol check reads every member
+            return "chars"
+
+        def count(self, text: str) -> int:
+            return len(text)
+
+        def encode(self, text: str) -> list[int]:
+            return [ord(c) for c in text]
+
+        def decode(self, ids: list[int]) -> str:
+            return "".join(map(chr, ids))
+
+    first, second = Chars(), Chars()
+    assert get_tokenizer(first) is first
+    checked = len(looks)
+    assert checked >= 1
+    for _ in range(100):
+        assert get_tokenizer(first) is first
+        assert get_tokenizer(second) is second
+    assert len(looks) == checked
+
+
+def test_fit_messages_with_a_raw_tokenizer_matches_its_path(hf_tokenizer_json: Path) -> None:
+    """fit_messages with a raw tokenizers.Tokenizer keeps what "hf:<path>" keeps, at the same
+    count (its speed is measured in benchmarks/tokenizer_objects.py)."""
     from tokenizers import Tokenizer
 
     raw = Tokenizer.from_file(str(hf_tokenizer_json))
     messages = [{"role": "user", "content": f"message {i} " * 5} for i in range(200)]
     by_path = fit_messages(messages, 500, tokenizer=f"hf:{hf_tokenizer_json}")
     by_object = fit_messages(messages, 500, tokenizer=raw)
-    assert (by_object.tokens, len(by_object.messages)) == (by_path.tokens, len(by_path.messages))
-    start = time.perf_counter()
-    for _ in range(5):
-        fit_messages(messages, 500, tokenizer=raw)
-    per_call = (time.perf_counter() - start) / 5
-    start = time.perf_counter()
-    for _ in range(5):
-        fit_messages(messages, 500, tokenizer=f"hf:{hf_tokenizer_json}")
-    per_path = (time.perf_counter() - start) / 5
-    # Not a timing goal (benchmarks/ holds those): a guard against per-message re-hashing,
-    # which made this ~1000x slower.
-    assert per_call < 20 * per_path + 0.05
+    assert 0 < len(by_path.messages) < len(messages)
+    assert (by_object.tokens, by_object.messages) == (by_path.tokens, by_path.messages)
 
 
 # -- options declared once --------------------------------------------------------------------
@@ -323,7 +340,6 @@ def test_configuration_errors_are_value_errors_and_not_cap_errors() -> None:
 def test_a_users_strict_mypy_sees_ctxbudget_types(tmp_path: Path) -> None:
     """py.typed ships: a user's `mypy --strict` type-checks calls into ctxbudget (and catches
     a wrong one)."""
-    pytest.importorskip("mypy", reason="mypy comes with the dev extra")
     good = tmp_path / "good.py"
     good.write_text(
         "from ctxbudget import build_context\n"

@@ -13,7 +13,15 @@ from .._errors import SectionError
 from ..typing import AsyncMemoryStore, Content, MemoryStore
 from ._sections import Section
 
-__all__ = ["Source", "check_sources", "gather", "gather_async", "is_content", "name_of"]
+__all__ = [
+    "Source",
+    "check_sources",
+    "gather",
+    "gather_async",
+    "is_async",
+    "is_content",
+    "name_of",
+]
 
 Source = Section | MemoryStore | AsyncMemoryStore
 

@@ -63,7 +63,8 @@ class SectionOptions(BaseModel):
 
     Raises:
         pydantic.ValidationError: an option has the wrong type or range; callers turn it into
-            their own error with :func:`describe_error` (``SectionError``, ``PresetError``).
+            their own error (:func:`options_error` for ``SectionError``; presets map it to
+            ``PresetError`` with file and line).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)

@@ -139,7 +139,11 @@ class LLMSummarizer:
         self.tokenizer = get_tokenizer(tokenizer)
 
     def prompt(self, items: Sequence[str], max_tokens: int) -> str:
-        """The prompt sent for ``items``."""
+        """The prompt sent for ``items`` (rendered from the sandboxed template).
+
+        Raises:
+            TemplateError: the template fails while rendering.
+        """
         return self.template.render(items=list(items), max_tokens=max_tokens)
 
     def summarize(self, items: Sequence[str], max_tokens: int) -> str:
@@ -147,6 +151,7 @@ class LLMSummarizer:
 
         Raises:
             ConfigurationError: ``max_tokens`` is invalid, or the callable returned a non-str.
+            TemplateError: the prompt template fails while rendering.
             Exception: whatever the callable raises.
         """
         limit = _check_limit(max_tokens)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .._errors import ConfigurationError
+from .._validate import whole_number
 
 __all__ = [
     "EVENTS",
@@ -108,17 +109,24 @@ class BudgetEvent:
 
 
 def check_tokens(value: object, what: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"{what} must be a whole number of tokens, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        lowest = "0" if allow_zero else "1"
-        raise ConfigurationError(f"{what} must be at least {lowest}, got {value}")
+    """``value`` if it is a whole number of tokens from 1 (or 0) to :data:`MAX_TOKENS`.
+
+    Raises:
+        ConfigurationError: naming ``what`` and the value.
+    """
+    value = whole_number(value, what, minimum=0 if allow_zero else 1, unit="tokens")
     if value > MAX_TOKENS:
         raise ConfigurationError(f"{what} must be at most 2**48 tokens, got {value}")
     return value
 
 
 def check_id(value: object, what: str) -> str:
+    """``value`` if it is a usable id: a non-empty string of at most 256 characters, without
+    control characters.
+
+    Raises:
+        ConfigurationError: naming ``what`` and the value.
+    """
     if not isinstance(value, str) or not value or len(value) > 256:
         raise ConfigurationError(
             f"{what} must be a non-empty string of at most 256 characters, got {value!r}"

@@ -37,12 +37,12 @@ __all__ = ["get_tokenizer", "list_tokenizers"]
 
 _cache: dict[str, Tokenizer] = {}
 _lock = threading.RLock()
-#: Tokenizer objects resolved before, by id (each entry holds the object): a
-#: ``tokenizers.Tokenizer`` is hashed once, not on every call.
-_objects: OrderedDict[int, tuple[object, Tokenizer]] = OrderedDict()
-_KEEP_OBJECTS = 64
+#: Wrappers of ``tokenizers.Tokenizer`` objects, by id (each entry holds the object, so it is
+#: kept alive while cached; at most this many, least recently used dropped first).
+_hf_objects: OrderedDict[int, tuple[object, Tokenizer]] = OrderedDict()
+_KEEP_HF_OBJECTS = 64
 #: Types whose objects passed the Tokenizer protocol check, so it runs once per type.
-_protocol_types: dict[type, bool] = {}
+_protocol_types: set[type] = set()
 #: ctxbudget's own tokenizer classes: returned as they are, with no check at all.
 _OWN_TYPES: frozenset[type] = frozenset(
     {TiktokenTokenizer, HFTokenizer, ApproxTokenizer, CachedTokenizer}
@@ -91,41 +91,37 @@ def get_tokenizer(spec: str | Tokenizer | Any) -> Tokenizer:
                 _cache[spec] = cached
             return cached
     kind = type(spec)
-    if kind in _OWN_TYPES:
+    if kind in _OWN_TYPES or kind in _protocol_types:
         return spec
-    with _lock:
-        entry = _objects.get(id(spec))
-        if entry is not None and entry[0] is spec:
-            _objects.move_to_end(id(spec))
-            return entry[1]
-    resolved = _resolve_object(spec, kind)
-    with _lock:
-        # The entry holds the object itself, so its id cannot be reused while it is cached.
-        _objects[id(spec)] = (spec, resolved)
-        while len(_objects) > _KEEP_OBJECTS:
-            _objects.popitem(last=False)
-    return resolved
-
-
-def _resolve_object(spec: object, kind: type) -> Tokenizer:
     if _is_hf_tokenizer(spec):
-        # Named by content, so count-cache keys stay right for equal or re-created objects.
-        serialized: str = spec.to_str()  # type: ignore[attr-defined]
-        digest = hashlib.sha256(serialized.encode()).hexdigest()[:16]
-        return HFTokenizer(spec, name=f"hf:sha256={digest}")
-    protocol_ok = _protocol_types.get(kind)
-    if protocol_ok is None:
-        protocol_ok = isinstance(spec, Tokenizer)
-        if protocol_ok:
-            _protocol_types[kind] = True
-    if protocol_ok:
-        return spec  # type: ignore[return-value]
+        return _wrap_hf(spec)
+    if isinstance(spec, Tokenizer):
+        _protocol_types.add(kind)
+        return spec
     raise TokenizerError(
         f"cannot use {spec!r} as a tokenizer: pass a name such as 'o200k_base', "
         f"'hf:<path to tokenizer.json>', a tokenizers.Tokenizer, or an object with "
         f"name, count(), encode() and decode()",
         spec=repr(spec),
     )
+
+
+def _wrap_hf(raw: Any) -> Tokenizer:
+    """The one wrapper of a ``tokenizers.Tokenizer`` object, named by a hash of its content
+    (so count-cache keys stay right for equal or re-created objects); hashed once per object."""
+    with _lock:
+        entry = _hf_objects.get(id(raw))
+        if entry is not None and entry[0] is raw:
+            _hf_objects.move_to_end(id(raw))
+            return entry[1]
+    digest = hashlib.sha256(raw.to_str().encode()).hexdigest()[:16]
+    wrapper = HFTokenizer(raw, name=f"hf:sha256={digest}")
+    with _lock:
+        # The entry holds the object itself, so its id cannot be reused while it is cached.
+        _hf_objects[id(raw)] = (raw, wrapper)
+        while len(_hf_objects) > _KEEP_HF_OBJECTS:
+            _hf_objects.popitem(last=False)
+    return wrapper
 
 
 def _is_hf_tokenizer(obj: object) -> bool:
