@@ -34,7 +34,7 @@ from typing import Any
 
 import tiktoken
 
-from benchmarks import corpus
+from benchmarks import corpus, tokenizer_objects
 from ctxbudget import ContextBuilder, Section, __version__, get_tokenizer, load_preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +72,7 @@ class Report:
     batch: list[dict[str, float]] = field(default_factory=list)
     peers: list[dict[str, Any]] = field(default_factory=list)
     ledgers: list[dict[str, Any]] = field(default_factory=list)
+    tokenizer_objects: dict[str, Any] = field(default_factory=dict)
     plot: str | None = None
 
 
@@ -525,6 +526,13 @@ def goals(report: Report) -> list[str]:
             f"- >= 10x faster than each peer at 1M tokens: at least {slowest:,.0f}x, "
             f"{verdict(slowest >= 10 and within)}."
         )
+    if report.tokenizer_objects:
+        t = report.tokenizer_objects
+        ratio = t["object_s"] / t["path_s"]
+        out.append(
+            f"- fit_messages with a raw tokenizers.Tokenizer <= 1.5x the same by path: "
+            f"{ratio:.2f}x, {verdict(ratio <= 1.5)} (see section 6)."
+        )
     return out
 
 
@@ -667,6 +675,22 @@ def markdown(report: Report, repeats: int) -> str:
         f"| {'-' if r['eight'] is None else format(r['eight'], ',.0f')} |"
         for r in report.ledgers
     ]
+    if report.tokenizer_objects:
+        t = report.tokenizer_objects
+        lines += [
+            "",
+            "## 6. Tokenizer objects: resolved once",
+            "",
+            f"`fit_messages` over {t['messages']:,} real messages, budget {t['budget']:,}, "
+            f'tokenizer {t["tokenizer"]}, given as `"hf:<path>"` and as the raw '
+            "`tokenizers.Tokenizer` object (`benchmarks/tokenizer_objects.py`; pass a "
+            "tokenizer.json to it to measure a real one).",
+            "",
+            "| form | median (ms) |",
+            "|---|---:|",
+            f'| `tokenizer="hf:<path>"` | {t["path_s"] * 1e3:.1f} |',
+            f"| `tokenizer=<tokenizers.Tokenizer>` | {t['object_s'] * 1e3:.1f} |",
+        ]
     lines.append("")
     return "\n".join(lines)
 
@@ -678,12 +702,14 @@ def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
         report.near = bench_near(repeats=1, cap=1_000)
         report.incremental = bench_incremental(200, repeats=1, cap=1_000)
         report.ledgers = bench_ledgers(repeats=1, smoke=True)
+        report.tokenizer_objects = tokenizer_objects.measure(repeats=1, conversations=5)
         return report
     report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
     report.near = bench_near(repeats, CAP)
     report.incremental = bench_incremental(5_000, repeats, CAP)
     report.batch = bench_batch(repeats)
     report.ledgers = bench_ledgers(repeats=3, smoke=False)
+    report.tokenizer_objects = tokenizer_objects.measure(repeats=repeats)
     if peers:
         report.peers = bench_peers(1_000_000, CAP, repeats=3)
     return report

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks import corpus
 from ctxbudget import fit_messages
@@ -44,23 +45,46 @@ def _trained(messages: list[dict[str, str]]) -> Path:
     return path
 
 
-def main() -> None:
-    """Print the table."""
+def measure(
+    tokenizer_json: Path | None = None, repeats: int = 7, conversations: int = 60
+) -> dict[str, Any]:
+    """Median seconds of ``fit_messages`` by path and by raw object, same messages and budget.
+
+    Returns:
+        ``{"messages", "budget", "tokenizer", "path_s", "object_s"}``.
+    """
     from tokenizers import Tokenizer
 
-    messages = [m for c in corpus.conversations()[:60] for m in c if m["content"].strip()]
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else _trained(messages)
+    convs = corpus.conversations()[:conversations]
+    messages = [m for c in convs for m in c if m["content"].strip()]
+    path = tokenizer_json if tokenizer_json is not None else _trained(messages)
     raw = Tokenizer.from_file(str(path))
     budget = 8000
-    by_path = lambda: fit_messages(messages, budget, tokenizer=f"hf:{path}")  # noqa: E731
-    by_object = lambda: fit_messages(messages, budget, tokenizer=raw)  # noqa: E731
+
+    def by_path() -> object:
+        return fit_messages(messages, budget, tokenizer=f"hf:{path}")
+
+    def by_object() -> object:
+        return fit_messages(messages, budget, tokenizer=raw)
+
     by_path(), by_object()
-    a, b = _median(by_path), _median(by_object)
-    print(f"{len(messages)} real messages, budget {budget}, tokenizer {path.name} ({path})")
+    return {
+        "messages": len(messages),
+        "budget": budget,
+        "tokenizer": str(path) if tokenizer_json is not None else "trained 8k BPE",
+        "path_s": _median(by_path, repeats),
+        "object_s": _median(by_object, repeats),
+    }
+
+
+def main() -> None:
+    """Print the table for the tokenizer.json given, or a trained one."""
+    r = measure(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(f"{r['messages']} real messages, budget {r['budget']}, tokenizer {r['tokenizer']}")
     print("| form | median |\n|---|---:|")
-    print(f"| tokenizer='hf:<path>' | {a * 1e3:.1f} ms |")
-    print(f"| tokenizer=<tokenizers.Tokenizer> | {b * 1e3:.1f} ms |")
-    print(f"ratio object / path: {b / a:.2f} (goal <= 1.5)")
+    print(f"| tokenizer='hf:<path>' | {r['path_s'] * 1e3:.1f} ms |")
+    print(f"| tokenizer=<tokenizers.Tokenizer> | {r['object_s'] * 1e3:.1f} ms |")
+    print(f"ratio object / path: {r['object_s'] / r['path_s']:.2f} (goal <= 1.5)")
 
 
 if __name__ == "__main__":

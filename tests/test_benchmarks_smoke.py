@@ -27,8 +27,16 @@ def test_harness_smoke_run_builds_every_table(shared_data: Path, redis_url: str)
         "redis",
     ]
     assert all(r["single"] > 0 for r in report.ledgers)
+    assert report.tokenizer_objects["messages"] > 0
+    assert report.tokenizer_objects["object_s"] > 0
     text = harness.markdown(report, repeats=1)
-    for heading in ("## 1. Scale", "## 2. Near the limit", "## 3. Incremental", "## 5. Ledgers"):
+    for heading in (
+        "## 1. Scale",
+        "## 2. Near the limit",
+        "## 3. Incremental",
+        "## 5. Ledgers",
+        "## 6. Tokenizer objects",
+    ):
         assert heading in text
 
 

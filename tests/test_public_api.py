@@ -142,10 +142,10 @@ def test_docstring_examples_hold() -> None:
     import doctest
 
     from ctxbudget import testing
-    from ctxbudget.context import _allocation, _builder
+    from ctxbudget.context import _allocation, _builder, _sections
     from ctxbudget.session import _budget
     from ctxbudget.tokenizers import _registry
 
-    for module in (ctxbudget, _allocation, _budget, _builder, _registry, testing):
+    for module in (ctxbudget, _allocation, _budget, _builder, _registry, _sections, testing):
         failures, _ = doctest.testmod(module, raise_on_error=False)
         assert failures == 0, module.__name__
