@@ -450,3 +450,58 @@ def test_python_object_tag_side_effect_does_not_happen(tmp_path: Path) -> None:
     )
     _error(path)
     assert not marker.exists()
+
+
+def test_alias_bomb_is_refused_quickly_with_file_and_line(tmp_path: Path) -> None:
+    """600 bytes of nested anchors (a billion-laughs preset) fail at once, naming file:line."""
+    lines = ["a: &a {x: 1, y: 1, z: 1}"]
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        refs = ", ".join(f"{k}: *{prev}" for k in "abcdefghi")
+        lines.append(f"{name}: &{name} {{{refs}}}")
+    lines.append("sections: {x: *h}")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size < 700
+    with pytest.raises(PresetError, match=r"bomb\.yaml:\d+: YAML aliases expand") as info:
+        load_preset(path)
+    assert info.value.line is not None
+
+
+def test_small_aliases_still_work(tmp_path: Path) -> None:
+    """Anchors reused a few times are ordinary YAML and load as before."""
+    path = tmp_path / "p.yaml"
+    path.write_text("base: &w 0.3\nsections:\n  a: *w\n  b: *w\n")
+    with pytest.raises(PresetError, match="base: unknown key"):
+        load_preset(path)  # the anchor's own key is not a preset key...
+    path.write_text("sections:\n  a: &w 0.3\n  b: *w\n")
+    assert load_preset(path).weights() == {"a": 0.3, "b": 0.3}
+
+
+@pytest.mark.parametrize(("text", "weight"), [("1e-3", 0.001), ("2E+1", 20.0), ("-0.0", 0.0)])
+def test_yaml_12_floats_load_as_numbers(tmp_path: Path, text: str, weight: float) -> None:
+    """Floats without a dot (YAML 1.2: 1e-3) are numbers, not strings that fail validation."""
+    path = tmp_path / "p.yaml"
+    path.write_text(f"sections:\n  a: {text}\n  b: 1\n")
+    assert load_preset(path).spec("a").weight == weight
+
+
+def test_unknown_reducer_in_a_preset_fails_at_load_with_the_line(tmp_path: Path) -> None:
+    """A preset's reducer name is checked when the preset loads, not when a section uses it."""
+    path = tmp_path / "p.yaml"
+    path.write_text("sections:\n  facts:\n    weight: 0.5\n    reducers: [shrink]\n")
+    with pytest.raises(PresetError, match=r"p\.yaml:4: sections\.facts\.reducers: unknown reducer"):
+        load_preset(path)
+
+
+def test_front_matter_alias_bomb_is_refused(tmp_path: Path) -> None:
+    """Front matter goes through the same bounded YAML reader as presets."""
+    from ctxbudget import SectionError, load_sections
+
+    lines = ["---", "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(f'*{prev}' for _ in range(10))}]")
+    lines += ["---", "body"]
+    path = tmp_path / "facts.md"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SectionError, match=r"facts\.md:\d+: front matter: YAML aliases expand"):
+        load_sections([path])

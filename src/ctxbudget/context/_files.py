@@ -11,6 +11,7 @@ import yaml
 from .._errors import SectionError
 from ._options import OPTION_NAMES
 from ._sections import Section
+from ._yaml import YamlTooLarge, load_yaml
 
 __all__ = ["load_sections"]
 
@@ -41,7 +42,10 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
             f"{path}: front matter opened with '---' on line 1 is never closed", section=path.stem
         )
     try:
-        meta = yaml.safe_load(text[4:end]) or {}
+        meta = load_yaml(text[4:end])[1] or {}
+    except YamlTooLarge as exc:
+        line = f":{exc.line + 1}" if exc.line is not None else ""
+        raise SectionError(f"{path}{line}: front matter: {exc}", section=path.stem) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 2}" if mark is not None else ""

@@ -1,6 +1,7 @@
 """Presets: priority weights and section options from YAML files.
 
-A preset file (YAML, loaded with ``yaml.safe_load`` semantics only)::
+A preset file (YAML, read safely with YAML 1.2 floats and bounded aliases, see
+:mod:`ctxbudget.context._yaml`)::
 
     name: knowledge-heavy            # optional, defaults to the file stem
     description: Learnings first.
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._errors import PresetError
 from ._options import SectionOptions, describe_error
+from ._yaml import YamlTooLarge, load_yaml
 
 __all__ = ["Preset", "SectionSpec", "list_presets", "load_preset"]
 
@@ -212,8 +214,9 @@ def _load(path: Path, chain: tuple[Path, ...], deps: list[Path]) -> Preset:
     except (OSError, UnicodeDecodeError) as exc:
         raise PresetError(f"cannot read preset file: {exc}", source=source) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = load_yaml(text)
+    except YamlTooLarge as exc:
+        raise PresetError(str(exc), source=source, line=exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
