@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -287,8 +288,8 @@ def test_bad_ids_are_refused(session: object) -> None:
 
 
 def test_unknown_ledger_scheme_lists_the_known_ones() -> None:
-    """An unknown scheme is a LedgerError naming memory, redis and sqlite."""
-    with pytest.raises(LedgerError) as info:
+    """An unknown scheme is a ConfigurationError naming memory, redis and sqlite."""
+    with pytest.raises(ConfigurationError) as info:
         ledger_from_url("mongodb://localhost")
     assert "memory://" in str(info.value)
     assert "redis://" in str(info.value)
@@ -323,3 +324,23 @@ def test_unknown_event_name_is_refused() -> None:
     """on() names the known events when given another."""
     with pytest.raises(ConfigurationError, match="soft_warned"):
         SessionBudget("memory://").on("overspent", print)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://localhost:6379/0?timeout=abc", "timeout='abc' is not a number"),
+        ("redis://localhost:6379/0?timeout=-1", "timeout='-1' must be a positive number"),
+        ("redis://localhost:6379/0?fail_open=maybe", "fail_open='maybe' must be true or false"),
+        ("redis://:s3cret@localhost/0?timout=2", "unknown URL option 'timout'"),
+        ("sqlite:///spend.db?synchronous=fast", "synchronous='fast' must be one of"),
+        ("sqlite:///spend.db?journal=wal", "unknown URL option 'journal'; known options: synch"),
+    ],
+)
+def test_bad_url_options_name_the_option_in_one_line(url: str, message: str) -> None:
+    """A bad ledger URL option is a one-line ConfigurationError naming it, never a traceback
+    from float() or a silently ignored typo; passwords stay out of the message."""
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as info:
+        ledger_from_url(url)
+    assert "s3cret" not in str(info.value)
+    assert "\n" not in str(info.value)

@@ -63,8 +63,9 @@ class SessionBudget:
             environment variables when not given).
 
     Raises:
-        LedgerError: the ledger URL is unknown or its store cannot be opened.
-        ConfigurationError: a cap or ratio is out of range.
+        LedgerError: the ledger's store cannot be opened.
+        ConfigurationError: the ledger URL's scheme or an option of it is unknown or invalid,
+            or a cap or ratio is out of range.
 
     >>> budget = SessionBudget("memory://", session_cap=1000)
     >>> with budget.reserve(300, session="s1") as r:

@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "Expired",
@@ -24,7 +23,6 @@ __all__ = [
     "ReserveOutcome",
     "ScopeRecord",
     "SettleOutcome",
-    "redact",
 ]
 
 
@@ -103,15 +101,6 @@ class SettleOutcome:
 
 #: URL scheme -> ledger class, filled by ``Ledger.__init_subclass__``.
 schemes_registry: dict[str, type[Ledger]] = {}
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Ledger(ABC):

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from ..._errors import LedgerError, ReservationError
-from ._base import Expired, Ledger, Limit, ReserveOutcome, ScopeRecord, SettleOutcome, redact
+from ._base import Expired, Ledger, Limit, ReserveOutcome, ScopeRecord, SettleOutcome
+from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
     import redis
@@ -84,12 +85,14 @@ class RedisLedger(Ledger):
     def from_url(cls, url: str, **options: Any) -> RedisLedger:
         """``redis://[:password@]host:port/db?prefix=app:&fail_open=true&timeout=2``."""
         parts = urlsplit(url)
-        query = parse_qs(parts.query)
+        query = url_options(
+            url, {"prefix": text, "fail_open": boolean, "timeout": positive_seconds}
+        )
         if "prefix" in query:
-            options.setdefault("key_prefix", query["prefix"][-1])
+            options.setdefault("key_prefix", query["prefix"])
         if "fail_open" in query:
-            options.setdefault("fail_open", query["fail_open"][-1].lower() in ("1", "true", "yes"))
-        timeout = float(query.get("timeout", ["2"])[-1])
+            options.setdefault("fail_open", query["fail_open"])
+        timeout = query.get("timeout", 2.0)
         plain = parts._replace(query="").geturl()
         try:
             client = redis.Redis.from_url(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..._errors import LedgerError
-from ._base import Ledger, redact, schemes_registry
+from ..._errors import ConfigurationError
+from ._base import Ledger, schemes_registry
 from ._memory import MemoryLedger
 from ._sqlite import SQLiteLedger
+from ._url import redact
 
 __all__ = ["ledger_from_url", "ledger_schemes"]
 
@@ -41,15 +42,16 @@ def ledger_from_url(url: str, **options: Any) -> Ledger:
         options: passed to the ledger class (e.g. ``key_prefix``, ``fail_open`` for Redis).
 
     Raises:
-        LedgerError: the scheme is unknown (the message lists the known ones), the URL is
-            malformed, the store cannot be opened, or an optional driver is missing (the message
+        ConfigurationError: the scheme is unknown (the message lists the known ones), or the
+            URL or one of its options is malformed (the message names the option).
+        LedgerError: the store cannot be opened, or an optional driver is missing (the message
             names ``pip install 'ctxbudget[redis]'``).
     """
     scheme = urlsplit(url).scheme
     cls = schemes_registry.get(scheme)
     if cls is None:
         known = ", ".join(f"{s}://" for s in sorted(schemes_registry))
-        raise LedgerError(
-            f"unknown ledger scheme {scheme!r}; known schemes: {known}", url=redact(url)
+        raise ConfigurationError(
+            f"{redact(url)}: unknown ledger scheme {scheme!r}; known schemes: {known}"
         )
     return cls.from_url(url, **options)

@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from ..._errors import LedgerError
+from ..._errors import ConfigurationError, LedgerError
 from ._base import Hold, ScopeRecord
 from ._rows import Clock, RowLedger, Rows
+from ._url import choice, url_options
 
 __all__ = ["SQLiteLedger"]
 
@@ -166,9 +167,9 @@ class SQLiteLedger(RowLedger):
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         if synchronous.lower() not in _SYNCHRONOUS:
-            raise LedgerError(
-                f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}",
-                url=self.url,
+            raise ConfigurationError(
+                f"{self.url}: synchronous must be one of {', '.join(_SYNCHRONOUS)}, "
+                f"got {synchronous!r}"
             )
         self.synchronous = _SYNCHRONOUS[synchronous.lower()]
         self._timeout = timeout_s
@@ -187,10 +188,12 @@ class SQLiteLedger(RowLedger):
         parts = urlsplit(url)
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
-            raise LedgerError("write sqlite:///relative.db or sqlite:////absolute/path.db", url=url)
-        query = parse_qs(parts.query)
+            raise ConfigurationError(
+                f"{url}: write sqlite:///relative.db or sqlite:////absolute/path.db"
+            )
+        query = url_options(url, {"synchronous": choice(*_SYNCHRONOUS)})
         if "synchronous" in query:
-            options.setdefault("synchronous", query["synchronous"][-1])
+            options.setdefault("synchronous", query["synchronous"])
         return cls(path, **options)
 
     def _connect(self) -> sqlite3.Connection:
