@@ -51,7 +51,9 @@ def build(
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    sys.stdout.write(result.text + "\n")
+    # Exactly the assembled text, which is within the cap: a newline after it could take a
+    # piped context one token over. Only a terminal, where nothing is counted, gets one.
+    sys.stdout.write(result.text + ("\n" if sys.stdout.isatty() else ""))
     sys.stdout.flush()
     err.print(_report_table(result, preset))
 
