@@ -183,3 +183,36 @@ def test_recover_refuses_foreign_data() -> None:
     """Only version-1 checkpoints are accepted."""
     with pytest.raises(ConfigurationError, match="checkpoint"):
         Compactor.recover({"version": 9}, archive="memory://")
+
+
+def test_datetime_and_iso_timestamps_compact_archive_and_checkpoint() -> None:
+    """Messages stamped with datetimes (aware, naive) or ISO strings compact, archive byte for
+    byte, and checkpoint to JSON and back (they failed every compaction before)."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    agent = Compactor(3000, keep_last_turns=1, summary_tokens=100, tokenizer=CharTokenizer())
+    sent = []
+    for i in range(30):
+        zone = timezone(timedelta(hours=2)) if i % 2 else None
+        user = {
+            "role": "user",
+            "content": f"question {i} " * 12,
+            "timestamp": datetime(2026, 1, 1, i % 24, tzinfo=zone),
+        }
+        reply = {
+            "role": "assistant",
+            "content": f"answer {i}",
+            "timestamp": f"2026-01-02T00:{i:02d}",
+        }
+        agent.step(user)
+        agent.add(reply)
+        sent += [user, reply]
+    assert agent.blocks
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    assert archived + agent.recent == sent
+    assert all(b["start"] is None or b["start"].endswith("+00:00") for b in agent.blocks)
+    state = json.loads(json.dumps(agent.checkpoint()))
+    again = Compactor.recover(state, archive=agent.archive, tokenizer=CharTokenizer())
+    assert again.recent == agent.recent
+    assert again.prompt() == agent.prompt()

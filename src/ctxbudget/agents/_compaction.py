@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .._errors import ConfigurationError
 from .._validate import whole_number
 from ..context._indicator import INDICATOR, budget_indicator
-from ..memory._archive import Archive, MemoryArchive, archive_from_url
+from ..memory import Archive, MemoryArchive, archive_from_url, from_json_data, to_json_data
 from ..memory._summarize import ExtractiveSummarizer
 from ..messages import REPLY_PRIMING, fit_messages, group_turns, message_text, message_tokens
 from ..session._window import ContextWindow
@@ -48,15 +48,19 @@ class Compaction:
 
 
 def _stamp(message: Message) -> datetime | None:
+    """A message's ``timestamp`` (a datetime or an ISO 8601 string) as an aware UTC datetime;
+    a naive one is taken as UTC. ``None`` when absent or unreadable."""
     value = message.get("timestamp")
-    if isinstance(value, datetime):
-        return value
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)
         except ValueError:
             return None
-    return None
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 class Compactor:
@@ -277,7 +281,8 @@ class Compactor:
 
     def checkpoint(self) -> dict[str, Any]:
         """The compressed state as JSON-ready data: running summary, index of archived blocks
-        (ids, tokens, one-line descriptions, time ranges), system messages and recent turns."""
+        (ids, tokens, one-line descriptions, time ranges), system messages and recent turns
+        (datetime timestamps as ``{"$datetime": ISO}``, read back by :meth:`recover`)."""
         return {
             "version": 1,
             "window_tokens": self.window_tokens,
@@ -287,8 +292,8 @@ class Compactor:
             "indicator": self.indicator,
             "summary": self.summary,
             "blocks": [dict(b) for b in self.blocks],
-            "system": [dict(m) for m in self.system],
-            "recent": [dict(m) for m in self.recent],
+            "system": to_json_data([dict(m) for m in self.system]),
+            "recent": to_json_data([dict(m) for m in self.recent]),
         }
 
     @classmethod
@@ -321,6 +326,6 @@ class Compactor:
         )
         compactor.summary = checkpoint["summary"]
         compactor.blocks = [dict(b) for b in checkpoint["blocks"]]
-        compactor.system = list(checkpoint["system"])
-        compactor.recent = list(checkpoint["recent"])
+        compactor.system = from_json_data(list(checkpoint["system"]))
+        compactor.recent = from_json_data(list(checkpoint["recent"]))
         return compactor

@@ -5,7 +5,15 @@ Used by the builder (``reducers=``, ``archive=``) and by the agent-loop tools al
 package depends only on the tokenizers.
 """
 
-from ._archive import Archive, ArchivedBlock, MemoryArchive, SQLiteArchive, archive_from_url
+from ._archive import (
+    Archive,
+    ArchivedBlock,
+    MemoryArchive,
+    SQLiteArchive,
+    archive_from_url,
+    from_json_data,
+    to_json_data,
+)
 from ._reducers import (
     REDUCERS,
     Reducer,
@@ -34,7 +42,9 @@ __all__ = [
     "check_reducer_spec",
     "dedupe",
     "evict_older_than",
+    "from_json_data",
     "keep_summary_only",
     "reducer_from_spec",
     "summarize_oldest",
+    "to_json_data",
 ]

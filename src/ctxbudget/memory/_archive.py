@@ -56,14 +56,50 @@ def _dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
 
 
+#: The one key of the JSON object that stands for a datetime in archived content.
+_DATETIME = "$datetime"
+
+
+def to_json_data(value: Any) -> Any:
+    """``value`` with every datetime (messages' timestamps) replaced by the JSON object
+    ``{"$datetime": "<ISO 8601>"}``, so it survives ``json.dumps``; :func:`from_json_data`
+    turns them back. Dicts and lists are copied; anything else is returned as it is."""
+    if isinstance(value, datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, dict):
+        return {k: to_json_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_data(v) for v in value]
+    return value
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get(_DATETIME), str):
+        return datetime.fromisoformat(obj[_DATETIME])
+    return obj
+
+
+def from_json_data(value: Any) -> Any:
+    """The inverse of :func:`to_json_data` on data read back from JSON."""
+    if isinstance(value, dict):
+        return _untag({k: from_json_data(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [from_json_data(v) for v in value]
+    return value
+
+
+def _decode(text: str) -> Any:
+    return json.loads(text, object_hook=_untag)
+
+
 def _encode(content: Any) -> str:
     try:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(to_json_data(content), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ArchiveError(
-            f"archive content must be JSON data (text, items, messages): {exc}"
+            f"archive content must be JSON data (text, items, messages; datetimes allowed): {exc}"
         ) from exc
-    if json.loads(text) != content:
+    if _decode(text) != content:
         raise ArchiveError("archive content would not round-trip exactly through JSON")
     return text
 
@@ -115,7 +151,7 @@ class Archive(ABC):
         block_id, content, tokens, summary, source, start, end, created = row
         return ArchivedBlock(
             block_id,
-            json.loads(content),
+            _decode(content),
             tokens,
             summary,
             source,
