@@ -180,6 +180,30 @@ def test_soft_warn_and_exhausted_fire_once_each(ledger_url: str) -> None:
     assert seen == [("soft_warned", "session:s1"), ("exhausted", "session:s1")]
 
 
+def test_a_scope_that_refuses_for_lack_of_room_is_exhausted_once(ledger_url: str) -> None:
+    """At 900/1000, a 200-token call cannot fit: the scope is exhausted (state and one event),
+    though used < cap; a refusal caused only by others' holds is not exhaustion."""
+    budget = SessionBudget(ledger_url, session_cap=1000)
+    seen = events_of(budget)
+    budget.record(900, 0, session="s1")
+    assert budget.status("s1").state == "near_cap"
+    held = budget.reserve(90, session="s1")
+    with pytest.raises(BudgetExhausted):
+        budget.reserve(50, session="s1")  # 100 left uncommitted: the hold is in the way
+    assert budget.status("s1").state == "near_cap"
+    assert ("exhausted", "session:s1") not in seen
+    held.rollback()
+    for _ in range(3):
+        with pytest.raises(BudgetExhausted):
+            budget.reserve(200, session="s1")
+    status = budget.status("s1")
+    assert (status.used, status.state) == (900, "exhausted")
+    assert seen.count(("exhausted", "session:s1")) == 1
+    with budget.reserve(100, session="s1") as r:  # what is left can still be spent
+        r.commit(60, 40)
+    assert seen.count(("exhausted", "session:s1")) == 1
+
+
 def test_one_call_jumping_past_the_cap_fires_both_events(ledger_url: str) -> None:
     """From below 80% straight past the cap in one commit: soft warning, then exhausted."""
     budget = SessionBudget(ledger_url, session_cap=1000)

@@ -143,6 +143,8 @@ class SessionBudget:
         ``soft_warned`` and ``exhausted`` fire once per scope (per period for period scopes),
         in the process whose step crossed the line, also when one call jumps from below the
         soft-warn share straight past the cap (then both fire, soft warning first).
+        ``exhausted`` also fires, once, when a reservation is refused because the scope's
+        committed spend leaves less room than it asked for (see :class:`BudgetStatus`).
         ``reservation_expired`` fires in the process that reclaims an expired lease.
         An exception in a callback propagates to the caller after the ledger step is done.
 
@@ -220,6 +222,8 @@ class SessionBudget:
             refused = out.refused
             assert refused is not None
             assert refused.cap is not None
+            if out.exhausted:
+                self._emit(BudgetEvent("exhausted", refused.scope, self._status(refused)))
             raise BudgetExhausted(
                 scope=refused.scope,
                 used=refused.used,
@@ -263,7 +267,7 @@ class SessionBudget:
 
     def _status(self, record: ScopeRecord) -> BudgetStatus:
         cap = record.cap
-        if cap is not None and record.used >= cap:
+        if cap is not None and (record.used >= cap or record.exhausted):
             state: State = "exhausted"
         elif cap is not None and record.used >= self.soft_warn_ratio * cap:
             state = "near_cap"

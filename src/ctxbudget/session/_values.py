@@ -63,8 +63,10 @@ class BudgetStatus:
         input_tokens, output_tokens: committed usage by direction.
         cost: estimated cost from the price table.
         created, updated: first and last change, or ``None`` for a scope never used.
-        state: ``"exhausted"`` (used >= cap), ``"near_cap"`` (used >= soft-warn share of the
-            cap), else ``"active"``.
+        state: ``"exhausted"`` when used >= cap, or when the scope refused a reservation that
+            its committed spend left no room for (``cap - used < tokens`` asked: a call of
+            that size can never fit; refusals caused only by other open reservations do not
+            count); ``"near_cap"`` (used >= soft-warn share of the cap); else ``"active"``.
     """
 
     scope: str

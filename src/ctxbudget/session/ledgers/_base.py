@@ -81,11 +81,18 @@ class Expired:
 
 @dataclass(frozen=True)
 class ReserveOutcome:
-    """The result of one reserve step: held, or refused by ``refused`` (with its numbers)."""
+    """The result of one reserve step: held, or refused by ``refused`` (with its numbers).
+
+    ``exhausted`` is true when this refusal is the first to find the refusing scope exhausted:
+    its committed spend leaves less room than the reservation asked for (``cap - used <
+    tokens``), so no call of that size can fit until the period or the cap changes. The
+    ledger marks the scope (``ScopeRecord.exhausted``) in the same step.
+    """
 
     ok: bool
     refused: ScopeRecord | None = None
     expired: tuple[Expired, ...] = ()
+    exhausted: bool = False
 
 
 @dataclass(frozen=True)

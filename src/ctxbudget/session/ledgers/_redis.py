@@ -149,9 +149,12 @@ class RedisLedger(Ledger):
         ok, refused, expired = reply
         if int(ok) == 1:
             return ReserveOutcome(ok=True, expired=_expired(expired))
-        scope, used, reserved, cap = (_text(v) for v in refused)
-        record = ScopeRecord(scope, cap=int(cap), used=int(used), reserved=int(reserved))
-        return ReserveOutcome(ok=False, refused=record, expired=_expired(expired))
+        scope = _text(refused[0])
+        used, reserved, cap, newly, flagged = (int(_text(v)) for v in refused[1:])
+        record = ScopeRecord(scope, cap=cap, used=used, reserved=reserved, exhausted=bool(flagged))
+        return ReserveOutcome(
+            ok=False, refused=record, expired=_expired(expired), exhausted=bool(newly)
+        )
 
     @staticmethod
     def _check_settleable(reply: list[Any], reservation_id: str, what: str) -> None:

@@ -76,7 +76,15 @@ class RowLedger(Ledger):
                 record = rows.get_scope(limit.scope) or ScopeRecord(limit.scope, created=now)
                 record.cap = limit.cap
                 if limit.cap is not None and record.used + record.reserved + tokens > limit.cap:
-                    return ReserveOutcome(ok=False, refused=record, expired=expired)
+                    newly = not record.exhausted and limit.cap - record.used < tokens
+                    if newly:
+                        record.exhausted = True
+                        record.updated = now
+                        record.expires = max(record.expires, now + limit.retention_s)
+                        rows.put_scope(record)
+                    return ReserveOutcome(
+                        ok=False, refused=record, expired=expired, exhausted=newly
+                    )
                 records.append((record, limit))
             for record, limit in records:
                 record.reserved += tokens

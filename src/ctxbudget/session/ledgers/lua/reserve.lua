@@ -8,7 +8,17 @@ for i = 0, n - 1 do
     local used = num(redis.call('HGET', sk, 'used'))
     local reserved = num(redis.call('HGET', sk, 'reserved'))
     if used + reserved + tokens > tonumber(cap) then
-      return {0, {scope, I(used), I(reserved), cap}, expired}
+      -- exhausted: the committed spend alone leaves less room than this call asks for
+      local newly = 0
+      if tonumber(cap) - used < tokens and redis.call('HGET', sk, 'exhausted') ~= '1' then
+        ensure_scope(scope)
+        redis.call('HSET', sk, 'cap', cap, 'exhausted', 1)
+        keep_scope(scope, tonumber(ARGV[8 + 3 * i]))
+        newly = 1
+      end
+      local flagged = 0
+      if redis.call('HGET', sk, 'exhausted') == '1' then flagged = 1 end
+      return {0, {scope, I(used), I(reserved), cap, newly, flagged}, expired}
     end
   end
 end
