@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ctxbudget
 from ctxbudget import (
@@ -410,3 +412,14 @@ def test_closing_releases_connections_without_resource_warnings(tmp_path: Path) 
     )
     assert out.returncode == 0, out.stderr
     assert "ResourceWarning" not in out.stderr
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1))
+def test_scope_id_escaping_round_trips_and_never_leaks_a_separator(value: str) -> None:
+    """Escaped ids contain no ':' or '@', and unescaping gives the id back exactly."""
+    from ctxbudget.session._scopes import escape_id, unescape_id
+
+    escaped = escape_id(value)
+    assert ":" not in escaped
+    assert "@" not in escaped
+    assert unescape_id(escaped) == value

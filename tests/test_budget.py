@@ -368,3 +368,30 @@ def test_bad_url_options_name_the_option_in_one_line(url: str, message: str) -> 
         ledger_from_url(url)
     assert "s3cret" not in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_user_ids_with_separators_never_reach_another_scope(ledger_url: str) -> None:
+    """User 'bob@day:<today>' spends into its own scopes, not into bob's daily quota."""
+    from datetime import datetime, timezone
+
+    budget = SessionBudget(ledger_url, session_cap=None, user_quota=Quota(1000, "day"))
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    budget.record(900, 0, session="s-evil", user=f"bob@day:{today}")
+    with budget.reserve(1000, session="s-bob", user="bob") as r:  # bob's quota is untouched
+        r.commit(10, 0)
+    assert budget.status(user="bob").used == 10
+    assert budget.status(user=f"bob@day:{today}").used == 900
+
+
+@pytest.mark.parametrize(
+    "session_id", ["a:b", "a@b", "a%3Ab", "%", "session:x", "ü:🙂@%40", "rate:session:s@1"]
+)
+def test_session_ids_with_every_separator_round_trip(ledger_url: str, session_id: str) -> None:
+    """Ids holding ':', '@', '%' and unicode are listed, read and reset as given."""
+    budget = SessionBudget(ledger_url, session_cap=100)
+    budget.record(7, 0, session=session_id)
+    budget.record(1, 0, session="plain")
+    assert session_id in budget.sessions()
+    assert budget.status(session_id).used == 7
+    assert budget.reset(session_id)
+    assert budget.status("plain").used == 1

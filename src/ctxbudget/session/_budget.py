@@ -19,7 +19,7 @@ from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._reservation import Reservation
-from ._scopes import scope_limits
+from ._scopes import id_scope, scope_limits, unescape_id
 from ._settings import BudgetSettings
 from ._values import (
     EVENTS,
@@ -316,7 +316,7 @@ class SessionBudget:
         if len(given) != 1:
             raise ConfigurationError("give exactly one of session, user, conversation or scope")
         kind, value = given[0]
-        name = value if kind == "scope" else f"{kind}:{check_id(value, kind)}"
+        name = value if kind == "scope" else id_scope(kind, value)
         record = self.ledger.status(name)
         if record is None:
             caps = {
@@ -330,11 +330,11 @@ class SessionBudget:
 
     def sessions(self) -> list[str]:
         """Ids of the sessions the ledger keeps, sorted."""
-        return [s.removeprefix("session:") for s in self.ledger.scopes("session:")]
+        return [unescape_id(s.removeprefix("session:")) for s in self.ledger.scopes("session:")]
 
     def reset(self, session: str) -> bool:
         """Forget a session's spend (it starts from zero); ``True`` if it had any."""
-        return self.ledger.reset(f"session:{check_id(session, 'session')}")
+        return self.ledger.reset(id_scope("session", session))
 
     # -- the summarization trigger ---------------------------------------------------------
 
@@ -367,7 +367,7 @@ class SessionBudget:
                     self._emit(
                         BudgetEvent(
                             "summarization_triggered",
-                            f"conversation:{conversation}",
+                            id_scope("conversation", conversation),
                             tokens=int(forecast.predicted),
                             detail={"conversation": conversation, "forecast": forecast},
                         )
