@@ -496,3 +496,36 @@ def test_sequence_content_is_joined_with_newlines_in_order() -> None:
     """Items given as a list are kept in order, joined by newlines."""
     result = build_context({"a": ["one", "two", "", "three"]}, tokenizer=CHAR)
     assert result.text == "## A\none\ntwo\nthree"
+
+
+RULES = "\n".join(f"rule {i}" for i in range(20))
+
+
+@pytest.mark.parametrize("cap", [1000, None])
+def test_required_section_over_its_own_max_tokens_raises_not_trims(cap: int | None) -> None:
+    """Required content is never trimmed, even under its own max_tokens: a required section
+    larger than that limit raises, naming the section and both numbers (it was silently
+    trimmed before, with room to spare)."""
+    sections = [
+        Section(name="sys", content=RULES, required=True, max_tokens=50),
+        Section(name="notes", content="x"),
+    ]
+    with pytest.raises(RequiredSectionsExceedCap, match=r"'sys' needs .* own max_tokens is 50"):
+        build_context(sections, max_tokens=cap, tokenizer=CHAR)
+
+
+def test_required_section_within_its_max_tokens_is_kept_whole() -> None:
+    """With a max_tokens that holds it, a required section is kept whole."""
+    sections = [Section(name="sys", content=RULES, required=True, max_tokens=500)]
+    result = build_context(sections, max_tokens=1000, tokenizer=CHAR)
+    assert result.section("sys").status == "full"
+    assert RULES in result.text
+
+
+def test_allocate_refuses_a_required_demand_over_its_max_tokens() -> None:
+    """The pure allocation function holds the same rule."""
+    from ctxbudget import allocate
+
+    with pytest.raises(RequiredSectionsExceedCap) as info:
+        allocate(100, {"a": 1.0}, demands={"a": 60}, max_tokens={"a": 40}, required=["a"])
+    assert (info.value.needed, info.value.cap, info.value.section_limit) == (60, 40, True)

@@ -135,19 +135,35 @@ class BudgetError(CtxBudgetError):
 class RequiredSectionsExceedCap(BudgetError):
     """Required sections alone, with their headers, need more tokens than the cap allows.
 
+    Also raised when one required section alone is larger than its own ``max_tokens``: required
+    content is never trimmed, so the section's limit cannot be honoured either.
+
     Attributes:
         needed: tokens the required sections need, template text included.
-        cap: the cap (``max_tokens``) of the build, in tokens.
+        cap: the cap (``max_tokens``) of the build, or the section's own ``max_tokens``, in
+            tokens.
         sections: names of the required sections.
+        section_limit: ``True`` when ``cap`` is the one section's own ``max_tokens``.
     """
 
-    def __init__(self, *, needed: int, cap: int, sections: Sequence[str]) -> None:
+    def __init__(
+        self, *, needed: int, cap: int, sections: Sequence[str], section_limit: bool = False
+    ) -> None:
         names = ", ".join(repr(s) for s in sections)
-        super().__init__(
-            f"required sections {names} need {needed} tokens but the cap is {cap}: "
-            f"raise max_tokens to at least {needed}, or mark a section not required "
-            f"so it can be trimmed"
-        )
+        if section_limit:
+            message = (
+                f"required section {names} needs {needed} tokens but its own max_tokens is "
+                f"{cap}: required content is never trimmed, so raise the section's max_tokens "
+                f"to at least {needed}, shorten it, or mark it not required"
+            )
+        else:
+            message = (
+                f"required sections {names} need {needed} tokens but the cap is {cap}: "
+                f"raise max_tokens to at least {needed}, or mark a section not required "
+                f"so it can be trimmed"
+            )
+        super().__init__(message)
+        self.section_limit = section_limit
         self.needed = needed
         self.cap = cap
         self.sections = tuple(sections)

@@ -64,7 +64,8 @@ def allocate(
         cap every section gets its demand.
 
     Raises:
-        RequiredSectionsExceedCap: the demands of required sections alone exceed ``cap``.
+        RequiredSectionsExceedCap: the demands of required sections alone exceed ``cap``, or
+            a required section's demand exceeds its own ``max_tokens``.
         ConfigurationError: ``cap`` is negative, a weight is negative or not finite, or a required
             section has no demand.
 
@@ -100,6 +101,7 @@ def allocate(
         if name in required:
             if demands.get(name) is None:
                 raise ConfigurationError(f"required section {name!r} needs a demand")
+            check_required_limit(name, demands[name], max_tokens.get(name))
             floor[name] = ceiling[name]
         else:
             floor[name] = min(min_tokens.get(name, 0), ceiling[name])
@@ -210,3 +212,15 @@ def _water_fill(
         alloc[name] += extra
         spare -= extra
     return alloc
+
+
+def check_required_limit(name: str, demand: int | None, limit: int | None) -> None:
+    """Required content is never trimmed: its demand must fit its own ``max_tokens``.
+
+    Raises:
+        RequiredSectionsExceedCap: ``demand > limit`` (with ``section_limit=True``).
+    """
+    if demand is not None and limit is not None and demand > limit:
+        raise RequiredSectionsExceedCap(
+            needed=int(demand), cap=limit, sections=[name], section_limit=True
+        )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from .._errors import BudgetError, RequiredSectionsExceedCap
 from ..typing import Tokenizer
-from ._allocation import Strategy, allocate
+from ._allocation import Strategy, allocate, check_required_limit
 from ._items import item_spans
 from ._measure import MeasuredSection
 from ._parts import Part
@@ -22,9 +22,15 @@ __all__ = ["allocate_parts", "allocate_uncapped", "reduce_parts"]
 
 
 def allocate_uncapped(live: list[Part]) -> None:
-    """With no cap: every section keeps everything up to its own ``max_tokens``."""
+    """With no cap: every section keeps everything up to its own ``max_tokens``.
+
+    Raises:
+        RequiredSectionsExceedCap: a required section is larger than its own ``max_tokens``.
+    """
     for p in live:
         m = p.m
+        if p.required:
+            check_required_limit(p.name, p.header + m.total, p.max_tokens)
         limit = math.inf if p.max_tokens is None else p.max_tokens - p.header
         m.measure_until(limit)
         p.allocated = p.header + m.total if p.max_tokens is None else p.max_tokens
@@ -60,6 +66,8 @@ def allocate_parts(live: list[Part], budget: int, cap: int, base: int, strategy:
                 strategy=strategy,
             )
         except RequiredSectionsExceedCap as exc:
+            if exc.section_limit:
+                raise
             raise RequiredSectionsExceedCap(
                 needed=exc.needed + base, cap=cap, sections=exc.sections
             ) from None
