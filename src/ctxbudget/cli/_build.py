@@ -12,6 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from .._errors import CtxBudgetError
+from .._unicode import has_lone_surrogate, replace_lone_surrogates
 from ..context import BuiltContext, ContextBuilder, list_presets, load_preset, load_sections
 from ..tokenizers import get_tokenizer
 from ._app import Paths, TokenizerOpt, app, err, fail, out, presets_app
@@ -49,11 +50,13 @@ def build(
         fail(exc)
         return
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        print(replace_lone_surrogates(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)))
         return
     # Exactly the assembled text, which is within the cap: a newline after it could take a
     # piped context one token over. Only a terminal, where nothing is counted, gets one.
-    sys.stdout.write(result.text + ("\n" if sys.stdout.isatty() else ""))
+    # Lone surrogates cannot reach a UTF-8 stream: written as U+FFFD, which counts the same.
+    text = replace_lone_surrogates(result.text) if has_lone_surrogate(result.text) else result.text
+    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
     sys.stdout.flush()
     err.print(_report_table(result, preset))
 

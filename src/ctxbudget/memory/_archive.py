@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import ArchiveError, ConfigurationError
+from .._unicode import has_lone_surrogate, replace_lone_surrogates
 
 __all__ = ["Archive", "ArchivedBlock", "MemoryArchive", "SQLiteArchive", "archive_from_url"]
 
@@ -88,13 +89,20 @@ def from_json_data(value: Any) -> Any:
     return value
 
 
+def _label(text: str) -> str:
+    return replace_lone_surrogates(text) if has_lone_surrogate(text) else text
+
+
 def _decode(text: str) -> Any:
     return json.loads(text, object_hook=_untag)
 
 
 def _encode(content: Any) -> str:
     try:
-        text = json.dumps(to_json_data(content), ensure_ascii=False, allow_nan=False)
+        data = to_json_data(content)
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        if has_lone_surrogate(text):  # text that is not valid Unicode is kept JSON-escaped
+            text = json.dumps(data, ensure_ascii=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ArchiveError(
             f"archive content must be JSON data (text, items, messages; datetimes allowed): {exc}"
@@ -124,14 +132,21 @@ class Archive(ABC):
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> str:
-        """Archive ``content`` (text, items or messages) and return its new id."""
+        """Archive ``content`` (text, items or messages) and return its new id.
+
+        ``content`` comes back exactly, lone surrogates included; ``summary`` and ``source``
+        are labels, stored with any lone surrogate as U+FFFD.
+
+        Raises:
+            ArchiveError: the content is not JSON data, or the store failed.
+        """
         block_id = uuid.uuid4().hex
         row = (
             block_id,
             _encode(content),
             int(tokens),
-            summary,
-            source,
+            _label(summary),
+            _label(source),
             _ts(start),
             _ts(end),
             time.time(),

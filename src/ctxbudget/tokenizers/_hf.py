@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import TokenizerError
+from .._unicode import has_lone_surrogate, replace_lone_surrogates
 from ..typing import Tokenizer
 
 __all__ = ["HFTokenizer", "load_hf"]
@@ -35,12 +36,22 @@ class HFTokenizer:
         return self._name
 
     def count(self, text: str) -> int:
-        """Number of tokens in ``text``."""
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        """Number of tokens in ``text`` (a lone surrogate counts as U+FFFD, as in tiktoken)."""
+        return len(self._ids(text))
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``, without special tokens."""
-        return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        """Token ids of ``text``, without special tokens (lone surrogates as U+FFFD)."""
+        return list(self._ids(text))
+
+    def _ids(self, text: str) -> Any:
+        try:
+            return self._tokenizer.encode(text, add_special_tokens=False).ids
+        except TypeError:
+            if not has_lone_surrogate(text):
+                raise
+            # tokenizers refuses text that is not valid Unicode: the one policy of _unicode
+            fixed = replace_lone_surrogates(text)
+            return self._tokenizer.encode(fixed, add_special_tokens=False).ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``."""
