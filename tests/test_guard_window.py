@@ -200,13 +200,64 @@ def test_guard_commits_estimate_without_usage(budget: SessionBudget) -> None:
 
 
 def test_guard_rolls_back_on_error(budget: SessionBudget) -> None:
-    """A call raising ValueError is rolled back (nothing used or held) and the error propagates."""
+    """With bill_on_error="none", a call raising ValueError is rolled back (nothing used or
+    held) and the error propagates."""
     call = Calls(exc=ValueError("bad request"))
     with pytest.raises(ValueError, match="bad request"):
-        guard(budget, call, prompt=PROMPT, max_output_tokens=50, session="s1")
+        guard(budget, call, prompt=PROMPT, max_output_tokens=50, session="s1", bill_on_error="none")
     assert call.count == 1
     s = budget.status("s1")
     assert (s.used, s.reserved, s.calls) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("input", (11, 11, 0)), ("estimate", (61, 11, 50)), ("none", (0, 0, 0))],
+)
+def test_bill_on_error_policies(budget: SessionBudget, policy: str, expected: tuple) -> None:
+    """Any exception after the call started is settled by the documented policy; the default
+    bills the prompt estimate as input, since the request may have reached the provider."""
+    call = Calls(exc=ConnectionError("reset by peer"))
+    with pytest.raises(ConnectionError):
+        guard(
+            budget,
+            call,
+            prompt=PROMPT,
+            max_output_tokens=50,
+            session="s1",
+            bill_on_error=policy,  # type: ignore[arg-type]
+        )
+    s = budget.status("s1")
+    assert (s.used, s.input_tokens, s.output_tokens) == expected
+    assert s.reserved == 0
+
+
+def test_default_bills_the_input_of_a_failed_call(budget: SessionBudget) -> None:
+    """Without a policy given, a 5xx-style error after sending bills the prompt as input."""
+    with pytest.raises(RuntimeError):
+        guard(
+            budget,
+            Calls(exc=RuntimeError("502 bad gateway")),
+            prompt=PROMPT,
+            max_output_tokens=50,
+            session="s1",
+        )
+    assert budget.status("s1").input_tokens == 11
+
+
+def test_unknown_bill_on_error_is_refused_before_any_call(budget: SessionBudget) -> None:
+    """A misspelt policy fails up front, naming the three, and nothing is reserved."""
+    call = Calls("text")
+    with pytest.raises(ConfigurationError, match="'input', 'estimate', 'none'"):
+        guard(
+            budget,
+            call,
+            prompt=PROMPT,
+            max_output_tokens=5,
+            session="s1",
+            bill_on_error="always",  # type: ignore[arg-type]
+        )
+    assert call.count == 0
 
 
 @pytest.mark.parametrize(
@@ -345,10 +396,20 @@ def test_aguard_commits_estimate_without_usage(budget: SessionBudget) -> None:
 
 
 def test_aguard_rolls_back_on_error(budget: SessionBudget) -> None:
-    """An async call raising ValueError is rolled back and the error propagates."""
+    """With bill_on_error="none", an async call raising ValueError is rolled back and the
+    error propagates."""
     call = Calls(exc=ValueError("boom"))
     with pytest.raises(ValueError, match="boom"):
-        asyncio.run(aguard(budget, call.acall, prompt=PROMPT, max_output_tokens=20, session="s1"))
+        asyncio.run(
+            aguard(
+                budget,
+                call.acall,
+                prompt=PROMPT,
+                max_output_tokens=20,
+                session="s1",
+                bill_on_error="none",
+            )
+        )
     s = budget.status("s1")
     assert (s.used, s.reserved, s.calls) == (0, 0, 0)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from .._errors import BudgetExhausted
+from .._errors import BudgetExhausted, ConfigurationError
 from ..messages import Prompt, count_prompt
 from ._budget import SessionBudget
 from ._reservation import Reservation
@@ -37,12 +37,6 @@ def usage_of(response: Any) -> tuple[int, int] | None:
     return None
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) or any(
-        "Timeout" in cls.__name__ for cls in type(exc).__mro__
-    )
-
-
 def _prepare(
     budget: SessionBudget, prompt: Prompt, max_output_tokens: int, ids: Mapping[str, Any]
 ) -> tuple[Reservation, int]:
@@ -50,12 +44,32 @@ def _prepare(
     return budget.reserve(estimate + max_output_tokens, **ids), estimate
 
 
-def _failed(reservation: Reservation, estimate: int, model: str | None, exc: BaseException) -> None:
-    """Timeouts bill the prompt estimate (providers bill input); other failures cost nothing."""
-    if _is_timeout(exc):
-        reservation.commit(estimate, 0, model)
-    else:
+#: What a call that raised is charged (see :func:`guard`).
+BillOnError = Literal["input", "estimate", "none"]
+_BILL_ON_ERROR = ("input", "estimate", "none")
+
+
+def _check_policy(bill_on_error: object) -> None:
+    if bill_on_error not in _BILL_ON_ERROR:
+        raise ConfigurationError(
+            f"bill_on_error must be one of {', '.join(map(repr, _BILL_ON_ERROR))}, "
+            f"got {bill_on_error!r}"
+        )
+
+
+def _failed(
+    reservation: Reservation,
+    estimate: tuple[int, int],
+    model: str | None,
+    policy: BillOnError,
+) -> None:
+    """Settle the reservation of a call that raised, by ``policy``."""
+    if policy == "none":
         reservation.rollback()
+    elif policy == "estimate":
+        reservation.commit(*estimate, model)
+    else:
+        reservation.commit(estimate[0], 0, model)
 
 
 def _succeeded(
@@ -81,6 +95,7 @@ def guard(
     model: str | None = None,
     fallback: Callable[[BudgetExhausted], T] | None = None,
     usage: Callable[[T], tuple[int, int] | None] = usage_of,
+    bill_on_error: BillOnError = "input",
 ) -> T:
     """Reserve, call, commit: an LLM call that can never overspend its budget.
 
@@ -88,9 +103,10 @@ def guard(
        it plus ``max_output_tokens``.
     2. Calls ``call()``; commits the usage the response reports (``usage``), or the estimate
        (prompt estimate, ``max_output_tokens``) when it reports none.
-    3. If the call times out (``TimeoutError`` or an exception class named ``*Timeout*``, as in
-       httpx and the OpenAI SDK), commits the prompt estimate: providers bill input. Any other
-       exception rolls the reservation back (a failed call costs nothing) and propagates.
+    3. If the call raises (a timeout, a dropped connection, a 5xx, a cancellation...), settles
+       by ``bill_on_error`` and re-raises. guard cannot tell whether the request reached the
+       provider, and providers bill the input of requests they received even when the answer
+       never arrives, so the default bills the prompt estimate as input.
 
     Args:
         budget: the session budget.
@@ -102,14 +118,22 @@ def guard(
         fallback: called with the :class:`~ctxbudget.BudgetExhausted` instead of raising it
             (graceful degradation: a cheaper model, a cached answer...).
         usage: reads ``(input_tokens, output_tokens)`` from the response.
+        bill_on_error: what a call that raised is charged: ``"input"`` (default) the prompt
+            estimate as input tokens; ``"estimate"`` the whole reservation (prompt estimate
+            plus ``max_output_tokens``, for providers that bill a broken stream's output);
+            ``"none"`` nothing (the reservation is rolled back; for calls known never to
+            have left the process).
 
     Returns:
         What ``call`` (or ``fallback``) returns.
 
     Raises:
         BudgetExhausted: when exhausted and no ``fallback`` is given.
+        ConfigurationError: ``bill_on_error`` is not one of the three policies.
         LedgerError: the ledger failed.
+        Exception: whatever ``call`` raises, after the reservation is settled.
     """
+    _check_policy(bill_on_error)
     ids = {"session": session, "user": user, "conversation": conversation}
     try:
         reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
@@ -119,8 +143,8 @@ def guard(
         return fallback(exc)
     try:
         response = call()
-    except BaseException as exc:
-        _failed(reservation, estimate, model, exc)
+    except BaseException:
+        _failed(reservation, (estimate, max_output_tokens), model, bill_on_error)
         raise
     return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)
 
@@ -137,8 +161,10 @@ async def aguard(
     model: str | None = None,
     fallback: Callable[[BudgetExhausted], Awaitable[T]] | None = None,
     usage: Callable[[T], tuple[int, int] | None] = usage_of,
+    bill_on_error: BillOnError = "input",
 ) -> T:
     """:func:`guard` for an async call (and an async ``fallback``); same rules and errors."""
+    _check_policy(bill_on_error)
     ids = {"session": session, "user": user, "conversation": conversation}
     try:
         reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
@@ -148,7 +174,7 @@ async def aguard(
         return await fallback(exc)
     try:
         response = await call()
-    except BaseException as exc:
-        _failed(reservation, estimate, model, exc)
+    except BaseException:
+        _failed(reservation, (estimate, max_output_tokens), model, bill_on_error)
         raise
     return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)
