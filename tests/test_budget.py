@@ -395,3 +395,25 @@ def test_session_ids_with_every_separator_round_trip(ledger_url: str, session_id
     assert budget.status(session_id).used == 7
     assert budget.reset(session_id)
     assert budget.status("plain").used == 1
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_sqlite_file_deleted_or_replaced_while_open_is_a_ledger_error(
+    tmp_path: Path, how: str
+) -> None:
+    """A process whose ledger file was unlinked (or swapped for a new one) must not keep
+    writing spend that no other process sees: its next step raises, naming the file."""
+    path = tmp_path / "spend.db"
+    budget = SessionBudget(f"sqlite:///{path}", session_cap=1000)
+    budget.record(100, 0, session="s1")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if how == "replaced":
+        other = SessionBudget(f"sqlite:///{path}", session_cap=1000)
+        other.record(1, 0, session="s2")
+        other.close()
+    with pytest.raises(LedgerError, match=r"spend\.db.*deleted or replaced"):
+        budget.reserve(10, session="s1")
+    with pytest.raises(LedgerError, match="deleted or replaced"):
+        budget.status("s1")
+    budget.close()

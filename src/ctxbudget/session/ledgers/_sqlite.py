@@ -10,6 +10,7 @@ killed process still loses nothing).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -172,6 +173,9 @@ class SQLiteLedger(RowLedger):
                 f"got {synchronous!r}"
             )
         self.synchronous = _SYNCHRONOUS[synchronous.lower()]
+        # (device, inode) of the file when first opened: a file deleted or replaced while
+        # open would take writes that no other process sees (checked at every step).
+        self._identity: tuple[int, int] | None = None
         self._timeout = timeout_s
         self._clock = clock
         self._local = threading.local()
@@ -222,7 +226,26 @@ class SQLiteLedger(RowLedger):
         self._local.db = db
         with self._guard:
             self._connections.append(db)
+            if self._identity is None:
+                self._identity = self._file_identity()
         return db
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _check_file(self) -> None:
+        """Raise when the ledger file is no longer the one this ledger opened."""
+        if self._identity is not None and self._file_identity() != self._identity:
+            raise LedgerError(
+                f"the ledger file {self.path!r} was deleted or replaced while open: spend "
+                f"written now would be lost to every other process; reopen the ledger (or "
+                f"restore the file) and check its totals",
+                url=self.url,
+            )
 
     @contextmanager
     def _step(self) -> Iterator[Rows]:
@@ -232,6 +255,7 @@ class SQLiteLedger(RowLedger):
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot start a transaction: {exc}", url=self.url) from exc
         try:
+            self._check_file()  # under the write lock: no step lands in a lost file
             yield _SqlRows(db)
         except sqlite3.Error as exc:
             db.execute("ROLLBACK")
@@ -248,14 +272,18 @@ class SQLiteLedger(RowLedger):
         return self._clock()
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        db = self._connect()
+        self._check_file()
         try:
-            return self._connect().execute(sql, args).fetchall()
+            return db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise LedgerError(f"read failed: {exc}", url=self.url) from exc
 
     def status(self, scope: str) -> ScopeRecord | None:
+        db = self._connect()
+        self._check_file()
         try:
-            return _SqlRows(self._connect()).get_scope(scope)
+            return _SqlRows(db).get_scope(scope)
         except sqlite3.Error as exc:
             raise LedgerError(f"read failed: {exc}", url=self.url) from exc
 
