@@ -116,20 +116,28 @@ def test_count_prompt_counts_tool_calls_like_fit_messages() -> None:
     )
 
 
-def test_count_prompt_content_parts_count_only_text() -> None:
-    """Content given as parts counts the text parts and ignores the others (images)."""
+@pytest.mark.parametrize(("detail", "image"), [(None, 1445), ("high", 1445), ("low", 85)])
+def test_count_prompt_content_parts_count_text_and_images(detail: str | None, image: int) -> None:
+    """Content given as parts counts its text parts, and each image by OpenAI's published
+    image rule (85 tokens at low detail; otherwise the rule's upper bound, 85 + 170 x 8)."""
+    spec = {"url": "https://example.invalid/a.png"}
+    if detail is not None:
+        spec["detail"] = detail
     messages = [
         {
             "role": "user",
             "content": [
                 {"type": "text", "text": "abc"},
-                {"type": "image_url", "image_url": {"url": "https://example.invalid/a.png"}},
+                {"type": "image_url", "image_url": spec},
                 {"type": "text", "text": "de"},
             ],
         }
     ]
-    # 3 + 3 + len("user") 4 + 3 + 2 = 15
-    assert count_prompt(messages, CharTokenizer()) == 15
+    # 3 + 3 + len("user") 4 + 3 + 2 = 15, plus the image
+    assert count_prompt(messages, CharTokenizer()) == 15 + image
+    fitted = fit_messages(messages, 10_000, tokenizer=CharTokenizer())
+    assert fitted.tokens == 15 + image
+    assert fitted.estimated is (detail != "low")
 
 
 def test_count_prompt_empty_chat_is_the_priming() -> None:

@@ -12,7 +12,15 @@ from typing import Any, Literal
 from .._errors import BudgetError, ConfigurationError
 from .._validate import whole_number
 from ..tokenizers import get_tokenizer
-from ._counting import REPLY_PRIMING, Message, check_message, message_cost, message_text, tool_calls
+from ._counting import (
+    REPLY_PRIMING,
+    Message,
+    check_message,
+    is_estimated,
+    message_cost,
+    message_text,
+    tool_calls,
+)
 
 __all__ = ["FittedMessages", "fit_messages", "group_turns", "history_items"]
 
@@ -26,7 +34,8 @@ class FittedMessages:
         tokens: their cost under the module's rule, reply priming included; <= ``max_tokens``.
         max_tokens: the budget.
         dropped: the dropped messages, in their original order.
-        estimated: whether tool calls were estimated (not covered by the published rule).
+        estimated: whether the count holds estimates (tool calls, images of unknown size:
+            see :mod:`ctxbudget.messages._counting`); estimates are upper bounds.
     """
 
     messages: list[Message]
@@ -121,7 +130,7 @@ def fit_messages(
     for m in messages:
         check_message(m)
     cost = [message_cost(m, tok) for m in messages]
-    estimated = any(m.get("tool_calls") for m in messages)
+    estimated = any(is_estimated(m) for m in messages)
     system = [i for i, m in enumerate(messages) if m["role"] == "system"]
     groups = group_turns(messages)
     used = REPLY_PRIMING + sum(cost[i] for i in system)
