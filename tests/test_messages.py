@@ -187,3 +187,17 @@ def test_history_as_a_section_trims_at_message_boundaries() -> None:
     kept = result.section("interaction_buffer").items_kept
     assert body == "\n".join(items[-kept:])
     assert result.tokens <= 300
+
+
+def test_tool_call_with_null_function_is_counted_not_a_crash() -> None:
+    """A tool call whose function is null (seen from some clients) costs its 3 overhead
+    tokens and keeps its results paired; it crashed with AttributeError before."""
+    messages = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": None}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ]
+    fitted = fit_messages(messages, 1000, tokenizer=CHAR)
+    assert fitted.messages == messages
+    assert fitted.tokens == 3 + (3 + 4 + 2) + (3 + 9 + 0 + 3) + (3 + 4 + 4)
+    assert history_items(messages)[-1] == "assistant: [tool call ()]\ntool: done"
