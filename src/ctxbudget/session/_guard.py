@@ -38,10 +38,17 @@ def usage_of(response: Any) -> tuple[int, int] | None:
 
 
 def _prepare(
-    budget: SessionBudget, prompt: Prompt, max_output_tokens: int, ids: Mapping[str, Any]
-) -> tuple[Reservation, int]:
+    budget: SessionBudget,
+    prompt: Prompt,
+    max_output_tokens: int,
+    ids: Mapping[str, Any],
+    bill_on_error: object,
+) -> tuple[Reservation, tuple[int, int]]:
+    """Check the policy, estimate the prompt, reserve; ``(reservation, (input, output))``."""
+    _check_policy(bill_on_error)
     estimate = count_prompt(prompt, budget.tokenizer)
-    return budget.reserve(estimate + max_output_tokens, **ids), estimate
+    reservation = budget.reserve(estimate + max_output_tokens, **ids)
+    return reservation, (estimate, max_output_tokens)
 
 
 #: What a call that raised is charged (see :func:`guard`).
@@ -133,10 +140,9 @@ def guard(
         LedgerError: the ledger failed.
         Exception: whatever ``call`` raises, after the reservation is settled.
     """
-    _check_policy(bill_on_error)
     ids = {"session": session, "user": user, "conversation": conversation}
     try:
-        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
+        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids, bill_on_error)
     except BudgetExhausted as exc:
         if fallback is None:
             raise
@@ -144,9 +150,9 @@ def guard(
     try:
         response = call()
     except BaseException:
-        _failed(reservation, (estimate, max_output_tokens), model, bill_on_error)
+        _failed(reservation, estimate, model, bill_on_error)
         raise
-    return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)
+    return _succeeded(reservation, response, usage, estimate, model)
 
 
 async def aguard(
@@ -164,10 +170,9 @@ async def aguard(
     bill_on_error: BillOnError = "input",
 ) -> T:
     """:func:`guard` for an async call (and an async ``fallback``); same rules and errors."""
-    _check_policy(bill_on_error)
     ids = {"session": session, "user": user, "conversation": conversation}
     try:
-        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids)
+        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids, bill_on_error)
     except BudgetExhausted as exc:
         if fallback is None:
             raise
@@ -175,6 +180,6 @@ async def aguard(
     try:
         response = await call()
     except BaseException:
-        _failed(reservation, (estimate, max_output_tokens), model, bill_on_error)
+        _failed(reservation, estimate, model, bill_on_error)
         raise
-    return _succeeded(reservation, response, usage, (estimate, max_output_tokens), model)
+    return _succeeded(reservation, response, usage, estimate, model)
