@@ -135,10 +135,10 @@ def test_context_manager_rolls_back_on_exception_and_when_not_committed(ledger_u
 
 
 def test_expired_lease_returns_to_the_pool_and_is_reported_once(ledger_url: str) -> None:
-    """A reservation neither committed nor rolled back frees its tokens after its lease."""
+    """A manual reservation (no heartbeat) never renewed frees its tokens after its lease."""
     budget = SessionBudget(ledger_url, session_cap=1000, lease_s=0.3)
     seen = events_of(budget)
-    forgotten = budget.reserve(900, session="s1")
+    forgotten = budget.reserve(900, session="s1", heartbeat=False)
     with pytest.raises(BudgetExhausted):
         budget.reserve(200, session="s1")
     time.sleep(0.5)
@@ -154,10 +154,13 @@ def test_expired_lease_returns_to_the_pool_and_is_reported_once(ledger_url: str)
 def test_reap_reclaims_expired_leases(ledger_url: str) -> None:
     """reap() returns expired holds to the pool and reports how many."""
     budget = SessionBudget(ledger_url, session_cap=1000, lease_s=0.2)
-    budget.reserve(100, session="a")
-    budget.reserve(200, session="b")
+    held = [
+        budget.reserve(100, session="a", heartbeat=False),
+        budget.reserve(200, session="b", heartbeat=False),
+    ]
     time.sleep(0.4)
     assert budget.reap() == 2
+    assert all(r.state == "active" for r in held)
     assert budget.status("a").reserved == 0
     assert budget.status("b").reserved == 0
     assert budget.reap() == 0
@@ -347,7 +350,7 @@ def test_redis_down_can_fail_open() -> None:
 def test_unknown_event_name_is_refused() -> None:
     """on() names the known events when given another."""
     with pytest.raises(ConfigurationError, match="soft_warned"):
-        SessionBudget("memory://").on("overspent", print)  # type: ignore[arg-type]
+        SessionBudget("memory://").on("overspend", print)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

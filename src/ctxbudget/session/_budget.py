@@ -17,24 +17,23 @@ from typing import Any, Literal
 from .._errors import BudgetExhausted, ConfigurationError
 from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
+from ._events import EventHub, status_of
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._reservation import Reservation
 from ._scopes import id_scope, scope_limits, unescape_id
 from ._settings import BudgetSettings
 from ._values import (
-    EVENTS,
     SYSTEM_SESSION,
     BudgetEvent,
     BudgetStatus,
     EventName,
     Quota,
-    State,
     check_id,
     check_tokens,
-    utc,
 )
 from ._window import ContextWindow, Forecast
-from .ledgers import Expired, Ledger, Limit, ScopeRecord, SettleOutcome, ledger_from_url
+from .ledgers import Ledger, Limit, ScopeRecord, SettleOutcome, ledger_from_url
+from .ledgers._owner import this_process
 
 __all__ = ["SessionBudget"]
 
@@ -130,7 +129,7 @@ class SessionBudget:
             )
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
         self.tokenizer = get_tokenizer(tokenizer)
-        self._callbacks: dict[str, list[Callable[[BudgetEvent], None]]] = {e: [] for e in EVENTS}
+        self._events = EventHub(self.ledger, self.soft_warn_ratio)
         self._lock = threading.Lock()
         self._windows: dict[str, ContextWindow] = {}
         self.clock: Callable[[], float] = time.time
@@ -145,39 +144,24 @@ class SessionBudget:
         soft-warn share straight past the cap (then both fire, soft warning first).
         ``exhausted`` also fires, once, when a reservation is refused because the scope's
         committed spend leaves less room than it asked for (see :class:`BudgetStatus`).
-        ``reservation_expired`` fires in the process that reclaims an expired lease.
-        An exception in a callback propagates to the caller after the ledger step is done.
+        ``overspent`` fires whenever a commit or record pushes a scope's ``used + reserved``
+        past its cap (a commit after its lease was reclaimed, more than was reserved, a
+        ``record``), with the numbers (see :class:`BudgetEvent`). ``reservation_expired``
+        fires in the process that reclaims an expired lease. ``not_durable`` fires once, at
+        the first step after the ledger found it may lose spend on a restart (Redis with no
+        persistence). An exception in a callback propagates to the caller after the ledger
+        step is done.
 
         Raises:
             ConfigurationError: unknown event name (the message lists the known ones).
         """
-        if event not in self._callbacks:
-            raise ConfigurationError(f"unknown event {event!r}; events: {', '.join(EVENTS)}")
-        with self._lock:
-            self._callbacks[event].append(callback)
+        self._events.on(event, callback)
 
     def _emit(self, event: BudgetEvent) -> None:
-        for callback in list(self._callbacks[event.name]):
-            callback(event)
+        self._events.emit(event)
 
-    def _after(self, out: SettleOutcome) -> None:
-        self._expired(out.expired)
-        for record in out.soft_warned:
-            self._emit(BudgetEvent("soft_warned", record.scope, self._status(record)))
-        for record in out.exhausted:
-            self._emit(BudgetEvent("exhausted", record.scope, self._status(record)))
-
-    def _expired(self, expired: tuple[Expired, ...]) -> None:
-        for item in expired:
-            self._emit(
-                BudgetEvent(
-                    "reservation_expired",
-                    item.scopes[0] if item.scopes else None,
-                    reservation_id=item.id,
-                    tokens=item.tokens,
-                    detail={"scopes": item.scopes},
-                )
-            )
+    def _after(self, out: SettleOutcome, reservation_id: str | None = None) -> None:
+        self._events.settled(out, reservation_id)
 
     # -- scopes --------------------------------------------------------------------------
 
@@ -195,14 +179,22 @@ class SessionBudget:
         session: str,
         user: str | None = None,
         conversation: str | None = None,
+        heartbeat: bool = True,
     ) -> Reservation:
         """Atomically check every applicable cap, quota and rate limit, and hold ``tokens``.
+
+        The hold lasts while the returned :class:`Reservation` is alive and unsettled: the
+        process's heartbeat renews its lease every ``lease_s / 3`` seconds, and memory and
+        SQLite ledgers never reclaim the hold of a process still running. A reservation
+        dropped unsettled is rolled back (a warning is logged).
 
         Args:
             tokens: tokens to hold (prompt plus maximum output), 1 to 2**48.
             session: the session id (use ``SessionBudget.SYSTEM_SESSION`` for background work).
             user: the user id, or ``None``.
             conversation: the conversation id, or ``None``.
+            heartbeat: ``False`` for a manual lease: the hold expires ``lease_s`` seconds
+                after the last :meth:`Reservation.renew` (or the reserve), whoever holds it.
 
         Returns:
             A :class:`Reservation` to commit or roll back.
@@ -216,8 +208,10 @@ class SessionBudget:
         check_tokens(tokens, "tokens")
         limits = self._limits(session, user, conversation)
         reservation_id = uuid.uuid4().hex
-        out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s)
-        self._expired(out.expired)
+        owner = this_process() if heartbeat else None
+        out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s, owner)
+        self._events.durability()
+        self._events.expired(out.expired)
         if not out.ok:
             refused = out.refused
             assert refused is not None
@@ -231,7 +225,7 @@ class SessionBudget:
                 cap=refused.cap,
                 requested=tokens,
             )
-        return Reservation(self, reservation_id, tokens, limits)
+        return Reservation(self, reservation_id, tokens, limits, heartbeat=heartbeat)
 
     def record(
         self,
@@ -260,33 +254,13 @@ class SessionBudget:
         """Reclaim expired reservations and forget scopes past retention; returns how many
         reservations expired (each also fires ``reservation_expired``)."""
         expired = self.ledger.expire()
-        self._expired(expired)
+        self._events.expired(expired)
         return len(expired)
 
     # -- reading -------------------------------------------------------------------------
 
     def _status(self, record: ScopeRecord) -> BudgetStatus:
-        cap = record.cap
-        if cap is not None and (record.used >= cap or record.exhausted):
-            state: State = "exhausted"
-        elif cap is not None and record.used >= self.soft_warn_ratio * cap:
-            state = "near_cap"
-        else:
-            state = "active"
-        return BudgetStatus(
-            scope=record.scope,
-            used=record.used,
-            reserved=record.reserved,
-            remaining=None if cap is None else max(0, cap - record.used - record.reserved),
-            cap=cap,
-            calls=record.calls,
-            input_tokens=record.input_tokens,
-            output_tokens=record.output_tokens,
-            cost=record.cost,
-            created=utc(record.created),
-            updated=utc(record.updated),
-            state=state,
-        )
+        return status_of(record, self.soft_warn_ratio)
 
     def status(
         self,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Protocol
 
-from .._errors import ReservationError
+from .._errors import ConfigurationError, ReservationError
+from ._heartbeat import HEARTBEAT
 from ._pricing import estimate_cost
 from ._values import check_tokens
 from .ledgers import Ledger, Limit, SettleOutcome
@@ -25,25 +27,42 @@ class _Holder(Protocol):
     @property
     def soft_warn_ratio(self) -> float: ...
 
-    def _after(self, out: SettleOutcome) -> None: ...
+    @property
+    def lease_s(self) -> float: ...
+
+    def _after(self, out: SettleOutcome, reservation_id: str | None = None) -> None: ...
 
 
 class Reservation:
-    """Tokens held for one call until it is committed or rolled back (or its lease expires).
+    """Tokens held for one call until it is committed or rolled back.
 
     Use as a context manager: leaving the block by an exception rolls back; leaving it without
     a commit rolls back too (nothing was spent).
+
+    While the object is alive and unsettled, the process's heartbeat renews its lease every
+    third of the lease (unless it was reserved with ``heartbeat=False``: then call
+    :meth:`renew` yourself, or it expires after ``lease_s`` seconds and its tokens go back
+    to the pool). Dropped unsettled, it is rolled back by the heartbeat.
 
     Attributes:
         id: the reservation id.
         tokens: tokens held.
         scopes: the scopes it holds tokens in.
         state: ``"active"``, ``"committed"`` or ``"rolled_back"``.
+        lease_lost: ``True`` once its lease ran out and its tokens were reclaimed (seen by
+            the heartbeat, :meth:`renew` or :meth:`commit`): a commit is still recorded, and
+            reported as ``overspent`` where it passes a cap.
         lease_had_expired: set by :meth:`commit` when the lease had run out first.
     """
 
     def __init__(
-        self, budget: _Holder, reservation_id: str, tokens: int, limits: tuple[Limit, ...]
+        self,
+        budget: _Holder,
+        reservation_id: str,
+        tokens: int,
+        limits: tuple[Limit, ...],
+        *,
+        heartbeat: bool = False,
     ) -> None:
         self._budget = budget
         self.id = reservation_id
@@ -51,13 +70,49 @@ class Reservation:
         self.limits = limits
         self.scopes = tuple(limit.scope for limit in limits)
         self.state = "active"
+        self.lease_lost = False
         self.lease_had_expired = False
+        self.heartbeat = heartbeat
+        if heartbeat:
+            HEARTBEAT.add(self, budget.ledger, budget.lease_s)
+
+    def _lease_lost(self) -> None:
+        self.lease_lost = True
+
+    def renew(self, lease_s: float | None = None) -> None:
+        """Extend the lease to ``lease_s`` seconds from now (default: the budget's lease).
+
+        Needed only for a reservation made with ``heartbeat=False``; harmless otherwise.
+
+        Raises:
+            ReservationError: already committed or rolled back, or its lease had run out and
+                its tokens were reclaimed (``state == "expired"``; a commit is still recorded).
+            ConfigurationError: ``lease_s`` is not a positive number of seconds.
+            LedgerError: the ledger failed.
+        """
+        self._settled_check("renew")
+        lease = self._budget.lease_s if lease_s is None else lease_s
+        if (
+            isinstance(lease, bool)
+            or not isinstance(lease, (int, float))
+            or not (lease > 0 and math.isfinite(lease))
+        ):
+            raise ConfigurationError(f"lease_s must be a positive number of seconds, got {lease!r}")
+        if not self._budget.ledger.renew(self.id, float(lease)):
+            self.lease_lost = True
+            raise ReservationError(
+                "cannot renew: its lease ran out and its tokens went back to the pool; a "
+                "commit is still recorded, and reported as overspent where it passes a cap",
+                reservation_id=self.id,
+                state="expired",
+            )
 
     def commit(self, input_tokens: int, output_tokens: int, model: str | None = None) -> None:
         """Record the call's actual usage and release the rest of the hold.
 
         More than reserved is recorded truthfully (a scope may then pass its cap and be
-        ``exhausted``). A reservation whose lease expired is still recorded.
+        ``exhausted``). A reservation whose lease expired is still recorded. Either way, a
+        scope this commit pushes past its cap fires ``overspent`` and counts in its status.
 
         Args:
             input_tokens: prompt tokens the call used (>= 0).
@@ -77,8 +132,11 @@ class Reservation:
             self.id, input_tokens, output_tokens, cost, self._budget.soft_warn_ratio
         )
         self.state = "committed"
+        if self.heartbeat:
+            HEARTBEAT.remove(self.id)
         self.lease_had_expired = out.lease_had_expired
-        self._budget._after(out)
+        self.lease_lost = self.lease_lost or out.lease_had_expired
+        self._budget._after(out, self.id)
 
     def rollback(self) -> None:
         """Release the whole hold; nothing is recorded.
@@ -90,6 +148,8 @@ class Reservation:
         self._settled_check("roll back")
         self._budget.ledger.rollback(self.id)
         self.state = "rolled_back"
+        if self.heartbeat:
+            HEARTBEAT.remove(self.id)
 
     def _settled_check(self, what: str) -> None:
         if self.state != "active":

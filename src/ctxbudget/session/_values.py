@@ -31,8 +31,22 @@ MAX_TOKENS = 2**48
 SYSTEM_SESSION = "__system__"
 
 State = Literal["active", "near_cap", "exhausted"]
-EventName = Literal["soft_warned", "exhausted", "reservation_expired", "summarization_triggered"]
-EVENTS = ("soft_warned", "exhausted", "reservation_expired", "summarization_triggered")
+EventName = Literal[
+    "soft_warned",
+    "exhausted",
+    "overspent",
+    "reservation_expired",
+    "not_durable",
+    "summarization_triggered",
+]
+EVENTS: tuple[EventName, ...] = (
+    "soft_warned",
+    "exhausted",
+    "overspent",
+    "reservation_expired",
+    "not_durable",
+    "summarization_triggered",
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,11 @@ class BudgetStatus:
             its committed spend left no room for (``cap - used < tokens`` asked: a call of
             that size can never fit; refusals caused only by other open reservations do not
             count); ``"near_cap"`` (used >= soft-warn share of the cap); else ``"active"``.
+        overspent: tokens by which commits and records pushed ``used + reserved`` past the
+            cap, summed over every such step (a commit after its lease was reclaimed, a
+            commit of more than was reserved, a :meth:`~SessionBudget.record`); 0 when the
+            cap was never passed.
+        overspends: how many steps did.
     """
 
     scope: str
@@ -81,6 +100,8 @@ class BudgetStatus:
     created: datetime | None
     updated: datetime | None
     state: State
+    overspent: int = 0
+    overspends: int = 0
 
     @property
     def fill(self) -> float | None:
@@ -94,12 +115,17 @@ class BudgetEvent:
 
     Attributes:
         name: the event name.
-        scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``).
+        scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``,
+            ``None`` for ``not_durable``).
         status: the scope's status right after the step (``None`` for expiries).
-        reservation_id: the reservation concerned, for ``reservation_expired``.
-        tokens: tokens of the expired reservation, or the predicted context size for
-            ``summarization_triggered``.
-        detail: event-specific data (e.g. the conversation and window of a trigger).
+        reservation_id: the reservation concerned, for ``reservation_expired`` and
+            ``overspent`` (``None`` for an overspend by :meth:`~SessionBudget.record`).
+        tokens: tokens of the expired reservation; for ``overspent`` the tokens this step put
+            beyond the cap; the predicted context size for ``summarization_triggered``.
+        detail: event-specific data: for ``overspent`` ``cause`` (``"lease_lost"``,
+            ``"over_reservation"`` or ``"unreserved"``), ``spent`` and ``cap``; for
+            ``not_durable`` ``message`` and ``ledger`` (its URL); for a trigger the
+            conversation and forecast.
     """
 
     name: EventName

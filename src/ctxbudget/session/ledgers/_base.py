@@ -20,6 +20,7 @@ __all__ = [
     "Hold",
     "Ledger",
     "Limit",
+    "Overspend",
     "ReserveOutcome",
     "ScopeRecord",
     "SettleOutcome",
@@ -40,7 +41,11 @@ class Limit:
 
 @dataclass
 class ScopeRecord:
-    """What a ledger holds for one scope. Token fields are in tokens, times in Unix seconds."""
+    """What a ledger holds for one scope. Token fields are in tokens, times in Unix seconds.
+
+    ``overspent`` counts the tokens by which settle steps pushed ``used + reserved`` past the
+    cap (see :class:`Overspend`), ``overspends`` how many steps did.
+    """
 
     scope: str
     cap: int | None = None
@@ -55,11 +60,18 @@ class ScopeRecord:
     warned: bool = False
     exhausted: bool = False
     expires: float = 0.0
+    overspent: int = 0
+    overspends: int = 0
 
 
 @dataclass
 class Hold:
-    """An open or settled reservation as a ledger stores it."""
+    """An open or settled reservation as a ledger stores it.
+
+    ``owner`` is the identity of the process that renews it (see
+    :func:`~ctxbudget.session.ledgers._owner.this_process`), or ``None`` for a reservation
+    nobody renews automatically.
+    """
 
     id: str
     tokens: int
@@ -68,6 +80,26 @@ class Hold:
     created: float
     expires: float
     retention_s: float
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Overspend:
+    """A settle step that pushed a scope's ``used + reserved`` past its cap.
+
+    Attributes:
+        record: the scope's record right after the step.
+        tokens: tokens this step put beyond the cap (the growth of ``used + reserved - cap``).
+        spent: tokens the step recorded.
+        cause: ``"lease_lost"`` (a commit after its reservation was reclaimed: its tokens
+            were no longer held), ``"over_reservation"`` (a commit of more than was reserved)
+            or ``"unreserved"`` (a :meth:`Ledger.record` with no reservation).
+    """
+
+    record: ScopeRecord
+    tokens: int
+    spent: int
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -98,12 +130,14 @@ class ReserveOutcome:
 @dataclass(frozen=True)
 class SettleOutcome:
     """The result of a commit or record: scopes that crossed the soft-warn line or their cap
-    in this step (each reported once per scope), and whether the lease had already expired."""
+    in this step (each reported once per scope), whether the lease had already expired (and
+    the hold was reclaimed), and the scopes this step pushed past their cap."""
 
     soft_warned: tuple[ScopeRecord, ...] = ()
     exhausted: tuple[ScopeRecord, ...] = ()
     lease_had_expired: bool = False
     expired: tuple[Expired, ...] = field(default=())
+    overspent: tuple[Overspend, ...] = ()
 
 
 #: URL scheme -> ledger class, filled by ``Ledger.__init_subclass__``.
@@ -119,6 +153,9 @@ class Ledger(ABC):
 
     schemes: ClassVar[tuple[str, ...]] = ()
     url: str = ""
+    #: Why this ledger may lose committed spend on a restart (e.g. Redis with no
+    #: persistence), or ``None``. Read by :class:`~ctxbudget.SessionBudget` after each step.
+    durability_warning: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,11 +169,31 @@ class Ledger(ABC):
 
     @abstractmethod
     def reserve(
-        self, reservation_id: str, tokens: int, limits: Sequence[Limit], lease_s: float
+        self,
+        reservation_id: str,
+        tokens: int,
+        limits: Sequence[Limit],
+        lease_s: float,
+        owner: str | None = None,
     ) -> ReserveOutcome:
         """Hold ``tokens`` in every scope of ``limits`` if none would pass its cap; else nothing.
 
-        Expired leases of any scope are reclaimed first.
+        Expired leases of any scope are reclaimed first, except those of an ``owner`` process
+        the ledger can see running (row ledgers on one host). A replay of a reserve that was
+        held (the same ``reservation_id``) holds nothing more and returns ``ok``.
+        """
+
+    @abstractmethod
+    def renew(self, reservation_id: str, lease_s: float) -> bool:
+        """Extend an active reservation's lease to ``lease_s`` seconds from now.
+
+        A hold past its lease that was not reclaimed yet is still held, so it is renewed too.
+
+        Returns:
+            ``True`` if renewed; ``False`` if the lease had run out and the hold was reclaimed.
+
+        Raises:
+            ReservationError: the reservation was committed or rolled back, or is unknown.
         """
 
     @abstractmethod

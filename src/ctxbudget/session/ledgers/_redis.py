@@ -1,26 +1,39 @@
 """The Redis ledger: safe across processes and hosts; every step is one Lua script.
 
-Scripts ship as package data (``ctxbudget/ledgers/lua/``) and run with the server's clock, so
-hosts with skewed clocks agree on lease expiry. Keys live under a prefix (default
-``ctxbudget:``) with TTLs for retention. Needs the optional ``redis`` package:
-``pip install 'ctxbudget[redis]'``.
+Scripts ship as package data (``ctxbudget/session/ledgers/lua/``) and run with the server's
+clock, so hosts with skewed clocks agree on lease expiry. Keys live under a prefix (default
+``ctxbudget:``) with TTLs for retention. Every script is idempotent per request (a reserve per
+reservation id, a commit, rollback or record per request id), so the client retries a step
+whose reply was lost without holding or recording anything twice. Needs the optional ``redis``
+package: ``pip install 'ctxbudget[redis]'``.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..._errors import LedgerError, ReservationError
-from ._base import Expired, Ledger, Limit, ReserveOutcome, ScopeRecord, SettleOutcome
+from ._base import (
+    Expired,
+    Ledger,
+    Limit,
+    Overspend,
+    ReserveOutcome,
+    ScopeRecord,
+    SettleOutcome,
+)
 from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
     import redis
+    import redis.backoff
     import redis.exceptions
+    import redis.retry
 except ImportError as exc:  # pragma: no cover - exercised where redis is not installed
     raise LedgerError(
         "the Redis ledger needs the redis package: pip install 'ctxbudget[redis]'"
@@ -40,6 +53,13 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _config(client: redis.Redis, name: str) -> str:
+    """One server setting by ``CONFIG GET`` ("" when it is not set)."""
+    reply = client.config_get(name)
+    values = {_text(k): _text(v) for k, v in reply.items()}
+    return values.get(name, "")
+
+
 def _expired(flat: Sequence[Any]) -> tuple[Expired, ...]:
     items = [_text(v) for v in flat]
     return tuple(
@@ -51,8 +71,15 @@ def _expired(flat: Sequence[Any]) -> tuple[Expired, ...]:
 class RedisLedger(Ledger):
     """Spend kept in Redis (``redis://host:port/db``, ``rediss://`` for TLS).
 
+    A client made from a URL retries a step whose connection failed or timed out (up to 3
+    times, exponential backoff with jitter from 50 ms to 1 s); the scripts make the retry
+    safe. At connect the server's persistence settings are read: with neither AOF nor RDB
+    snapshots on, a restart loses every scope, so :attr:`durability_warning` says so and a
+    warning is logged (a session budget also fires ``not_durable``). The check runs once,
+    after the first step that reaches the server.
+
     Args:
-        client: a ``redis.Redis`` client.
+        client: a ``redis.Redis`` client (its own retry settings are kept).
         key_prefix: prefix of every key (``?prefix=`` in the URL).
         fail_open: when Redis is unreachable, let reservations through unchecked and skip
             recording (logged as warnings) instead of raising. Default ``False``: fail closed.
@@ -78,8 +105,41 @@ class RedisLedger(Ledger):
         self.url = redact(url)
         self._scripts = {
             name: client.register_script(_script(f"{name}.lua"))
-            for name in ("reserve", "commit", "rollback", "record", "expire")
+            for name in ("reserve", "renew", "commit", "rollback", "record", "expire")
         }
+        self.durability_warning: str | None = None
+        self._persistence_checked = False  # checked after the first step that reaches Redis
+
+    def _check_persistence(self) -> None:
+        """Read the server's persistence settings once; warn when a restart loses the ledger."""
+        try:
+            try:
+                aof = _config(self.client, "appendonly")
+                save = _config(self.client, "save")
+            except redis.exceptions.ResponseError:  # CONFIG is disabled (managed services)
+                info = self.client.info("persistence")
+                aof = "yes" if int(info.get("aof_enabled", 0)) else "no"
+                save = None
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            return  # not reachable yet: checked after the first step that succeeds
+        except redis.exceptions.RedisError as exc:
+            aof, save = None, None
+            log.debug("ctxbudget: cannot read Redis persistence settings: %s", exc)
+        self._persistence_checked = True
+        if aof == "yes" or save:
+            return
+        if save is None and aof is None:
+            why = "its persistence settings cannot be read (CONFIG and INFO refused)"
+        elif save is None:
+            why = "AOF is off and its RDB schedule cannot be read (CONFIG is disabled)"
+        else:
+            why = "neither AOF (appendonly) nor RDB snapshots (save) are on"
+        self.durability_warning = (
+            f"the Redis ledger at {self.url} may not be durable: {why}, so a server restart "
+            f"would forget all spend and a spent cap would accept as much again; enable "
+            f"appendonly yes (or a save schedule) on the server"
+        )
+        log.warning("ctxbudget: %s", self.durability_warning)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisLedger:
@@ -94,9 +154,14 @@ class RedisLedger(Ledger):
             options.setdefault("fail_open", query["fail_open"])
         timeout = query.get("timeout", 2.0)
         plain = parts._replace(query="").geturl()
+        retry = redis.retry.Retry(
+            redis.backoff.ExponentialWithJitterBackoff(base=0.05, cap=1.0),
+            3,
+            supported_errors=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
+        )
         try:
             client = redis.Redis.from_url(
-                plain, socket_timeout=timeout, socket_connect_timeout=timeout
+                plain, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry
             )
         except ValueError as exc:
             raise LedgerError(f"malformed Redis URL: {exc}", url=redact(url)) from exc
@@ -104,7 +169,10 @@ class RedisLedger(Ledger):
 
     def _call(self, what: str, fn: Callable[[], Any], unavailable: Any) -> Any:
         try:
-            return fn()
+            result = fn()
+            if not self._persistence_checked:
+                self._check_persistence()
+            return result
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if self.fail_open:
                 log.warning(
@@ -135,8 +203,14 @@ class RedisLedger(Ledger):
         return out
 
     def reserve(
-        self, reservation_id: str, tokens: int, limits: Sequence[Limit], lease_s: float
+        self,
+        reservation_id: str,
+        tokens: int,
+        limits: Sequence[Limit],
+        lease_s: float,
+        owner: str | None = None,
     ) -> ReserveOutcome:
+        # owner is not used: Redis serves many hosts, so only the lease tells who is gone.
         args: list[Any] = [
             self.prefix,
             reservation_id,
@@ -156,6 +230,12 @@ class RedisLedger(Ledger):
             ok=False, refused=record, expired=_expired(expired), exhausted=bool(newly)
         )
 
+    def renew(self, reservation_id: str, lease_s: float) -> bool:
+        args = [self.prefix, reservation_id, repr(lease_s)]
+        reply = self._call("renew", lambda: self._scripts["renew"](args=args), [1])
+        self._check_settleable(reply, reservation_id, "renew")
+        return int(reply[0]) == 1
+
     @staticmethod
     def _check_settleable(reply: list[Any], reservation_id: str, what: str) -> None:
         """Raise the script's refusal ({-1, state}) as a ReservationError."""
@@ -169,12 +249,16 @@ class RedisLedger(Ledger):
 
     def _settled(self, reply: list[Any], reservation_id: str, what: str) -> SettleOutcome:
         self._check_settleable(reply, reservation_id, what)
-        _, lapsed, warned, exhausted, expired = reply
+        _, lapsed, warned, exhausted, expired, overspent = reply
         return SettleOutcome(
             tuple(self._record_or_name(s) for s in warned),
             tuple(self._record_or_name(s) for s in exhausted),
             bool(int(lapsed)),
             _expired(expired),
+            tuple(
+                Overspend(self._record_or_name(s), int(_text(n)), int(_text(m)), _text(c))
+                for s, n, m, c in overspent
+            ),
         )
 
     def _record_or_name(self, scope: Any) -> ScopeRecord:
@@ -196,14 +280,16 @@ class RedisLedger(Ledger):
             output_tokens,
             repr(cost),
             repr(soft_ratio),
+            uuid.uuid4().hex,  # the request id: a retry of this call replays its first reply
         ]
-        reply = self._call("commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], []])
+        reply = self._call(
+            "commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], [], []]
+        )
         return self._settled(reply, reservation_id, "commit")
 
     def rollback(self, reservation_id: str) -> None:
-        reply = self._call(
-            "rollback", lambda: self._scripts["rollback"](args=[self.prefix, reservation_id]), [1]
-        )
+        args = [self.prefix, reservation_id, uuid.uuid4().hex]
+        reply = self._call("rollback", lambda: self._scripts["rollback"](args=args), [1])
         self._check_settleable(reply, reservation_id, "roll back")
 
     def record(
@@ -216,6 +302,7 @@ class RedisLedger(Ledger):
     ) -> SettleOutcome:
         args: list[Any] = [
             self.prefix,
+            uuid.uuid4().hex,
             input_tokens,
             output_tokens,
             repr(cost),
@@ -223,7 +310,9 @@ class RedisLedger(Ledger):
             len(limits),
             *self._limits(limits),
         ]
-        reply = self._call("record", lambda: self._scripts["record"](args=args), [1, 0, [], [], []])
+        reply = self._call(
+            "record", lambda: self._scripts["record"](args=args), [1, 0, [], [], [], []]
+        )
         return self._settled(reply, "-", "record")
 
     def expire(self) -> tuple[Expired, ...]:
@@ -249,6 +338,8 @@ class RedisLedger(Ledger):
             warned=h.get("warned") == "1",
             exhausted=h.get("exhausted") == "1",
             expires=float(h.get("expires", 0)),
+            overspent=int(h.get("overspent", 0)),
+            overspends=int(h.get("overspends", 0)),
         )
 
     def scopes(self, prefix: str = "") -> list[str]:

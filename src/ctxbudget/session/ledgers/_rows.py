@@ -14,7 +14,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..._errors import ReservationError
-from ._base import Expired, Hold, Ledger, Limit, ReserveOutcome, ScopeRecord, SettleOutcome
+from ._base import (
+    Expired,
+    Hold,
+    Ledger,
+    Limit,
+    Overspend,
+    ReserveOutcome,
+    ScopeRecord,
+    SettleOutcome,
+)
+from ._owner import owner_alive
 
 __all__ = ["Clock", "Locked", "RowLedger", "Rows", "iter_prefixed"]
 
@@ -51,10 +61,14 @@ class RowLedger(Ledger):
     @abstractmethod
     def _now(self) -> float: ...
 
-    @staticmethod
-    def _reclaim(rows: Rows, now: float) -> tuple[Expired, ...]:
+    #: Whether the store is on one host, where an owner process can be seen running.
+    sees_owners: bool = True
+
+    def _reclaim(self, rows: Rows, now: float) -> tuple[Expired, ...]:
         out = []
         for hold in rows.expired_holds(now):
+            if self.sees_owners and owner_alive(hold.owner):
+                continue  # its heartbeat is late, not gone: a live holder keeps its tokens
             for scope in hold.scopes:
                 record = rows.get_scope(scope)
                 if record is not None:
@@ -66,11 +80,18 @@ class RowLedger(Ledger):
         return tuple(out)
 
     def reserve(
-        self, reservation_id: str, tokens: int, limits: Sequence[Limit], lease_s: float
+        self,
+        reservation_id: str,
+        tokens: int,
+        limits: Sequence[Limit],
+        lease_s: float,
+        owner: str | None = None,
     ) -> ReserveOutcome:
         with self._step() as rows:
             now = self._now()
             expired = self._reclaim(rows, now)
+            if rows.get_hold(reservation_id) is not None:
+                return ReserveOutcome(ok=True, expired=expired)  # a replay: held already
             records = []
             for limit in limits:
                 record = rows.get_scope(limit.scope) or ScopeRecord(limit.scope, created=now)
@@ -101,9 +122,25 @@ class RowLedger(Ledger):
                     now,
                     now + lease_s,
                     retention,
+                    owner,
                 )
             )
             return ReserveOutcome(ok=True, expired=expired)
+
+    def renew(self, reservation_id: str, lease_s: float) -> bool:
+        with self._step() as rows:
+            now = self._now()
+            hold = self._open_hold(rows, reservation_id, "renew")
+            if hold.state != "active":
+                return False
+            until = max(hold.expires, now + lease_s)
+            rows.put_hold(replace(hold, expires=until))
+            for scope in hold.scopes:  # the scopes it holds tokens in outlive the lease
+                record = rows.get_scope(scope)
+                if record is not None and record.expires < until:
+                    record.expires = until
+                    rows.put_scope(record)
+            return True
 
     @staticmethod
     def _open_hold(rows: Rows, reservation_id: str, what: str) -> Hold:
@@ -128,23 +165,23 @@ class RowLedger(Ledger):
     ) -> SettleOutcome:
         with self._step() as rows:
             now = self._now()
-            expired = self._reclaim(rows, now)
+            # Settle this hold before reclaiming others: a hold past its lease that nobody
+            # reclaimed yet was still held, so its commit is not late.
             hold = self._open_hold(rows, reservation_id, "commit")
             lapsed = hold.state == "expired"
             usage = _Usage(input_tokens, output_tokens, cost, soft_ratio, now)
+            cause = "lease_lost" if lapsed else "over_reservation"
             for scope in hold.scopes:
                 record = rows.get_scope(scope) or ScopeRecord(scope, created=now)
-                if not lapsed:
-                    record.reserved = max(0, record.reserved - hold.tokens)
                 record.expires = max(record.expires, now + hold.retention_s)
-                usage.spend(rows, record)
+                usage.spend(rows, record, released=0 if lapsed else hold.tokens, cause=cause)
             rows.put_hold(replace(hold, state="committed", expires=now + hold.retention_s))
+            expired = self._reclaim(rows, now)
             return usage.outcome(lapsed, expired)
 
     def rollback(self, reservation_id: str) -> None:
         with self._step() as rows:
             now = self._now()
-            self._reclaim(rows, now)
             hold = self._open_hold(rows, reservation_id, "roll back")
             if hold.state == "active":
                 for scope in hold.scopes:
@@ -154,6 +191,7 @@ class RowLedger(Ledger):
                         record.updated = now
                         rows.put_scope(record)
             rows.put_hold(replace(hold, state="rolled_back", expires=now + hold.retention_s))
+            self._reclaim(rows, now)
 
     def record(
         self,
@@ -171,7 +209,7 @@ class RowLedger(Ledger):
                 record = rows.get_scope(limit.scope) or ScopeRecord(limit.scope, created=now)
                 record.cap = limit.cap
                 record.expires = now + limit.retention_s
-                usage.spend(rows, record)
+                usage.spend(rows, record, released=0, cause="unreserved")
             return usage.outcome(False, expired)
 
     def expire(self) -> tuple[Expired, ...]:
@@ -193,26 +231,39 @@ class _Usage:
     now: float
     warned: list[ScopeRecord] = field(default_factory=list)
     exhausted: list[ScopeRecord] = field(default_factory=list)
+    overspent: list[Overspend] = field(default_factory=list)
 
-    def spend(self, rows: Rows, record: ScopeRecord) -> None:
-        """Add the usage to ``record``; note it once when it crosses the soft-warn line or cap."""
-        record.used += self.input_tokens + self.output_tokens
+    def spend(self, rows: Rows, record: ScopeRecord, *, released: int, cause: str) -> None:
+        """Release ``released`` held tokens and add the usage to ``record``; note it once when
+        it crosses the soft-warn line or cap, and whenever it pushes past the cap."""
+        spent = self.input_tokens + self.output_tokens
+        before = record.used + record.reserved
+        record.reserved = max(0, record.reserved - released)
+        record.used += spent
         record.calls += 1
         record.input_tokens += self.input_tokens
         record.output_tokens += self.output_tokens
         record.cost += self.cost
         record.updated = self.now
         if record.cap is not None:
-            if not record.warned and record.used >= self.soft_ratio * record.cap:
+            cap = record.cap
+            over = max(0, record.used + record.reserved - cap) - max(0, before - cap)
+            if over > 0:
+                record.overspent += over
+                record.overspends += 1
+                self.overspent.append(Overspend(replace(record), over, spent, cause))
+            if not record.warned and record.used >= self.soft_ratio * cap:
                 record.warned = True
                 self.warned.append(replace(record))
-            if not record.exhausted and record.used >= record.cap:
+            if not record.exhausted and record.used >= cap:
                 record.exhausted = True
                 self.exhausted.append(replace(record))
         rows.put_scope(record)
 
     def outcome(self, lapsed: bool, expired: tuple[Expired, ...]) -> SettleOutcome:
-        return SettleOutcome(tuple(self.warned), tuple(self.exhausted), lapsed, expired)
+        return SettleOutcome(
+            tuple(self.warned), tuple(self.exhausted), lapsed, expired, tuple(self.overspent)
+        )
 
 
 class Locked(AbstractContextManager[Any]):

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS scopes (
     updated REAL NOT NULL,
     warned INTEGER NOT NULL DEFAULT 0,
     exhausted INTEGER NOT NULL DEFAULT 0,
-    expires REAL NOT NULL DEFAULT 0
+    expires REAL NOT NULL DEFAULT 0,
+    overspent INTEGER NOT NULL DEFAULT 0,
+    overspends INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS holds (
     id TEXT PRIMARY KEY,
@@ -51,10 +53,31 @@ CREATE TABLE IF NOT EXISTS holds (
     state TEXT NOT NULL,
     created REAL NOT NULL,
     expires REAL NOT NULL,
-    retention REAL NOT NULL
+    retention REAL NOT NULL,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS holds_active ON holds (state, expires);
 """
+# Columns added since the first release, added to older files when they are opened.
+_ADDED_COLUMNS = {
+    "scopes": (
+        ("overspent", "INTEGER NOT NULL DEFAULT 0"),
+        ("overspends", "INTEGER NOT NULL DEFAULT 0"),
+    ),
+    "holds": (("owner", "TEXT"),),
+}
+_GET_SCOPE = """SELECT scope, cap, used, reserved, calls, input_tokens, output_tokens, cost,
+    created, updated, warned, exhausted, expires, overspent, overspends
+    FROM scopes WHERE scope = ?"""
+_PUT_SCOPE = """INSERT OR REPLACE INTO scopes (scope, cap, used, reserved, calls, input_tokens,
+    output_tokens, cost, created, updated, warned, exhausted, expires, overspent, overspends)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_GET_HOLD = """SELECT id, tokens, scopes, state, created, expires, retention, owner
+    FROM holds WHERE id = ?"""
+_PUT_HOLD = """INSERT OR REPLACE INTO holds (id, tokens, scopes, state, created, expires,
+    retention, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+_EXPIRED_HOLDS = """SELECT id, tokens, scopes, state, created, expires, retention, owner
+    FROM holds WHERE state = 'active' AND expires <= ?"""
 _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
 
 
@@ -63,11 +86,7 @@ class _SqlRows(Rows):
         self.db = db
 
     def get_scope(self, scope: str) -> ScopeRecord | None:
-        row = self.db.execute(
-            "SELECT scope, cap, used, reserved, calls, input_tokens, output_tokens, cost, "
-            "created, updated, warned, exhausted, expires FROM scopes WHERE scope = ?",
-            (scope,),
-        ).fetchone()
+        row = self.db.execute(_GET_SCOPE, (scope,)).fetchone()
         if row is None:
             return None
         return ScopeRecord(
@@ -84,11 +103,13 @@ class _SqlRows(Rows):
             warned=bool(row[10]),
             exhausted=bool(row[11]),
             expires=row[12],
+            overspent=row[13],
+            overspends=row[14],
         )
 
     def put_scope(self, r: ScopeRecord) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO scopes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _PUT_SCOPE,
             (
                 r.scope,
                 r.cap,
@@ -103,20 +124,24 @@ class _SqlRows(Rows):
                 int(r.warned),
                 int(r.exhausted),
                 r.expires,
+                r.overspent,
+                r.overspends,
             ),
         )
 
     @staticmethod
     def _hold(row: tuple[Any, ...]) -> Hold:
-        return Hold(row[0], row[1], tuple(json.loads(row[2])), row[3], row[4], row[5], row[6])
+        return Hold(
+            row[0], row[1], tuple(json.loads(row[2])), row[3], row[4], row[5], row[6], row[7]
+        )
 
     def get_hold(self, hold_id: str) -> Hold | None:
-        row = self.db.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
+        row = self.db.execute(_GET_HOLD, (hold_id,)).fetchone()
         return self._hold(row) if row is not None else None
 
     def put_hold(self, h: Hold) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _PUT_HOLD,
             (
                 h.id,
                 h.tokens,
@@ -125,13 +150,12 @@ class _SqlRows(Rows):
                 h.created,
                 h.expires,
                 h.retention_s,
+                h.owner,
             ),
         )
 
     def expired_holds(self, now: float) -> list[Hold]:
-        rows = self.db.execute(
-            "SELECT * FROM holds WHERE state = 'active' AND expires <= ?", (now,)
-        ).fetchall()
+        rows = self.db.execute(_EXPIRED_HOLDS, (now,)).fetchall()
         return [self._hold(r) for r in rows]
 
     def delete_before(self, now: float) -> None:
@@ -217,6 +241,7 @@ class SQLiteLedger(RowLedger):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.executescript(_SCHEMA)
+            _add_missing_columns(db)
         except sqlite3.Error as exc:
             db.close()
             raise LedgerError(
@@ -302,6 +327,19 @@ class SQLiteLedger(RowLedger):
     def close(self) -> None:
         _close_all(self._connections, self._guard)
         self._local = threading.local()
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a ledger file written by an older release up to today's columns."""
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in columns:
+            if name not in have:
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise
 
 
 def _close_all(connections: list[sqlite3.Connection], guard: threading.Lock) -> None:

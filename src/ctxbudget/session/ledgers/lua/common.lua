@@ -55,10 +55,14 @@ local function reclaim()
   return out
 end
 
--- Add usage to one scope; note the scope in warned/exhausted when it crosses a line now.
+-- Release `released` held tokens and add usage to one scope; note the scope in warned /
+-- exhausted when it crosses a line now, and in overspent ({scope, tokens, spent, cause}) when
+-- this step pushes used + reserved further past the cap.
 -- cost is the client's exact decimal string, passed through unchanged (no rounding).
-local function spend(scope, input, output, cost, ratio, warned, exhausted)
+local function spend(scope, input, output, cost, ratio, released, cause, acc)
   local sk = scope_key(scope)
+  local before = num(redis.call('HGET', sk, 'used')) + num(redis.call('HGET', sk, 'reserved'))
+  if released > 0 then release(scope, released) end
   local used = redis.call('HINCRBY', sk, 'used', input + output)
   redis.call('HINCRBY', sk, 'calls', 1)
   redis.call('HINCRBY', sk, 'input', input)
@@ -67,13 +71,22 @@ local function spend(scope, input, output, cost, ratio, warned, exhausted)
   local cap = redis.call('HGET', sk, 'cap')
   if cap and cap ~= '' then
     cap = tonumber(cap)
+    local after = used + num(redis.call('HGET', sk, 'reserved'))
+    local over = math.max(0, after - cap) - math.max(0, before - cap)
+    if over > 0 then
+      redis.call('HINCRBY', sk, 'overspent', over)
+      redis.call('HINCRBY', sk, 'overspends', 1)
+      table.insert(acc.overspent, {scope, I(over), I(input + output), cause})
+    end
     if redis.call('HGET', sk, 'warned') ~= '1' and used >= ratio * cap then
       redis.call('HSET', sk, 'warned', 1)
-      table.insert(warned, scope)
+      table.insert(acc.warned, scope)
     end
     if redis.call('HGET', sk, 'exhausted') ~= '1' and used >= cap then
       redis.call('HSET', sk, 'exhausted', 1)
-      table.insert(exhausted, scope)
+      table.insert(acc.exhausted, scope)
     end
   end
 end
+
+local function settled() return {warned = {}, exhausted = {}, overspent = {}} end

@@ -1,6 +1,9 @@
 -- ARGV: prefix, id, tokens, lease_s, n, then n triples (scope, cap or '', retention_s).
+-- Idempotent per reservation id: a replay (a client retry after a lost reply) holds nothing
+-- more and returns ok, the first outcome.
 local expired = reclaim()
 local id, tokens, lease, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if redis.call('EXISTS', P .. 'h:' .. id) == 1 then return {1, {}, expired} end
 for i = 0, n - 1 do
   local scope, cap = ARGV[6 + 3 * i], ARGV[7 + 3 * i]
   if cap ~= '' then
