@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,87 @@ def test_sqlite_commit_that_returned_survives_a_killed_writer(tmp_path: Path) ->
     used = SessionBudget(url, session_cap=None).status("durable").used
     # every reported commit is there; at most one more returned before its line was written
     assert reported <= used <= reported + 7
+
+
+RACE_CAP = 12_000
+RACE_LEASE = 1.0
+
+
+def race_worker(url: str, proc: int, report: str, ready: Any) -> None:
+    """8 threads reserve 10-60 tokens against one shared user cap, "call" for 0-50 ms (one
+    call in 20 outlasts the lease), commit, then append the committed tokens to ``report``;
+    each stops after 30 refusals."""
+    budget = SessionBudget(url, session_cap=None, user_cap=RACE_CAP, lease_s=RACE_LEASE)
+    lock = threading.Lock()
+    out = open(report, "a", buffering=1)  # noqa: SIM115 - closed by the process's exit
+
+    def thread(seed: int) -> None:
+        rng = random.Random(seed)
+        refusals = 0
+        while refusals < 30:
+            want = rng.randint(10, 60)
+            try:
+                reservation = budget.reserve(want, session=f"p{proc}", user="racer")
+            except BudgetExhausted:
+                refusals += 1
+                time.sleep(0.02)
+                continue
+            with reservation:
+                time.sleep(RACE_LEASE * 1.3 if rng.random() < 0.05 else rng.random() * 0.05)
+                used = rng.randint(1, want)
+                reservation.commit(used // 2, used - used // 2)
+            with lock:
+                out.write(f"{used}\n")
+            ready.set()
+
+    threads = [threading.Thread(target=thread, args=(proc * 100 + i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_eight_processes_of_eight_threads_with_half_killed(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """64 holders race one user cap with calls that outlast their lease; half the processes
+    are killed with SIGKILL mid-run. No scope is ever over its cap, nothing is counted as
+    overspent, every commit that returned is in the ledger, and the dead processes' holds
+    go back to the pool once their lease ends."""
+    url = shared_url(kind, tmp_path, request)
+    ctx = mp.get_context("spawn")
+    reports = [tmp_path / f"p{i}.txt" for i in range(8)]
+    events = [ctx.Event() for _ in range(8)]
+    procs = [
+        ctx.Process(target=race_worker, args=(url, i, str(reports[i]), events[i]))
+        for i in range(8)
+    ]
+    for p in procs:
+        p.start()
+    for e in events:
+        assert e.wait(timeout=120), "a worker never committed"
+    time.sleep(0.5)
+    for p in procs[:4]:
+        os.kill(p.pid, signal.SIGKILL)
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [-signal.SIGKILL] * 4 + [0] * 4
+    budget = SessionBudget(url, session_cap=None, user_cap=RACE_CAP, lease_s=RACE_LEASE)
+    time.sleep(RACE_LEASE + 0.2)
+    budget.reap()
+    user = budget.status(user="racer")
+    reported = [sum(int(x) for x in r.read_text().split()) for r in reports]
+    assert user.used <= RACE_CAP
+    assert (user.overspent, user.overspends, user.reserved) == (0, 0, 0)
+    assert user.used > RACE_CAP - 60 * 64  # the survivors did fill the cap
+    for i, total in enumerate(reported):
+        session = budget.status(f"p{i}")
+        assert session.reserved == 0
+        if i >= 4:  # survivors: every commit reported, exactly
+            assert session.used == total
+        else:  # killed: a commit may have returned just before its line was written
+            assert total <= session.used <= total + 8 * 60
+    assert user.used == sum(budget.status(f"p{i}").used for i in range(8))
