@@ -287,3 +287,19 @@ def test_many_threads_with_a_short_lease_never_overspend(ledger_url: str) -> Non
     status = b.status("race")
     assert status.used == sum(spent) <= cap
     assert (status.reserved, status.overspent) == (0, 0)
+
+
+def test_close_rolls_back_open_reservations_and_stops_their_heartbeat(tmp_path: Path) -> None:
+    from ctxbudget.session._heartbeat import HEARTBEAT
+
+    url = f"sqlite:///{tmp_path / 'close.db'}"
+    b = SessionBudget(url, session_cap=1000)
+    before = len(HEARTBEAT)
+    r = b.reserve(600, session="s")
+    assert len(HEARTBEAT) == before + 1
+    b.close()
+    assert len(HEARTBEAT) == before
+    assert r.state == "rolled_back"
+    other = SessionBudget(url, session_cap=1000)
+    assert other.status("s").reserved == 0
+    other.reserve(1000, session="s").rollback()

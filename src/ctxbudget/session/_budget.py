@@ -7,6 +7,7 @@ and rate limit at once, so concurrent calls in threads, processes or hosts canno
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -14,10 +15,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .._errors import BudgetExhausted, ConfigurationError
+from .._errors import BudgetExhausted, ConfigurationError, ReservationError
 from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 from ._events import EventHub, status_of
+from ._heartbeat import HEARTBEAT
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._reservation import Reservation
 from ._scopes import id_scope, scope_limits, unescape_id
@@ -354,8 +356,20 @@ class SessionBudget:
             return window
 
     def close(self) -> None:
-        """Close the ledger (its connections); the budget is unusable afterwards."""
-        self.ledger.close()
+        """Roll back the reservations still open in this budget's ledger (nothing is
+        recorded for them, as when a ``with`` block ends without a commit), stop their
+        heartbeat, and close the ledger (its connections); the budget is unusable afterwards.
+
+        Raises:
+            LedgerError: the ledger failed while rolling back (it is closed all the same).
+        """
+        try:
+            for reservation in HEARTBEAT.release(self.ledger):
+                if reservation.state == "active":
+                    with contextlib.suppress(ReservationError):  # settled elsewhere meanwhile
+                        reservation.rollback()
+        finally:
+            self.ledger.close()
 
     def __enter__(self) -> SessionBudget:
         return self

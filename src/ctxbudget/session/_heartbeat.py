@@ -37,6 +37,8 @@ class _Renewable(Protocol):
 
     def _lease_lost(self) -> None: ...
 
+    def rollback(self) -> None: ...
+
 
 @dataclass
 class _Entry:
@@ -83,6 +85,14 @@ class Heartbeat:
         """Stop renewing a settled reservation."""
         with self._cond:
             self._entries.pop(reservation_id, None)
+
+    def release(self, ledger: Ledger) -> list[_Renewable]:
+        """Stop renewing every reservation in ``ledger``; returns those still alive."""
+        with self._cond:
+            mine = [e for e in self._entries.values() if e.ledger is ledger]
+            for entry in mine:
+                del self._entries[entry.reservation_id]
+        return [r for r in (e.ref() for e in mine) if r is not None]
 
     def __len__(self) -> int:
         with self._cond:
