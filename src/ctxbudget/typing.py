@@ -22,6 +22,20 @@ class Tokenizer(Protocol):
 
     ``count(text)`` must equal ``len(encode(text))``, and ``decode(encode(text)) == text``.
     Special-token syntax in text (``<|endoftext|>``) is treated as ordinary text.
+
+    Optional, for huge items (a 10 MB line with no spaces, BPE's slowest case): a tokenizer may
+    declare ``max_token_bytes: int``, the UTF-8 length of its longest token. No token then
+    stands for more bytes and every character is at least one byte, so ``count(text) >=
+    ceil(len(text) / max_token_bytes)``; a build never counts in full an item that this bound
+    shows larger than its cap (the bound is recorded, and the section's report says
+    ``demand_exact=False``). A tokenizer may also define ``count_lower_bound(text: str,
+    above: int) -> int``, any number of tokens that ``count(text)`` is never below (it need be
+    tight only when it can exceed ``above``); it is used instead when present. Declare neither
+    unless the bound holds for every text: not for a tokenizer that normalizes text first
+    (Hugging Face normalizers may drop or fold characters). Without them, every item is counted
+    exactly, as it always was. ``TiktokenTokenizer`` declares both; ``HFTokenizer``,
+    ``ApproxTokenizer`` (whose counts cost nothing anyway) and ``CachedTokenizer`` declare
+    neither.
     """
 
     @property

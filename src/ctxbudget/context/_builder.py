@@ -22,7 +22,7 @@ from ..typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
 from ._allocation import Strategy, priority_order
 from ._gather import Source, check_sources, gather, gather_async, is_content, name_of
 from ._indicator import INDICATOR, budget_indicator, fill_indicator
-from ._measure import MeasuredSection, MeasurementCache
+from ._measure import MeasurementCache, token_floor
 from ._options import Keep, SectionOptions, Split, merge_options, options_error
 from ._parts import Part, archive_removed, report
 from ._plan import allocate_parts, allocate_uncapped, reduce_parts
@@ -64,7 +64,9 @@ class ContextBuilder:
         archive: an :class:`~ctxbudget.Archive` (or its URL) that receives, after every build,
             the items each section lost, one block per section (its id in
             ``SectionReport.archived_id``). Archiving counts the removed text, so its cost grows
-            with what was trimmed; leave it ``None`` when that is large and not wanted.
+            with what was trimmed; leave it ``None`` when that is large and not wanted. A block
+            that the tokenizer's lower bound shows larger than the cap is not counted: it is
+            archived with that bound, and its summary says "at least".
         indicator: a soft budget indicator to inject as the first, required section
             ``budget``: ``True`` for :data:`~ctxbudget.context.INDICATOR`
             (``[Context: 12,450/16,000 tokens (78%) | 3 archived blocks available]``), or a
@@ -112,7 +114,7 @@ class ContextBuilder:
         self._stores: list[tuple[MemoryStore | AsyncMemoryStore, SectionOptions]] = []
         # Work kept between builds, both bounded: header costs per layout, text measurements.
         self._frames: dict[Layout, tuple[int, list[int]]] = {}
-        self._measurements = MeasurementCache(_KEEP_MEASUREMENTS)
+        self._measurements = MeasurementCache(_KEEP_MEASUREMENTS, floor=token_floor(self.tokenizer))
         self._lock = threading.Lock()
 
     def register(self, store: MemoryStore | AsyncMemoryStore, **options: Any) -> None:
@@ -212,7 +214,7 @@ class ContextBuilder:
             opts["weight"] = self.preset.default_weight if self.preset else NO_PRESET_WEIGHT
         return opts
 
-    def _part(self, source: Source, content: Content | BaseException) -> Part:
+    def _part(self, source: Source, content: Content | BaseException, cap: int | None) -> Part:
         name = name_of(source)
         opts = self._options(source, name)
         title = opts.get("title")
@@ -240,10 +242,9 @@ class ContextBuilder:
             return part
         split: Split = opts.get("split") or "lines"
         keep: Keep = opts.get("keep") or "end"
-        measured = self._measurements.checkout(name, content, split, keep)
-        if measured is None:
-            measured = MeasuredSection(name, content, split=split, keep=keep, count=self._counter())
-        part.measured = measured
+        part.measured = self._measurements.checkout(
+            name, content, split=split, keep=keep, count=self._counter(), ceiling=cap
+        )
         return part
 
     def _counter(self) -> Callable[[str], int]:
@@ -264,7 +265,7 @@ class ContextBuilder:
             cap = self.max_tokens
         if cap is None and self.preset is not None:
             cap = self.preset.max_tokens
-        parts = [self._part(s, c) for s, c in zip(sources, gathered, strict=True)]
+        parts = [self._part(s, c, cap) for s, c in zip(sources, gathered, strict=True)]
         try:
             return self._run(parts, cap)
         finally:
@@ -303,7 +304,7 @@ class ContextBuilder:
             text, tokens = self._fill_indicator(live, text, tokens, cap)
         reports = tuple(report(p) for p in order)
         if self.archive is not None:
-            archive_removed(reports, self.archive, self.tokenizer)
+            archive_removed(reports, self.archive, self.tokenizer, ceiling=cap)
         return BuiltContext(
             text=text,
             tokens=tokens,

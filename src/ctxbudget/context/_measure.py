@@ -3,6 +3,11 @@
 A :class:`MeasuredSection` counts items nearest the kept end first and only as far as it is asked
 to, so a section far larger than the cap is never split or counted in full. Each item costs its
 own tokens plus the tokens of the gap (newlines) that joins it to the previously kept item.
+
+One item far larger than the cap is not counted in full either, when the tokenizer declares a
+lower bound on counts (:func:`token_floor`): an item whose bound already exceeds the build's
+cap can never be kept whole, so the bound is recorded instead of its count, and the
+measurement says which costs are bounds (:meth:`MeasuredSection.is_lower_bound`).
 """
 
 from __future__ import annotations
@@ -11,14 +16,37 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from .._errors import SectionError
+from ..typing import Tokenizer
 from ._items import gap_after, item_spans
 from ._options import Keep, Split
 
-__all__ = ["Cut", "MeasuredSection", "MeasurementCache"]
+__all__ = ["Cut", "Floor", "MeasuredSection", "MeasurementCache", "token_floor"]
 
 _SEQUENCE_GAP = "\n"
+
+#: ``floor(text, above)``: a number of tokens that ``text`` never has fewer of, which need be
+#: tight only when it can exceed ``above`` tokens.
+Floor = Callable[[str, int], int]
+
+
+def token_floor(tokenizer: Tokenizer) -> Floor | None:
+    """The lower bound on counts that ``tokenizer`` declares (see :class:`~ctxbudget.Tokenizer`).
+
+    Its ``count_lower_bound(text, above)`` when it has one; else, from its
+    ``max_token_bytes`` (the UTF-8 length of its longest token), ``ceil(len(text) /
+    max_token_bytes)``: no token stands for more bytes, and every character is at least one
+    byte. ``None`` when it declares neither: every item is then counted exactly.
+    """
+    bound = getattr(tokenizer, "count_lower_bound", None)
+    if callable(bound):
+        return cast(Floor, bound)
+    longest = getattr(tokenizer, "max_token_bytes", None)
+    if isinstance(longest, bool) or not isinstance(longest, int) or longest < 1:
+        return None
+    return lambda text, above: -(-len(text) // longest)
 
 
 @dataclass(frozen=True)
@@ -37,7 +65,11 @@ class Cut:
 
 
 class MeasuredSection:
-    """Lazy, exact measurement of one section's items, and the text of its first ``k`` items.
+    """Lazy measurement of one section's items, and the text of its first ``k`` items.
+
+    Costs are exact, except that of an item whose lower bound (from ``floor``) exceeds
+    ``ceiling``: that item can never be kept whole in a build capped at ``ceiling`` tokens, so
+    its bound is recorded instead of counting it (:meth:`is_lower_bound`, :attr:`exact`).
 
     Args:
         name: the section name (for errors).
@@ -45,6 +77,8 @@ class MeasuredSection:
         split: how text splits into items.
         keep: which end survives trimming.
         count: counts tokens of a string (cached by the caller).
+        floor: a lower bound on counts (:func:`token_floor`), or ``None`` to count every item.
+        ceiling: the build's cap in tokens, or ``None`` (no cap: every item is counted).
     """
 
     def __init__(
@@ -55,12 +89,17 @@ class MeasuredSection:
         split: Split,
         keep: Keep,
         count: Callable[[str], int],
+        floor: Floor | None = None,
+        ceiling: int | None = None,
     ) -> None:
         self.name = name
         self.content = content
         self.keep = keep
         self.split = split
         self._count = count
+        self._floor = floor
+        self.ceiling = ceiling
+        self._bounds: dict[int, int] = {}  # item position -> its cost, a lower bound
         self._reverse = keep == "end"
         self.spans: list[tuple[int, int]] = []  # text content: item spans, kept end first
         self.indices: list[int] = []  # sequence content: item indices, kept end first
@@ -79,8 +118,29 @@ class MeasuredSection:
 
     @property
     def total(self) -> int:
-        """Tokens of every item measured so far, gaps included."""
+        """Tokens of every item measured so far, gaps included (a lower bound unless
+        :attr:`exact`)."""
         return self.cumulative[-1]
+
+    @property
+    def exact(self) -> bool:
+        """Whether every cost measured so far is an exact count."""
+        return not self._bounds
+
+    def is_lower_bound(self, k: int) -> bool:
+        """Whether the ``k``-th item's cost is only a lower bound (it exceeds :attr:`ceiling`)."""
+        return k in self._bounds
+
+    def reuse(self, ceiling: int | None) -> bool:
+        """Prepare this measurement for a build capped at ``ceiling`` tokens (``None``: no cap).
+
+        ``False`` when a recorded bound does not exceed the new ceiling (the item might then
+        fit whole, so it must be counted): measure again from scratch.
+        """
+        if self._bounds and (ceiling is None or min(self._bounds.values()) <= ceiling):
+            return False
+        self.ceiling = ceiling
+        return True
 
     def item(self, k: int) -> str:
         """Text of the ``k``-th measured item (0 = nearest the kept end)."""
@@ -127,8 +187,19 @@ class MeasuredSection:
             else:
                 gap = _SEQUENCE_GAP if index < len(content) - 1 else ""
             self.indices.append(index)
-        self.cumulative.append(self.cumulative[-1] + self._count(text + gap))
+        self.cumulative.append(self.cumulative[-1] + self._cost(text + gap))
         return True
+
+    def _cost(self, text: str) -> int:
+        """Tokens of the item being measured, or a lower bound above the ceiling."""
+        ceiling, floor = self.ceiling, self._floor
+        # Only texts longer than the ceiling are bounded: the huge items this is for, cheaply.
+        if floor is not None and ceiling is not None and len(text) > ceiling:
+            bound = floor(text, ceiling)
+            if bound > ceiling:
+                self._bounds[self.measured] = bound
+                return bound
+        return self._count(text)
 
     def measure_until(self, limit: float) -> None:
         """Measure items until their total exceeds ``limit`` tokens or none are left."""
@@ -148,10 +219,11 @@ class MeasuredSection:
         self.measure_until(float("inf"))
 
     def fitting(self, room: int) -> int:
-        """How many items, from the kept end, fit in ``room`` tokens (measured items only)."""
+        """How many items, from the kept end, fit in ``room`` tokens (measured items only; an
+        item whose cost is a lower bound never fits)."""
         k = 0
         cumulative = self.cumulative
-        while k + 1 < len(cumulative) and cumulative[k + 1] <= room:
+        while k + 1 < len(cumulative) and cumulative[k + 1] <= room and k not in self._bounds:
             k += 1
         return k
 
@@ -205,23 +277,37 @@ class MeasurementCache:
 
     Args:
         maxsize: most measurements kept.
+        floor: the lower bound on counts of the builder's tokenizer (:func:`token_floor`).
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, floor: Floor | None = None) -> None:
         self.maxsize = maxsize
+        self.floor = floor
         self._data: OrderedDict[tuple[str, int, str, str], MeasuredSection] = OrderedDict()
         self._lock = threading.Lock()
 
     def checkout(
-        self, name: str, content: str | Sequence[str], split: str, keep: str
-    ) -> MeasuredSection | None:
-        """The measurement of this very text, taken out of the cache, or ``None``."""
-        if not isinstance(content, str):
-            return None  # a sequence may have been changed in place since the last build
-        with self._lock:
-            measured = self._data.pop((name, id(content), split, keep), None)
+        self,
+        name: str,
+        content: str | Sequence[str],
+        *,
+        split: Split,
+        keep: Keep,
+        count: Callable[[str], int],
+        ceiling: int | None,
+    ) -> MeasuredSection:
+        """The measurement of this very text, taken out of the cache and prepared for a build
+        capped at ``ceiling`` tokens (:meth:`MeasuredSection.reuse`), else a new one."""
+        measured = None
+        if isinstance(content, str):  # a sequence may have changed in place since last time
+            with self._lock:
+                measured = self._data.pop((name, id(content), split, keep), None)
         # The entry holds the str itself, so its id cannot have been reused meanwhile.
-        return measured if measured is not None and measured.content is content else None
+        if measured is not None and measured.content is content and measured.reuse(ceiling):
+            return measured
+        return MeasuredSection(
+            name, content, split=split, keep=keep, count=count, floor=self.floor, ceiling=ceiling
+        )
 
     def checkin(self, measurements: Iterable[MeasuredSection | None]) -> None:
         """Keep the measurements of text sections for the next build."""

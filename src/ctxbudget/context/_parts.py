@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..memory import Archive, Reducer, Reduction
 from ..typing import Tokenizer
-from ._measure import Cut, MeasuredSection
+from ._measure import Cut, MeasuredSection, token_floor
 from ._rendering import SectionView
 from ._result import SectionReport, Status
 
@@ -97,7 +97,7 @@ def report(p: Part) -> SectionReport:
         required=p.required,
         status=status,
         tokens_demanded=(p.header + m.total) if m.measured else 0,
-        demand_exact=m.complete,
+        demand_exact=m.complete and m.exact,
         tokens_allocated=p.allocated,
         tokens_used=p.used,
         items_kept=kept,
@@ -108,27 +108,44 @@ def report(p: Part) -> SectionReport:
 
 
 def archive_removed(
-    reports: Sequence[SectionReport], archive: Archive, tokenizer: Tokenizer
+    reports: Sequence[SectionReport],
+    archive: Archive,
+    tokenizer: Tokenizer,
+    *,
+    ceiling: int | None = None,
 ) -> None:
     """Put what each section lost (trimmed items, reducers' removals) in ``archive``, one
-    block per section and reduction; the block ids go into the reports."""
+    block per section and reduction; the block ids go into the reports.
+
+    A block is archived with its exact count, unless the tokenizer's lower bound
+    (:func:`~ctxbudget.context._measure.token_floor`) shows it larger than ``ceiling`` tokens
+    (the build's cap): it is then archived with that bound, not counted, and its summary
+    says "at least".
+    """
+    floor = token_floor(tokenizer) if ceiling is not None else None
+
+    def put(items: list[str], summary: str, source: str) -> str:
+        text = "\n".join(items)
+        bound = floor(text, ceiling) if floor is not None and ceiling is not None else 0
+        if ceiling is not None and bound > ceiling:
+            tokens, summary = bound, f"{summary} (at least {bound} tokens, not counted in full)"
+        else:
+            tokens = tokenizer.count(text)
+        return archive.put(items, tokens=tokens, summary=summary, source=source)
+
     for rep in reports:
         for reduction in rep.reductions:
             if reduction.removed:
                 rep.reduction_archive_ids.append(
-                    archive.put(
+                    put(
                         reduction.removed,
-                        tokens=tokenizer.count("\n".join(reduction.removed)),
-                        summary=f"{len(reduction.removed)} items removed by "
-                        f"{reduction.reducer} from section {rep.name}",
-                        source=rep.name,
+                        f"{len(reduction.removed)} items removed by {reduction.reducer} "
+                        f"from section {rep.name}",
+                        rep.name,
                     )
                 )
         items = rep.trimmed_items
         if items:
-            rep.archived_id = archive.put(
-                items,
-                tokens=tokenizer.count("\n".join(items)),
-                summary=f"{len(items)} items trimmed from section {rep.name}",
-                source=rep.name,
+            rep.archived_id = put(
+                items, f"{len(items)} items trimmed from section {rep.name}", rep.name
             )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from .._errors import RequiredSectionsExceedCap
@@ -25,6 +26,12 @@ __all__ = ["cut_item", "grow", "keep_fitting", "top_up", "trim", "verify"]
 
 #: How far, in tokens, an item's estimate may exceed the exact room and still be tried.
 TOP_UP_TOLERANCE = 2
+#: Characters at an item's kept end sampled for its characters per token (:func:`cut_item`).
+_SAMPLE_CHARS = 256
+#: How much wider than the sample's estimate of ``room`` tokens the first window is.
+_WINDOW_MARGIN = 1.1
+#: Tokens short of (past) the room at which a cut is taken to fit (not to) without a count.
+_MARGIN = 2
 
 Assemble = Callable[[list[Part]], tuple[str, int]]
 
@@ -67,6 +74,8 @@ def grow(
                 break
             continue
         while not p.required and room > 0 and m.measure_items(p.kept + 1):
+            if m.is_lower_bound(p.kept):  # larger than the cap: never kept whole
+                break
             step = m.cumulative[p.kept + 1] - m.cumulative[p.kept]
             if p.kept == 0:
                 step += p.header
@@ -207,36 +216,105 @@ def cut_item(
     """Cut ``item`` so that marker plus kept part fit in ``room`` tokens, at a character boundary.
 
     The kept part is the end of the item for ``keep="end"`` (the marker goes before it), else
-    the start (the marker goes after it). Returns ``None`` when not even one character fits.
-    """
+    the start (the marker goes after it). It is checked by exact counts: marker plus kept part
+    cost at most ``room`` tokens, and one more character would cost more (or the whole item
+    is kept). Returns ``None`` when not even one character fits.
 
-    def cost(piece: str) -> int:
-        return tokenizer.count(marker + piece if keep == "end" else piece + marker)
+    Work is bounded by ``room``, not by the item's length, so a 10 MB line costs about what a
+    ``room``-token one does. Only a window at the kept end is encoded, sized from a sample's
+    characters per token and doubled until it holds more than ``room`` tokens; its last (or
+    first) ``room`` token ids, decoded, give the first guess of the bisection on whole
+    characters that earlier versions ran over the whole item. The bisection is the same, so
+    are its cuts (where BPE counts dip as text grows, its path decides which of two fitting
+    cuts it finds), but it counts only near the guess: a length that the window's ids put
+    ``_MARGIN`` tokens or more short of the room is taken to fit, one they put as far past
+    it not to. The cut is then checked by exact counts, and searched for again by exact
+    counts alone should an assumption have been wrong.
+    """
+    n = len(item)
+    if n == 0 or room < 1:
+        return None
+    end = keep == "end"
 
     def piece(length: int) -> str:
-        return item[len(item) - length :] if keep == "end" else item[:length]
+        return item[n - length :] if end else item[:length]
 
-    # A first guess from the tokens themselves, then a binary search on whole characters:
-    # counts are not exactly monotone in length under BPE, so the result is checked again.
-    ids = tokenizer.encode(item)
-    take = ids[-room:] if keep == "end" else ids[:room]
-    guess = min(len(item), len(tokenizer.decode(take)) + 1)
-    lo, hi = 0, guess
-    while cost(piece(hi)) <= room and hi < len(item):
-        lo, hi = hi, min(len(item), hi * 2)
-    if cost(piece(hi)) <= room:
+    costs: dict[int, int] = {}
+
+    def fits(length: int) -> bool:
+        if length not in costs:
+            kept = piece(length)
+            costs[length] = tokenizer.count(marker + kept if end else kept + marker)
+        return costs[length] <= room
+
+    sample = piece(min(n, _SAMPLE_CHARS))
+    chars_per_token = len(sample) / max(1, tokenizer.count(sample))
+    width = min(n, math.ceil(room * chars_per_token * _WINDOW_MARGIN) + _SAMPLE_CHARS)
+    while True:
+        ids = tokenizer.encode(piece(width))
+        if len(ids) > room + _MARGIN or width == n:
+            break
+        width = min(n, 2 * width)
+
+    def covered(k: int) -> int:
+        """Characters of the window's last (first) ``k`` tokens."""
+        return len(tokenizer.decode(ids[-k:] if end else ids[:k])) if k > 0 else 0
+
+    spare = room - tokenizer.count(marker)
+    surely_fits = covered(spare - _MARGIN)
+    surely_over = covered(spare + _MARGIN) if len(ids) >= spare + _MARGIN else n + 1
+
+    def probe(length: int) -> bool:
+        if length <= surely_fits:
+            return True
+        if length >= surely_over:
+            return False
+        return fits(length)
+
+    lo, hi = 0, min(n, covered(room) + 1)
+    while probe(hi) and hi < n:
+        lo, hi = hi, min(n, 2 * hi)
+    if probe(hi):
         lo = hi
-    else:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if cost(piece(mid)) <= room:
-                lo = mid
-            else:
-                hi = mid
-    while lo > 0 and cost(piece(lo)) > room:
-        lo -= 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if probe(mid):
+            lo = mid
+        else:
+            hi = mid
+    checked = fits(lo) and (lo == n or not fits(lo + 1)) if lo else not fits(1)
+    if not checked:  # a length taken to fit, or not to, without a count was wrong
+        lo = _settle(fits, n, min(n, max(1, covered(spare))))
     if lo == 0:
         return None
-    kept = piece(lo)
-    removed = item[: len(item) - lo] if keep == "end" else item[lo:]
-    return Cut(kept=kept, removed=removed, tokens=cost(kept))
+    removed = item[: n - lo] if end else item[lo:]
+    return Cut(kept=piece(lo), removed=removed, tokens=costs[lo])
+
+
+def _settle(fits: Callable[[int], bool], n: int, guess: int) -> int:
+    """The length, found from ``guess`` by exact tests alone (galloping, then bisection), that
+    fits while one more character does not (``n``: all fit; 0: none does)."""
+    step = 1
+    if fits(guess):
+        lo, hi = guess, n + 1
+        while lo < n:
+            longer = min(n, lo + step)
+            if not fits(longer):
+                hi = longer
+                break
+            lo, step = longer, 2 * step
+    else:
+        lo, hi = 0, guess
+        while hi > 1:
+            shorter = max(1, hi - step)
+            if fits(shorter):
+                lo = shorter
+                break
+            hi, step = shorter, 2 * step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +36,74 @@ _BPE_FILE_OF = {"o200k_harmony": "o200k_base"}
 # from a newline into a following non-whitespace character other than "/": o200k's
 # ` ?[^\s\p{L}\p{N}]+[\r\n/]*` may take a "/" after newlines, so "/" is excluded for all.
 _NEWLINE_ADDITIVE = frozenset({"o200k_base", "o200k_harmony", "cl100k_base"})
+#: Tokens longer than this many bytes are searched for in a text to bound its count from below;
+#: a bound that needs shorter tokens excluded is not tried (counting is cheap enough then).
+_SEARCHED_ABOVE = 8
+#: Most tokens one lower bound tests by their bytes, and searches for, before settling for a
+#: weaker bound.
+_MAX_CHECKS = 8192
+_MAX_SEARCHES = 256
+
+
+@dataclass(frozen=True)
+class _LongTokens:
+    """The vocabulary's long tokens, for lower bounds on counts (:meth:`count_lower_bound`).
+
+    Attributes:
+        longest: UTF-8 length of the longest token.
+        by_first: every token longer than ``_SEARCHED_ABOVE`` bytes, by its first byte,
+            longest first.
+    """
+
+    longest: int
+    by_first: dict[int, tuple[bytes, ...]]
+
+    @classmethod
+    def of(cls, encoding: tiktoken.Encoding) -> _LongTokens:
+        values = encoding.token_byte_values()
+        groups: dict[int, list[bytes]] = {}
+        for value in sorted((v for v in values if len(v) > _SEARCHED_ABOVE), key=len):
+            groups.setdefault(value[0], []).append(value)
+        by_first = {first: tuple(reversed(group)) for first, group in groups.items()}
+        return cls(longest=max(map(len, values)), by_first=by_first)
+
+    def longest_in(self, data: bytes, limit: int) -> int:
+        """An upper bound on the length of the longest token that occurs in ``data``: at most
+        ``limit`` when no longer token occurs there (``limit >= _SEARCHED_ABOVE``).
+
+        A token longer than ``limit`` occurs only if each of its bytes occurs in ``data``; those
+        that pass that test are searched for, longest first. At most ``_MAX_CHECKS`` tokens are
+        tested and ``_MAX_SEARCHES`` searched for, so the work stays a few milliseconds.
+        """
+        present = _byte_values(data)
+        candidates = []
+        checks = 0
+        for first in present:
+            for token in self.by_first.get(first, ()):
+                if len(token) <= limit:
+                    break
+                checks += 1
+                if checks > _MAX_CHECKS:
+                    return self.longest  # too many to check: settle for the weakest bound
+                if not token.translate(None, present):  # no byte of it is missing from data
+                    candidates.append(token)
+        candidates.sort(key=len, reverse=True)
+        for token in candidates[:_MAX_SEARCHES]:
+            if token in data:
+                return len(token)
+        if len(candidates) > _MAX_SEARCHES:  # the rest were not searched for: they may occur
+            return len(candidates[_MAX_SEARCHES])
+        return limit  # every longer token is absent
+
+
+def _byte_values(data: bytes) -> bytes:
+    """The distinct byte values of ``data``, each pass over it in C (``bytes.translate``)."""
+    seen = set(data[:256])
+    rest = data.translate(None, bytes(seen))
+    while rest:
+        seen.update(rest[:4096])
+        rest = rest.translate(None, bytes(seen))
+    return bytes(sorted(seen))
 
 
 class TiktokenTokenizer:
@@ -55,6 +124,7 @@ class TiktokenTokenizer:
         #: the encoding's regex and encodes each piece alone, and for these encodings no piece
         #: spans such a boundary. The count cache uses this to count long texts by lines.
         self.newline_additive = encoding.name in _NEWLINE_ADDITIVE
+        self._long_tokens: _LongTokens | None = None
 
     @property
     def name(self) -> str:
@@ -77,6 +147,54 @@ class TiktokenTokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``; a byte sequence cut inside a character decodes with U+FFFD."""
         return self._encoding.decode(list(ids))
+
+    @property
+    def max_token_bytes(self) -> int:
+        """UTF-8 length of the longest token (128 for o200k_base and cl100k_base), from
+        ``Encoding.token_byte_values()``; computed on first use, with the table of long tokens
+        that :meth:`count_lower_bound` uses (a one-time cost of about 0.1 s)."""
+        return self._tokens().longest
+
+    def count_lower_bound(self, text: str, above: int) -> int:
+        """A number of tokens that ``count(text)`` is never below, found without encoding.
+
+        tiktoken encodes the UTF-8 bytes of ``text`` (lone surrogates replaced by U+FFFD), and
+        each token is a substring of them, so ``count(text) >= ceil(len(bytes) / k)`` for ``k``
+        the length of the longest token that occurs in them: at most :attr:`max_token_bytes`,
+        and less when the longer tokens are shown absent (by their bytes, then by a bounded
+        number of substring searches). Tight enough to show that ``count(text) > above`` when
+        it can, not tighter: the result may be far below the count. Nothing is looked at when
+        ``len(text) <= above`` or ``len(text) > above * max_token_bytes``; otherwise a few
+        passes over the text in C and at most a few hundred searches, milliseconds.
+
+        >>> tok = TiktokenTokenizer(load_encoding("o200k_base", "o200k_base"))
+        >>> tok.count_lower_bound("a" * 100_000, above=8_000)  # no token of over 12 a's occurs
+        8334
+        >>> tok.count("a" * 100_000)
+        12500
+        """
+        size = len(text)
+        if size <= above:  # no bound worth finding: the one token any text has
+            return min(size, 1)
+        table = self._tokens()
+        bound = -(-size // table.longest)
+        if bound > above:
+            return bound
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # lone surrogates: still at least one byte per character
+            return bound
+        size = len(data)
+        limit = -(-size // above) - 1  # the bound exceeds `above` iff no longer token occurs
+        if limit < _SEARCHED_ABOVE:
+            return -(-size // table.longest)
+        return -(-size // table.longest_in(data, limit))
+
+    def _tokens(self) -> _LongTokens:
+        table = self._long_tokens
+        if table is None:  # computed at most a few times under a race, always the same
+            table = self._long_tokens = _LongTokens.of(self._encoding)
+        return table
 
     def __repr__(self) -> str:
         return f"TiktokenTokenizer({self.name!r})"
