@@ -55,9 +55,11 @@ SURFACES = {
         "ledger_schemes",
     },
     "ctxbudget.messages": {
-        "REPLY_PRIMING", "TOKENS_PER_MESSAGE", "TOKENS_PER_NAME", "TOKENS_PER_TOOL_CALL",
-        "FittedMessages", "Message", "Prompt", "count_prompt", "fit_messages", "group_turns",
-        "history_items", "message_text", "message_tokens",
+        "FORMATS", "REPLY_PRIMING", "TOKENS_PER_MESSAGE", "TOKENS_PER_NAME",
+        "TOKENS_PER_TOOL_CALL", "FittedMessages", "HistoryItems", "Message", "MessageFormat",
+        "Prompt", "RepairedMessages", "count_prompt", "detect_format", "fit_messages",
+        "get_format", "group_turns", "history_items", "message_text", "message_tokens",
+        "repair_messages",
     },
     "ctxbudget.memory": {
         "REDUCERS", "TRUNCATED_MARKER", "Archive", "ArchivedBlock", "ExtractiveSummarizer",

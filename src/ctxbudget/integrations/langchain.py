@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from .._errors import CtxBudgetError
-from ..messages._fitting import FittedMessages, fit_messages
+from ..messages import FittedMessages, fit_messages
 
 try:
-    from langchain_core.messages import BaseMessage, convert_to_openai_messages
+    from langchain_core.messages import BaseMessage
 except ImportError as exc:  # pragma: no cover - exercised where langchain-core is absent
     raise CtxBudgetError(
         "the LangChain adapter needs langchain-core: pip install 'ctxbudget[langchain]'"
@@ -28,22 +28,27 @@ def fit_langchain_messages(
     *,
     tokenizer: Any = "o200k_base",
     start_on: Literal["user", "any"] = "user",
+    pinned: Collection[Any] = (),
 ) -> tuple[list[BaseMessage], FittedMessages]:
-    """:func:`~ctxbudget.fit_messages` for LangChain messages.
+    """:func:`~ctxbudget.fit_messages` for LangChain messages (``format="langchain"``).
 
-    Each message is converted with ``langchain_core.messages.convert_to_openai_messages``,
-    fitted by the same rules (system messages kept, newest turns kept, tool calls never
-    separated from their ``ToolMessage`` results), and the kept *original* objects are
-    returned in order.
+    The same core as every other format: system messages kept, newest turns kept, an
+    ``AIMessage``'s tool calls never separated from their ``ToolMessage`` results, costs by
+    OpenAI's chat rule; the kept *original* objects are returned, in order.
 
     Returns:
-        ``(kept messages, report)``: the report's ``messages`` and ``dropped`` are the OpenAI
-        dicts, its ``tokens`` the cost of what was kept.
+        ``(kept messages, report)``; the report's ``messages`` and ``dropped`` are LangChain
+        objects too.
 
     Raises:
-        BudgetError: as :func:`~ctxbudget.fit_messages`.
+        BudgetError, ConfigurationError: as :func:`~ctxbudget.fit_messages`.
     """
-    converted = [convert_to_openai_messages(m) for m in messages]
-    fitted = fit_messages(converted, max_tokens, tokenizer=tokenizer, start_on=start_on)
-    kept = {id(d) for d in fitted.messages}
-    return [m for m, d in zip(messages, converted, strict=True) if id(d) in kept], fitted
+    fitted = fit_messages(
+        messages,
+        max_tokens,
+        format="langchain",
+        tokenizer=tokenizer,
+        start_on=start_on,
+        pinned=pinned,
+    )
+    return list(fitted.messages), fitted

@@ -1,7 +1,8 @@
 """The chat-message token rule: what one message, and a whole prompt, cost in tokens.
 
-One rule, used by :func:`~ctxbudget.fit_messages`, :func:`~ctxbudget.count_prompt` (and so
-``guard``'s reservations), the Compactor and :func:`~ctxbudget.history_items`.
+The ``openai`` (and ``langchain``) format of :mod:`ctxbudget.messages._formats` applies it; so
+:func:`~ctxbudget.fit_messages`, :func:`~ctxbudget.count_prompt` (and ``guard``'s
+reservations), the Compactor and :func:`~ctxbudget.history_items` share it.
 
 Source: OpenAI's cookbook "How to count tokens with tiktoken" (``num_tokens_from_messages``, for
 gpt-3.5-turbo-0613 and later, gpt-4, gpt-4o): each message costs 3 tokens plus the tokens of its
@@ -25,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigurationError
-from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 
 __all__ = [
@@ -38,12 +38,10 @@ __all__ = [
     "Message",
     "Prompt",
     "check_message",
-    "count_prompt",
     "image_tokens",
     "is_estimated",
     "message_cost",
     "message_text",
-    "message_tokens",
     "tool_calls",
 ]
 
@@ -145,40 +143,4 @@ def message_cost(message: Message, tok: Tokenizer) -> int:
         total += TOKENS_PER_NAME + tok.count(name)
     for function, arguments in tool_calls(message):
         total += TOKENS_PER_TOOL_CALL + tok.count(function) + tok.count(arguments)
-    return total
-
-
-def message_tokens(message: Message, tokenizer: Any = "o200k_base") -> int:
-    """Tokens one chat message costs, overhead included (see the module's rule and source).
-
-    Args:
-        message: a mapping with ``role``, ``content`` (text or parts), optionally ``name`` and
-            ``tool_calls``.
-        tokenizer: a tokenizer spec or object.
-
-    Returns:
-        The message's cost in tokens.
-
-    Raises:
-        ConfigurationError: the message is not a mapping with a string ``role``, or its content is
-            neither text nor parts.
-    """
-    check_message(message)
-    return message_cost(message, get_tokenizer(tokenizer))
-
-
-def count_prompt(prompt: Prompt, tokenizer: Any = "o200k_base") -> int:
-    """Tokens of a prompt: a string, or chat messages with the chat format's overhead and the
-    reply priming (the same rule and total as :func:`~ctxbudget.fit_messages`).
-
-    Raises:
-        ConfigurationError: a message is malformed.
-    """
-    tok = get_tokenizer(tokenizer)
-    if isinstance(prompt, str):
-        return tok.count(prompt)
-    total = REPLY_PRIMING
-    for message in prompt:
-        check_message(message)
-        total += message_cost(message, tok)
     return total

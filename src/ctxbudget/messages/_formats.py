@@ -1,0 +1,179 @@
+"""Message formats: how each provider's chat history is read, costed and kept whole.
+
+A :class:`MessageFormat` answers, for one message of its format: its role, its cost in tokens
+(overhead included), whether that cost holds estimates, the tool calls it makes and the calls
+it answers, and whether it must stay with the message before it (a tool result with its call,
+a reasoning item with the call it led to). :func:`~ctxbudget.fit_messages`,
+:func:`~ctxbudget.count_prompt`, :func:`~ctxbudget.repair_messages` and
+:func:`~ctxbudget.history_items` work on any format through these answers, so one rule serves
+OpenAI chat, OpenAI Responses, Anthropic Messages, Gemini and LangChain messages.
+
+Formats whose provider publishes no overhead rule count their content with the given tokenizer
+plus a documented per-message estimate, and report ``estimated=True``; see each format's
+module for its rule and source.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .._errors import ConfigurationError
+from ..typing import Tokenizer
+
+__all__ = [
+    "FORMATS",
+    "MessageFormat",
+    "as_text",
+    "detect_format",
+    "get_format",
+    "json_cost",
+    "json_text",
+]
+
+#: How many messages, newest first, format detection looks at before settling on ``openai``.
+DETECT_LIMIT = 2000
+
+
+class MessageFormat(ABC):
+    """One provider's message shape. Subclasses are stateless singletons in :data:`FORMATS`."""
+
+    name: ClassVar[str]
+    #: Tokens added once per prompt (the reply priming), in tokens.
+    priming: ClassVar[int] = 0
+    #: Whether the provider publishes the overhead rule this format applies.
+    exact: ClassVar[bool] = False
+
+    @abstractmethod
+    def check(self, message: Any, index: int) -> None:
+        """Raise :class:`~ctxbudget.ConfigurationError` naming ``index`` unless ``message`` has
+        this format's shape."""
+
+    @abstractmethod
+    def role(self, message: Any) -> str:
+        """``"system"``, ``"user"``, ``"assistant"``, ``"tool"`` (a message that only carries
+        tool results) or ``"other"`` (e.g. a reasoning item)."""
+
+    @abstractmethod
+    def cost(self, message: Any, tok: Tokenizer) -> int:
+        """Tokens of the message, its overhead included."""
+
+    def estimated(self, message: Any) -> bool:
+        """Whether :meth:`cost` holds estimates (always, for formats without a published rule)."""
+        return not self.exact
+
+    def calls(self, message: Any) -> tuple[str, ...]:
+        """Ids of the tool calls the message makes."""
+        return ()
+
+    def answers(self, message: Any) -> tuple[str, ...]:
+        """Ids of the tool calls the message answers."""
+        return ()
+
+    def links_back(self, message: Any, previous: Any) -> bool:
+        """Whether ``message`` must be kept or dropped with ``previous`` (the message before
+        it): by default, a message answering calls stays with what comes before it."""
+        return bool(self.answers(message))
+
+    @abstractmethod
+    def text(self, message: Any) -> str:
+        """The message as one line of text (for history sections and summaries)."""
+
+    @abstractmethod
+    def looks_like(self, message: Any) -> bool | None:
+        """``True`` if the message can only be this format, ``None`` if it may be."""
+
+    def without_answers(self, message: Any, ids: set[str]) -> Any | None:
+        """A copy of ``message`` without its answers to ``ids`` (``None``: nothing left)."""
+        return None
+
+    def without_calls(self, message: Any, ids: set[str]) -> Any | None:
+        """A copy of ``message`` without its calls ``ids`` (``None``: nothing left)."""
+        return None
+
+
+def as_text(value: Any) -> str:
+    """Text of a content value: a string, a list of text blocks, or JSON of anything else."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        parts = []
+        for part in value:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "".join(parts)
+    return json_text(value)
+
+
+def json_cost(value: Any, tok: Tokenizer) -> int:
+    """Tokens of a JSON value counted piece by piece: each string (key or value) is counted
+    alone, so the total is at least the tokens of every string in it, plus one token per
+    delimiter (quotes, colon, comma, brackets)."""
+    if isinstance(value, str):
+        return tok.count(value) + 1
+    if isinstance(value, Mapping):
+        return 1 + sum(tok.count(str(k)) + 2 + json_cost(v, tok) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return 1 + sum(json_cost(v, tok) + 1 for v in value)
+    return tok.count(json_text(value))
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text (a string stays as it is)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+FORMATS: dict[str, MessageFormat] = {}
+_ORDER = ("openai", "responses", "anthropic", "gemini", "langchain")
+
+
+def register(fmt: MessageFormat) -> MessageFormat:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def get_format(name: str) -> MessageFormat:
+    """The format named ``name``.
+
+    Raises:
+        ConfigurationError: unknown name (the message lists the known ones).
+    """
+    try:
+        return FORMATS[name]
+    except KeyError:
+        known = [f for f in _ORDER if f in FORMATS] + sorted(set(FORMATS) - set(_ORDER))
+        raise ConfigurationError(
+            f"unknown message format {name!r}; formats: auto, {', '.join(known)}"
+        ) from None
+
+
+def detect_format(messages: Sequence[Any]) -> MessageFormat:
+    """The format of ``messages``: the first format that claims one of them, looking at up to
+    :data:`DETECT_LIMIT` messages from the newest; ``openai`` when none is claimed (plain
+    ``role``/``content`` messages read the same in most formats)."""
+    order = ("langchain", "responses", "gemini", "anthropic", "openai")
+    for message in list(messages[-DETECT_LIMIT:])[::-1]:
+        for name in order:
+            if FORMATS[name].looks_like(message):
+                return FORMATS[name]
+    return FORMATS["openai"]
+
+
+def resolve_format(messages: Sequence[Any], format: str | MessageFormat) -> MessageFormat:
+    """``format`` as a :class:`MessageFormat` (``"auto"`` detects it)."""
+    if isinstance(format, MessageFormat):
+        return format
+    if format == "auto":
+        return detect_format(messages)
+    return get_format(format)

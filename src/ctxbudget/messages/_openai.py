@@ -1,0 +1,170 @@
+"""OpenAI Chat Completions messages, and LangChain message objects read the same way.
+
+Chat: ``{"role", "content" (text or parts), "name"?, "tool_calls"?, "tool_call_id"?}``; the
+cost rule is OpenAI's published one (see :mod:`ctxbudget.messages._counting`), exact for text
+and ``name``, estimated for tool calls and images of unknown size. An assistant message with
+``tool_calls`` and the ``tool`` messages answering it (parallel calls too) are one unit.
+
+LangChain (``langchain_core.messages``): objects with ``type`` (``system``, ``human``, ``ai``,
+``tool``...), ``content`` (text or blocks), ``tool_calls`` (``[{"name", "args", "id"}]``) and
+``tool_call_id``; read by attribute, so langchain is never imported here, and costed by the same
+OpenAI rule (what LangChain sends to OpenAI models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .._errors import ConfigurationError
+from ..typing import Tokenizer
+from ._counting import (
+    REPLY_PRIMING,
+    TOKENS_PER_TOOL_CALL,
+    is_estimated,
+    message_cost,
+    message_text,
+    tool_calls,
+)
+from ._formats import MessageFormat, as_text, json_text, register
+
+__all__ = ["LangChainFormat", "OpenAIFormat"]
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+class OpenAIFormat(MessageFormat):
+    name = "openai"
+    priming = REPLY_PRIMING
+    exact = True
+
+    def check(self, message: Any, index: int) -> None:
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise ConfigurationError(
+                f"message {index}: a message must be a mapping with a string 'role', "
+                f"got {message!r:.200}"
+            )
+        message_text(message.get("content"))  # raises on content of the wrong type
+
+    def role(self, message: Any) -> str:
+        role = message["role"]
+        return "tool" if role in ("tool", "function") else _ROLES.get(role, "other")
+
+    def cost(self, message: Any, tok: Tokenizer) -> int:
+        return message_cost(message, tok)
+
+    def estimated(self, message: Any) -> bool:
+        return is_estimated(message)
+
+    def calls(self, message: Any) -> tuple[str, ...]:
+        return tuple(
+            str(call["id"])
+            for call in message.get("tool_calls") or ()
+            if isinstance(call, Mapping) and call.get("id") is not None
+        )
+
+    def answers(self, message: Any) -> tuple[str, ...]:
+        if message["role"] == "tool" and message.get("tool_call_id") is not None:
+            return (str(message["tool_call_id"]),)
+        return ()
+
+    def links_back(self, message: Any, previous: Any) -> bool:
+        return bool(message["role"] == "tool")
+
+    def text(self, message: Any) -> str:
+        text = message_text(message.get("content"))
+        calls = [f"[tool call {name}({arguments})]" for name, arguments in tool_calls(message)]
+        return " ".join(part for part in [text, *calls] if part)
+
+    def looks_like(self, message: Any) -> bool | None:
+        if not isinstance(message, Mapping) or "role" not in message:
+            return False
+        if message.get("tool_calls") or message["role"] in ("tool", "developer"):
+            return True
+        return None
+
+    def without_calls(self, message: Any, ids: set[str]) -> Any | None:
+        calls = [
+            c
+            for c in message.get("tool_calls") or ()
+            if not (isinstance(c, Mapping) and str(c.get("id")) in ids)
+        ]
+        copy = {k: v for k, v in message.items() if k != "tool_calls"}
+        if calls:
+            copy["tool_calls"] = calls
+        elif not message_text(message.get("content")):
+            return None
+        return copy
+
+
+class LangChainFormat(MessageFormat):
+    name = "langchain"
+    priming = REPLY_PRIMING
+    exact = True
+
+    _ROLES: ClassVar[dict[str, str]] = {
+        "system": "system",
+        "human": "user",
+        "ai": "assistant",
+        "tool": "tool",
+        "function": "tool",
+        "chat": "user",
+    }
+
+    def check(self, message: Any, index: int) -> None:
+        if not (isinstance(getattr(message, "type", None), str) and hasattr(message, "content")):
+            raise ConfigurationError(
+                f"message {index}: a LangChain message needs 'type' and 'content', "
+                f"got {message!r:.200}"
+            )
+
+    def role(self, message: Any) -> str:
+        return self._ROLES.get(message.type, "other")
+
+    @staticmethod
+    def _calls(message: Any) -> list[tuple[str, str, str | None]]:
+        return [
+            (str(call.get("name") or ""), json_text(call.get("args") or {}), call.get("id"))
+            for call in getattr(message, "tool_calls", None) or ()
+            if isinstance(call, Mapping)
+        ]
+
+    def cost(self, message: Any, tok: Tokenizer) -> int:
+        role = {"user": "user", "assistant": "assistant", "tool": "tool"}.get(
+            self.role(message), "system"
+        )
+        total = 3 + tok.count(role) + tok.count(as_text(message.content))
+        name = getattr(message, "name", None)
+        if isinstance(name, str):
+            total += 1 + tok.count(name)
+        for fn, args, _ in self._calls(message):
+            total += TOKENS_PER_TOOL_CALL + tok.count(fn) + tok.count(args)
+        return total
+
+    def estimated(self, message: Any) -> bool:
+        return bool(self._calls(message)) or not isinstance(message.content, str)
+
+    def calls(self, message: Any) -> tuple[str, ...]:
+        return tuple(str(i) for _, _, i in self._calls(message) if i is not None)
+
+    def answers(self, message: Any) -> tuple[str, ...]:
+        call_id = getattr(message, "tool_call_id", None)
+        return (str(call_id),) if message.type == "tool" and call_id is not None else ()
+
+    def links_back(self, message: Any, previous: Any) -> bool:
+        return bool(message.type == "tool")
+
+    def text(self, message: Any) -> str:
+        calls = [f"[tool call {fn}({args})]" for fn, args, _ in self._calls(message)]
+        return " ".join(p for p in [as_text(message.content), *calls] if p)
+
+    def looks_like(self, message: Any) -> bool | None:
+        return bool(
+            not isinstance(message, Mapping)
+            and isinstance(getattr(message, "type", None), str)
+            and hasattr(message, "content")
+        )
+
+
+register(OpenAIFormat())
+register(LangChainFormat())
