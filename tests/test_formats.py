@@ -304,22 +304,26 @@ def test_fitting_counts_only_what_can_reach_the_window(fmt: str) -> None:
     del rng
 
 
-def test_history_items_are_formatted_only_when_read() -> None:
-    class Spy(dict):  # type: ignore[type-arg]
-        reads = 0
-
-        def get(self, key: Any, default: Any = None) -> Any:
-            if key == "content":
-                Spy.reads += 1
-            return super().get(key, default)
-
-    history = [Spy(role="user" if i % 2 == 0 else "assistant", content=f"m{i}")
+def test_history_items_are_formatted_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: every message was formatted (134 ms at 10M tokens) even when the build kept a
+    few; now only the items read are."""
+    fmt = get_format("openai")
+    formatted: list[Any] = []
+    original = type(fmt).text
+    monkeypatch.setattr(type(fmt), "text", lambda self, m: formatted.append(m) or original(self, m))
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i} " * 20}
                for i in range(1000)]  # fmt: skip
     items = history_items(history)
-    Spy.reads = 0
-    assert items[-1] == "assistant: m999"
-    assert Spy.reads == 1
+    assert formatted == []
     assert len(items) == 1000
+    assert items[-1] == "assistant: " + "m999 " * 20
+    assert formatted == [history[-1]]
+    from ctxbudget import build_context
+
+    formatted.clear()
+    built = build_context({"history": items}, max_tokens=300)
+    assert 0 < len(formatted) < 40
+    assert built.section("history").items_kept < 40
 
 
 @pytest.mark.parametrize("fmt", ["openai", "anthropic", "gemini", "responses"])

@@ -85,6 +85,18 @@ class MessageFormat(ABC):
     def looks_like(self, message: Any) -> bool | None:
         """``True`` if the message can only be this format, ``None`` if it may be."""
 
+    def unit_starts(self, messages: Sequence[Any]) -> list[int]:
+        """Index of the first message of each unit, oldest first, system messages left out
+        (a unit ends before a system message). Formats override it with a faster pass."""
+        starts = []
+        previous_system = True
+        for i, m in enumerate(messages):
+            system = self.role(m) == "system"
+            if not system and (previous_system or not self.links_back(m, messages[i - 1])):
+                starts.append(i)
+            previous_system = system
+        return starts
+
     def without_answers(self, message: Any, ids: set[str]) -> Any | None:
         """A copy of ``message`` without its answers to ``ids`` (``None``: nothing left)."""
         return None
@@ -164,10 +176,21 @@ def detect_format(messages: Sequence[Any]) -> MessageFormat:
     ``role``/``content`` messages read the same in most formats)."""
     order = ("langchain", "responses", "gemini", "anthropic", "openai")
     for message in list(messages[-DETECT_LIMIT:])[::-1]:
+        if _plain(message):
+            continue  # {"role": "user" | "assistant" | "system", "content": str}: any format
         for name in order:
             if FORMATS[name].looks_like(message):
                 return FORMATS[name]
     return FORMATS["openai"]
+
+
+def _plain(message: Any) -> bool:
+    return (
+        type(message) is dict
+        and len(message) == 2
+        and type(message.get("content")) is str
+        and message.get("role") in ("user", "assistant", "system")
+    )
 
 
 def resolve_format(messages: Sequence[Any], format: str | MessageFormat) -> MessageFormat:

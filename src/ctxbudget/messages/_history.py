@@ -6,25 +6,39 @@ from collections.abc import Sequence
 from typing import Any, overload
 
 from ._formats import MessageFormat, resolve_format
-from ._units import Units
 
 __all__ = ["HistoryItems", "history_items"]
 
 
 class HistoryItems(Sequence[str]):
-    """A history as section items, oldest first, each formatted only when read."""
+    """A history as section items, oldest first, each formatted (and checked) only when read.
+
+    The units are found when it is made (a light pass over the roles, with no counting or
+    formatting); an item's text is built when it is read, so a build that keeps the newest
+    turns formats only those, whatever the length of the history.
+    """
 
     __hash__ = None  # type: ignore[assignment]  # compared by value, like a list
 
     def __init__(self, messages: Sequence[Any], fmt: MessageFormat) -> None:
-        units = Units(messages, fmt)
-        self._units = list(reversed(list(units.newest_first())))
         self._messages = messages
         self._fmt = fmt
+        self._starts = fmt.unit_starts(messages)
         self._label = (lambda m: m["role"]) if fmt.name == "openai" else fmt.role
 
     def __len__(self) -> int:
-        return len(self._units)
+        return len(self._starts)
+
+    def _item(self, k: int) -> str:
+        start = self._starts[k]
+        end = self._starts[k + 1] if k + 1 < len(self._starts) else len(self._messages)
+        m, fmt = self._messages, self._fmt
+        lines = []
+        for j in range(start, end):
+            fmt.check(m[j], j)
+            if fmt.role(m[j]) != "system":  # a system message ends a unit; it is not part of it
+                lines.append(f"{self._label(m[j])}: {fmt.text(m[j])}")
+        return "\n".join(lines)
 
     @overload
     def __getitem__(self, k: int) -> str: ...
@@ -34,9 +48,11 @@ class HistoryItems(Sequence[str]):
 
     def __getitem__(self, k: int | slice) -> str | list[str]:
         if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        m = self._messages
-        return "\n".join(f"{self._label(m[i])}: {self._fmt.text(m[i])}" for i in self._units[k])
+            return [self._item(i) for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(k)
+        return self._item(k % n)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):
@@ -57,13 +73,11 @@ def history_items(
     Each unit (a message, or a tool call with its results) is one item of
     ``"role: text"`` lines (tool calls shown as ``"[tool call name(arguments)]"``), so
     trimming never separates a call from its results. System messages are left out: give
-    them their own (required) section. Items are formatted only when read, so a build that
-    keeps the newest turns formats only those.
+    them their own (required) section. Items are formatted and checked only when read, so a
+    build that keeps the newest turns reads only those (see :class:`HistoryItems`).
 
     Raises:
-        ConfigurationError: a message is malformed or the format unknown.
+        ConfigurationError: the format is unknown; a malformed message raises when its item
+            is read.
     """
-    fmt = resolve_format(messages, format)
-    for i, m in enumerate(messages):
-        fmt.check(m, i)
-    return HistoryItems(messages, fmt)
+    return HistoryItems(messages, resolve_format(messages, format))

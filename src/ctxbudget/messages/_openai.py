@@ -13,7 +13,7 @@ OpenAI rule (what LangChain sends to OpenAI models).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._errors import ConfigurationError
@@ -39,6 +39,10 @@ class OpenAIFormat(MessageFormat):
     exact = True
 
     def check(self, message: Any, index: int) -> None:
+        if type(message) is dict and type(message.get("role")) is str:
+            content = message.get("content")
+            if content is None or type(content) is str:
+                return  # the common case, without the ABC checks below
         if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
             raise ConfigurationError(
                 f"message {index}: a message must be a mapping with a string 'role', "
@@ -70,6 +74,21 @@ class OpenAIFormat(MessageFormat):
 
     def links_back(self, message: Any, previous: Any) -> bool:
         return bool(message["role"] == "tool")
+
+    def unit_starts(self, messages: Sequence[Any]) -> list[int]:
+        # The generic rule for this format's links (a "tool" message stays with the message
+        # before it) in one light pass: a tool message starts a unit only after a system one.
+        roles = [m["role"] if type(m) is dict else self._role_of(m) for m in messages]
+        return [
+            i
+            for i, r in enumerate(roles)
+            if r not in ("system", "developer")
+            and (r != "tool" or i == 0 or roles[i - 1] in ("system", "developer"))
+        ]
+
+    def _role_of(self, message: Any) -> str:
+        self.check(message, 0)
+        return str(message["role"])
 
     def text(self, message: Any) -> str:
         text = message_text(message.get("content"))
