@@ -12,6 +12,8 @@ PUBLIC = {
     "ConfigurationError",
     "SectionOptions",
     "history_items",
+    "repair_messages",
+    "RepairedMessages",
     "BudgetManager",
     "Allocation",
     "utilization_report",
@@ -105,6 +107,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "messages",
         "memory",
         "agents",
+        "models",
     }
     assert public_attrs - modules - PUBLIC == set()
 

@@ -63,7 +63,15 @@ from .memory import (
     SQLiteArchive,
     archive_from_url,
 )
-from .messages import FittedMessages, count_prompt, fit_messages, history_items, message_tokens
+from .messages import (
+    FittedMessages,
+    RepairedMessages,
+    count_prompt,
+    fit_messages,
+    history_items,
+    message_tokens,
+    repair_messages,
+)
 from .session import (
     BudgetEvent,
     BudgetSettings,
@@ -124,6 +132,7 @@ __all__ = [
     "Preset",
     "PresetError",
     "Quota",
+    "RepairedMessages",
     "RequiredSectionsExceedCap",
     "Reservation",
     "ReservationError",
@@ -164,6 +173,7 @@ __all__ = [
     "load_preset",
     "load_sections",
     "message_tokens",
+    "repair_messages",
     "utilization_band",
     "utilization_report",
 ]
