@@ -49,6 +49,10 @@ SURFACES = {
         "Reservation", "SessionBudget", "State", "aguard", "estimate_cost", "guard",
         "ledger_from_url", "usage_of",
     },
+    "ctxbudget.models": {
+        "CATALOGUE_ENV", "LITELLM_ENV", "Catalogue", "LongContextPrices", "ModelInfo",
+        "bundled_catalogue", "default_catalogue", "get_model", "load_catalogue", "window_for",
+    },
     "ctxbudget.session.ledgers": {
         "Clock", "Expired", "Hold", "Ledger", "Limit", "MemoryLedger", "ReserveOutcome",
         "RowLedger", "Rows", "SQLiteLedger", "ScopeRecord", "SettleOutcome", "ledger_from_url",
@@ -157,12 +161,13 @@ def test_no_import_cycle_between_modules() -> None:
 #: Which product may import which: the core never reaches up into the agent-loop tools, the
 #: session budget or the command line.
 LAYERS = {
+    "models": {"models"},
     "tokenizers": {"tokenizers"},
     "memory": {"memory", "tokenizers"},
     "messages": {"messages", "tokenizers"},
-    "context": {"context", "memory", "tokenizers"},
-    "session": {"session", "messages", "tokenizers"},
-    "agents": {"agents", "context", "memory", "messages", "session", "tokenizers"},
+    "context": {"context", "memory", "models", "tokenizers"},
+    "session": {"session", "messages", "models", "tokenizers"},
+    "agents": {"agents", "context", "memory", "messages", "models", "session", "tokenizers"},
 }
 
 

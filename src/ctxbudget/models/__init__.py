@@ -1,0 +1,39 @@
+"""The model catalogue: context windows, output limits and prices of current models of OpenAI,
+Anthropic, Google, Meta, Mistral and DeepSeek, shipped as package data with the source and the
+date of each figure, and overridable by JSON files in litellm's format.
+
+>>> from ctxbudget.models import get_model, window_for
+>>> window_for("gpt-4.1")
+1047576
+>>> get_model("anthropic/claude-opus-4-5").cache_write_price
+6.25
+
+Windows are tokens; prices are US dollars per million tokens. A figure no source states is
+``None``, never guessed; an unknown model is ``None`` from :func:`get_model`, and its cost in a
+:class:`~ctxbudget.SessionBudget` is unknown (``calls_unpriced``), never $0.
+"""
+
+from ._catalogue import (
+    CATALOGUE_ENV,
+    LITELLM_ENV,
+    Catalogue,
+    bundled_catalogue,
+    default_catalogue,
+    get_model,
+    load_catalogue,
+    window_for,
+)
+from ._info import LongContextPrices, ModelInfo
+
+__all__ = [
+    "CATALOGUE_ENV",
+    "LITELLM_ENV",
+    "Catalogue",
+    "LongContextPrices",
+    "ModelInfo",
+    "bundled_catalogue",
+    "default_catalogue",
+    "get_model",
+    "load_catalogue",
+    "window_for",
+]
