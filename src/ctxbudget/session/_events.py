@@ -36,6 +36,9 @@ def status_of(record: ScopeRecord, soft_warn_ratio: float) -> BudgetStatus:
         state=state,
         overspent=record.overspent,
         overspends=record.overspends,
+        cached_input_tokens=record.cached_input_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        calls_unpriced=record.calls_unpriced,
     )
 
 

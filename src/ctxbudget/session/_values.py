@@ -74,8 +74,11 @@ class BudgetStatus:
         remaining: ``cap - used - reserved`` (never negative), or ``None`` without a cap.
         cap: the cap, or ``None``.
         calls: committed calls.
-        input_tokens, output_tokens: committed usage by direction.
-        cost: estimated cost from the price table.
+        input_tokens, output_tokens: committed usage by direction (input counts every input
+            token, cached ones included: they fill the window like any other).
+        cost: the sum, in US dollars, of the costs that are known; calls whose cost is
+            unknown add nothing to it and are counted in ``calls_unpriced`` instead, so
+            ``cost`` is exact only when that is 0.
         created, updated: first and last change, or ``None`` for a scope never used.
         state: ``"exhausted"`` when used >= cap, or when the scope refused a reservation that
             its committed spend left no room for (``cap - used < tokens`` asked: a call of
@@ -86,6 +89,11 @@ class BudgetStatus:
             commit of more than was reserved, a :meth:`~SessionBudget.record`); 0 when the
             cap was never passed.
         overspends: how many steps did.
+        cached_input_tokens: of ``input_tokens``, those read from a prompt cache (billed at
+            the model's cached rate).
+        cache_write_tokens: of ``input_tokens``, those written to a prompt cache (billed at
+            the model's cache-write rate).
+        calls_unpriced: committed calls whose cost is unknown.
     """
 
     scope: str
@@ -102,6 +110,9 @@ class BudgetStatus:
     state: State
     overspent: int = 0
     overspends: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    calls_unpriced: int = 0
 
     @property
     def fill(self) -> float | None:

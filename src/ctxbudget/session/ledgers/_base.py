@@ -44,7 +44,10 @@ class ScopeRecord:
     """What a ledger holds for one scope. Token fields are in tokens, times in Unix seconds.
 
     ``overspent`` counts the tokens by which settle steps pushed ``used + reserved`` past the
-    cap (see :class:`Overspend`), ``overspends`` how many steps did.
+    cap (see :class:`Overspend`), ``overspends`` how many steps did. ``cached_input_tokens``
+    and ``cache_write_tokens`` are the parts of ``input_tokens`` read from and written to a
+    prompt cache; ``cost`` sums the known costs (US dollars) and ``calls_unpriced`` counts the
+    calls whose cost was unknown.
     """
 
     scope: str
@@ -62,6 +65,9 @@ class ScopeRecord:
     expires: float = 0.0
     overspent: int = 0
     overspends: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    calls_unpriced: int = 0
 
 
 @dataclass
@@ -202,10 +208,18 @@ class Ledger(ABC):
         reservation_id: str,
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
         """Record actual usage in the reservation's scopes and release its hold.
+
+        ``input_tokens`` counts every input token (``used`` grows by input plus output);
+        ``cached_input_tokens`` and ``cache_write_tokens`` are the parts of it read from and
+        written to a prompt cache. ``cost`` is in US dollars, or ``None`` when unknown (the
+        scope's ``calls_unpriced`` grows by one instead).
 
         Raises:
             ReservationError: the reservation was already committed or rolled back, or is
@@ -227,10 +241,14 @@ class Ledger(ABC):
         limits: Sequence[Limit],
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
-        """Record usage known after the fact, in every scope of ``limits``, with no check."""
+        """Record usage known after the fact, in every scope of ``limits``, with no check
+        (the arguments as for :meth:`commit`)."""
 
     @abstractmethod
     def expire(self) -> tuple[Expired, ...]:

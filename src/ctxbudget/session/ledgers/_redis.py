@@ -60,6 +60,11 @@ def _config(client: redis.Redis, name: str) -> str:
     return values.get(name, "")
 
 
+def _cost(cost: float | None) -> str:
+    """A cost as the scripts take it: the exact decimal string, or "" for unknown."""
+    return "" if cost is None else repr(cost)
+
+
 def _expired(flat: Sequence[Any]) -> tuple[Expired, ...]:
     items = [_text(v) for v in flat]
     return tuple(
@@ -270,17 +275,22 @@ class RedisLedger(Ledger):
         reservation_id: str,
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
         args: list[Any] = [
             self.prefix,
             reservation_id,
             input_tokens,
             output_tokens,
-            repr(cost),
+            _cost(cost),
             repr(soft_ratio),
             uuid.uuid4().hex,  # the request id: a retry of this call replays its first reply
+            cached_input_tokens,
+            cache_write_tokens,
         ]
         reply = self._call(
             "commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], [], []]
@@ -297,16 +307,21 @@ class RedisLedger(Ledger):
         limits: Sequence[Limit],
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
         args: list[Any] = [
             self.prefix,
             uuid.uuid4().hex,
             input_tokens,
             output_tokens,
-            repr(cost),
+            _cost(cost),
             repr(soft_ratio),
+            cached_input_tokens,
+            cache_write_tokens,
             len(limits),
             *self._limits(limits),
         ]
@@ -340,6 +355,9 @@ class RedisLedger(Ledger):
             expires=float(h.get("expires", 0)),
             overspent=int(h.get("overspent", 0)),
             overspends=int(h.get("overspends", 0)),
+            cached_input_tokens=int(h.get("cached", 0)),
+            cache_write_tokens=int(h.get("written", 0)),
+            calls_unpriced=int(h.get("unpriced", 0)),
         )
 
     def scopes(self, prefix: str = "") -> list[str]:

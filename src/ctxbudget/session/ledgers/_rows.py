@@ -160,8 +160,11 @@ class RowLedger(Ledger):
         reservation_id: str,
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
         with self._step() as rows:
             now = self._now()
@@ -169,7 +172,15 @@ class RowLedger(Ledger):
             # reclaimed yet was still held, so its commit is not late.
             hold = self._open_hold(rows, reservation_id, "commit")
             lapsed = hold.state == "expired"
-            usage = _Usage(input_tokens, output_tokens, cost, soft_ratio, now)
+            usage = _Usage(
+                input_tokens,
+                output_tokens,
+                cost,
+                soft_ratio,
+                now,
+                cached_input_tokens,
+                cache_write_tokens,
+            )
             cause = "lease_lost" if lapsed else "over_reservation"
             for scope in hold.scopes:
                 record = rows.get_scope(scope) or ScopeRecord(scope, created=now)
@@ -198,13 +209,24 @@ class RowLedger(Ledger):
         limits: Sequence[Limit],
         input_tokens: int,
         output_tokens: int,
-        cost: float,
+        cost: float | None,
         soft_ratio: float,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> SettleOutcome:
         with self._step() as rows:
             now = self._now()
             expired = self._reclaim(rows, now)
-            usage = _Usage(input_tokens, output_tokens, cost, soft_ratio, now)
+            usage = _Usage(
+                input_tokens,
+                output_tokens,
+                cost,
+                soft_ratio,
+                now,
+                cached_input_tokens,
+                cache_write_tokens,
+            )
             for limit in limits:
                 record = rows.get_scope(limit.scope) or ScopeRecord(limit.scope, created=now)
                 record.cap = limit.cap
@@ -222,13 +244,16 @@ class RowLedger(Ledger):
 
 @dataclass
 class _Usage:
-    """One call's usage, spent into each of its scopes within one step."""
+    """One call's usage, spent into each of its scopes within one step (``cost`` ``None``:
+    unknown, counted in ``calls_unpriced``)."""
 
     input_tokens: int
     output_tokens: int
-    cost: float
+    cost: float | None
     soft_ratio: float
     now: float
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     warned: list[ScopeRecord] = field(default_factory=list)
     exhausted: list[ScopeRecord] = field(default_factory=list)
     overspent: list[Overspend] = field(default_factory=list)
@@ -243,7 +268,12 @@ class _Usage:
         record.calls += 1
         record.input_tokens += self.input_tokens
         record.output_tokens += self.output_tokens
-        record.cost += self.cost
+        record.cached_input_tokens += self.cached_input_tokens
+        record.cache_write_tokens += self.cache_write_tokens
+        if self.cost is None:
+            record.calls_unpriced += 1
+        else:
+            record.cost += self.cost
         record.updated = self.now
         if record.cap is not None:
             cap = record.cap

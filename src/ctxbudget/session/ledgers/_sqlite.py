@@ -44,7 +44,10 @@ CREATE TABLE IF NOT EXISTS scopes (
     exhausted INTEGER NOT NULL DEFAULT 0,
     expires REAL NOT NULL DEFAULT 0,
     overspent INTEGER NOT NULL DEFAULT 0,
-    overspends INTEGER NOT NULL DEFAULT 0
+    overspends INTEGER NOT NULL DEFAULT 0,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    calls_unpriced INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS holds (
     id TEXT PRIMARY KEY,
@@ -63,15 +66,20 @@ _ADDED_COLUMNS = {
     "scopes": (
         ("overspent", "INTEGER NOT NULL DEFAULT 0"),
         ("overspends", "INTEGER NOT NULL DEFAULT 0"),
+        ("cached_input_tokens", "INTEGER NOT NULL DEFAULT 0"),
+        ("cache_write_tokens", "INTEGER NOT NULL DEFAULT 0"),
+        ("calls_unpriced", "INTEGER NOT NULL DEFAULT 0"),
     ),
     "holds": (("owner", "TEXT"),),
 }
 _GET_SCOPE = """SELECT scope, cap, used, reserved, calls, input_tokens, output_tokens, cost,
-    created, updated, warned, exhausted, expires, overspent, overspends
+    created, updated, warned, exhausted, expires, overspent, overspends, cached_input_tokens,
+    cache_write_tokens, calls_unpriced
     FROM scopes WHERE scope = ?"""
 _PUT_SCOPE = """INSERT OR REPLACE INTO scopes (scope, cap, used, reserved, calls, input_tokens,
-    output_tokens, cost, created, updated, warned, exhausted, expires, overspent, overspends)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    output_tokens, cost, created, updated, warned, exhausted, expires, overspent, overspends,
+    cached_input_tokens, cache_write_tokens, calls_unpriced)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _GET_HOLD = """SELECT id, tokens, scopes, state, created, expires, retention, owner
     FROM holds WHERE id = ?"""
 _PUT_HOLD = """INSERT OR REPLACE INTO holds (id, tokens, scopes, state, created, expires,
@@ -105,6 +113,9 @@ class _SqlRows(Rows):
             expires=row[12],
             overspent=row[13],
             overspends=row[14],
+            cached_input_tokens=row[15],
+            cache_write_tokens=row[16],
+            calls_unpriced=row[17],
         )
 
     def put_scope(self, r: ScopeRecord) -> None:
@@ -126,6 +137,9 @@ class _SqlRows(Rows):
                 r.expires,
                 r.overspent,
                 r.overspends,
+                r.cached_input_tokens,
+                r.cache_write_tokens,
+                r.calls_unpriced,
             ),
         )
 

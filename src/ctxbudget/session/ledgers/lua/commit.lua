@@ -1,9 +1,10 @@
--- ARGV: prefix, id, input_tokens, output_tokens, cost, soft_ratio, request id.
+-- ARGV: prefix, id, input_tokens, output_tokens, cost ('' when unknown), soft_ratio, request id,
+-- cached_input_tokens, cache_write_tokens.
 -- Idempotent: a replay of the same request (a client retry after a lost reply) returns the
 -- first reply; another commit of a settled reservation is refused.
 local id, request = ARGV[2], ARGV[7]
-local input, output, cost, ratio = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5],
-  tonumber(ARGV[6])
+local u = usage(ARGV[3], ARGV[4], ARGV[8], ARGV[9], ARGV[5])
+local ratio = tonumber(ARGV[6])
 local hk = P .. 'h:' .. id
 local state = redis.call('HGET', hk, 'state')
 if not state then return {-1, 'unknown'} end
@@ -21,7 +22,7 @@ local released, cause = tokens, 'over_reservation'
 if lapsed then released, cause = 0, 'lease_lost' end
 for scope in string.gmatch(redis.call('HGET', hk, 'scopes') or '', '[^\n]+') do
   ensure_scope(scope)
-  spend(scope, input, output, cost, ratio, released, cause, acc)
+  spend(scope, u, ratio, released, cause, acc)
   keep_scope(scope, retention)
 end
 redis.call('ZREM', P .. 'leases', id)

@@ -55,19 +55,33 @@ local function reclaim()
   return out
 end
 
--- Release `released` held tokens and add usage to one scope; note the scope in warned /
+-- One call's usage: input counts every input token, cached and written are parts of it (kept
+-- as the client's integer strings, exact for HINCRBY); cost is the client's exact decimal
+-- string, passed through unchanged (no rounding), or '' when the cost is unknown.
+local function usage(input, output, cached, written, cost)
+  return {input = tonumber(input), output = tonumber(output), cached = cached or '0',
+    written = written or '0', cost = cost}
+end
+
+-- Release `released` held tokens and add usage `u` to one scope; note the scope in warned /
 -- exhausted when it crosses a line now, and in overspent ({scope, tokens, spent, cause}) when
 -- this step pushes used + reserved further past the cap.
--- cost is the client's exact decimal string, passed through unchanged (no rounding).
-local function spend(scope, input, output, cost, ratio, released, cause, acc)
+local function spend(scope, u, ratio, released, cause, acc)
   local sk = scope_key(scope)
+  local input, output = u.input, u.output
   local before = num(redis.call('HGET', sk, 'used')) + num(redis.call('HGET', sk, 'reserved'))
   if released > 0 then release(scope, released) end
   local used = redis.call('HINCRBY', sk, 'used', input + output)
   redis.call('HINCRBY', sk, 'calls', 1)
   redis.call('HINCRBY', sk, 'input', input)
   redis.call('HINCRBY', sk, 'output', output)
-  redis.call('HINCRBYFLOAT', sk, 'cost', cost)
+  redis.call('HINCRBY', sk, 'cached', u.cached)
+  redis.call('HINCRBY', sk, 'written', u.written)
+  if u.cost == '' then
+    redis.call('HINCRBY', sk, 'unpriced', 1)
+  else
+    redis.call('HINCRBYFLOAT', sk, 'cost', u.cost)
+  end
   local cap = redis.call('HGET', sk, 'cap')
   if cap and cap ~= '' then
     cap = tonumber(cap)
