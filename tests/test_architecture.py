@@ -46,7 +46,7 @@ SURFACES = {
     "ctxbudget.session": {
         "DEFAULT_PRICES", "MAX_TOKENS", "SYSTEM_SESSION", "BudgetEvent", "BudgetSettings",
         "BudgetStatus", "ContextWindow", "EventName", "Forecast", "Ledger", "Quota",
-        "Reservation", "SessionBudget", "State", "aguard", "estimate_cost", "guard",
+        "Reservation", "SessionBudget", "State", "Usage", "aguard", "estimate_cost", "guard",
         "ledger_from_url", "usage_of",
     },
     "ctxbudget.models": {

@@ -24,7 +24,7 @@ from ctxbudget import (
     fit_messages,
     guard,
 )
-from ctxbudget.session import usage_of
+from ctxbudget.session import Usage, usage_of
 from ctxbudget.testing import CharTokenizer
 
 PROMPT = "hello world"  # 11 characters: 11 tokens with CharTokenizer
@@ -150,18 +150,24 @@ def test_count_prompt_empty_chat_is_the_priming() -> None:
 
 def test_usage_of_openai_object() -> None:
     """An OpenAI-style response gives (prompt_tokens, completion_tokens)."""
-    assert usage_of(_openai(12, 34)) == (12, 34)
+    assert usage_of(_openai(12, 34)) == Usage(12, 34)
 
 
 def test_usage_of_anthropic_object() -> None:
     """An Anthropic-style response gives (input_tokens, output_tokens)."""
-    assert usage_of(_anthropic(56, 78)) == (56, 78)
+    assert usage_of(_anthropic(56, 78)) == Usage(56, 78)
 
 
 def test_usage_of_dicts() -> None:
     """The same keys in dicts are understood, in both styles."""
-    assert usage_of({"usage": {"prompt_tokens": 1, "completion_tokens": 2}}) == (1, 2)
-    assert usage_of({"usage": {"input_tokens": 3, "output_tokens": 4}}) == (3, 4)
+    assert usage_of({"usage": {"prompt_tokens": 1, "completion_tokens": 2}}) == Usage(1, 2)
+    assert usage_of({"usage": {"input_tokens": 3, "output_tokens": 4}}) == Usage(3, 4)
+
+
+def test_usage_of_still_unpacks_as_input_output() -> None:
+    """Callers written for the old (input, output) tuple keep working: a Usage unpacks so."""
+    input_tokens, output_tokens = usage_of(_openai(12, 34))  # type: ignore[misc]
+    assert (input_tokens, output_tokens) == (12, 34)
 
 
 def test_usage_of_missing_usage_is_none() -> None:

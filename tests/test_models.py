@@ -389,10 +389,11 @@ def test_the_catalogue_ships_as_package_data() -> None:
 
 
 def test_docstring_examples_hold() -> None:
-    """The >>> examples of the catalogue modules run as written."""
+    """The >>> examples of the catalogue and the pricing modules run as written."""
     from ctxbudget import models
     from ctxbudget.models import _catalogue, _info
+    from ctxbudget.session import _pricing, _usage
 
-    for module in (models, _catalogue, _info):
+    for module in (models, _catalogue, _info, _pricing, _usage):
         failures, _ = doctest.testmod(module, raise_on_error=False)
         assert failures == 0, module.__name__

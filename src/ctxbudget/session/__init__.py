@@ -1,13 +1,15 @@
 """Session budgets: cumulative token spend per session, user, conversation and globally, held
 by atomic reservations in a ledger (memory, SQLite, Redis), with soft warnings, hard caps,
-quotas, rate limits, ``guard`` around LLM calls, and the summarization trigger.
+quotas, rate limits, ``guard`` around LLM calls, ``usage_of`` (every provider's usage shape,
+cached input apart), cost from the model catalogue, and the summarization trigger.
 """
 
 from ._budget import SessionBudget
-from ._guard import aguard, guard, usage_of
+from ._guard import aguard, guard
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._reservation import Reservation
 from ._settings import BudgetSettings
+from ._usage import Usage, usage_of
 from ._values import (
     MAX_TOKENS,
     SYSTEM_SESSION,
@@ -35,6 +37,7 @@ __all__ = [
     "Reservation",
     "SessionBudget",
     "State",
+    "Usage",
     "aguard",
     "estimate_cost",
     "guard",

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .._errors import BudgetExhausted, ConfigurationError, ReservationError
+from ..models import Catalogue
 from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 from ._events import EventHub, status_of
 from ._heartbeat import HEARTBEAT
-from ._pricing import DEFAULT_PRICES, estimate_cost
+from ._pricing import Pricer, PriceTable
 from ._reservation import Reservation
 from ._scopes import id_scope, scope_limits, unescape_id
 from ._settings import BudgetSettings
+from ._usage import checked_usage
 from ._values import (
     SYSTEM_SESSION,
     BudgetEvent,
@@ -57,8 +60,13 @@ class SessionBudget:
         soft_warn_ratio: share of a cap at which ``soft_warned`` fires (default 0.8).
         lease_s: seconds a reservation holds tokens before it expires (default 300).
         retention_s: seconds a scope is kept after its last update (default 7 days).
-        prices: model -> (USD per 1M input tokens, per 1M output tokens); default
-            :data:`~ctxbudget._pricing.DEFAULT_PRICES`.
+        prices: your prices, consulted before the catalogue: model -> (USD per 1M input
+            tokens, per 1M output tokens[, per 1M cached input tokens[, per 1M cache-write
+            tokens]]); dated variants of a name resolve to it.
+        catalogue: what prices the other models (:mod:`ctxbudget.models`): a ``Catalogue``,
+            or a JSON file (litellm's format) laid over the default catalogue. A call whose
+            model neither knows, or has no model, costs ``None``: ``calls_unpriced`` counts
+            it and ``unknown_model`` fires once per model.
         tokenizer: measures prompts in :func:`~ctxbudget.guard` (default ``"o200k_base"``).
         settings: defaults (:class:`~ctxbudget.BudgetSettings`, read from ``CTXBUDGET_*``
             environment variables when not given).
@@ -66,7 +74,8 @@ class SessionBudget:
     Raises:
         LedgerError: the ledger's store cannot be opened.
         ConfigurationError: the ledger URL's scheme or an option of it is unknown or invalid,
-            or a cap or ratio is out of range.
+            a cap or ratio is out of range, a price entry is malformed, or the catalogue file
+            cannot be read.
 
     >>> budget = SessionBudget("memory://", session_cap=1000)
     >>> with budget.reserve(300, session="s1") as r:
@@ -91,7 +100,8 @@ class SessionBudget:
         soft_warn_ratio: float | None = None,
         lease_s: float | None = None,
         retention_s: float | None = None,
-        prices: Mapping[str, tuple[float, float]] | None = None,
+        prices: PriceTable | None = None,
+        catalogue: Catalogue | str | os.PathLike[str] | None = None,
         tokenizer: str | Tokenizer | Any = "o200k_base",
         settings: BudgetSettings | None = None,
     ) -> None:
@@ -129,7 +139,8 @@ class SessionBudget:
             raise ConfigurationError(
                 f"retention_s must be a positive number of seconds, got {retention_s!r}"
             )
-        self.prices = dict(DEFAULT_PRICES if prices is None else prices)
+        self.pricer = Pricer(prices, catalogue)
+        self.prices, self.catalogue = self.pricer.prices, self.pricer.catalogue
         self.tokenizer = get_tokenizer(tokenizer)
         self._events = EventHub(self.ledger, self.soft_warn_ratio)
         self._lock = threading.Lock()
@@ -162,8 +173,18 @@ class SessionBudget:
     def _emit(self, event: BudgetEvent) -> None:
         self._events.emit(event)
 
-    def _after(self, out: SettleOutcome, reservation_id: str | None = None) -> None:
+    def _after(
+        self,
+        out: SettleOutcome,
+        reservation_id: str | None = None,
+        *,
+        unpriced: tuple[str | None, str] | None = None,
+    ) -> None:
+        """Fire a settled step's events; ``unpriced``: ``(model, scope)`` of an unknown cost."""
         self._events.settled(out, reservation_id)
+        if unpriced is not None and self.pricer.first_unpriced(unpriced[0]):
+            close = self.catalogue.suggestions(unpriced[0]) if unpriced[0] else []
+            self._events.unpriced(*unpriced, reservation_id, close)
 
     # -- scopes --------------------------------------------------------------------------
 
@@ -238,19 +259,30 @@ class SessionBudget:
         user: str | None = None,
         conversation: str | None = None,
         model: str | None = None,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> None:
-        """Record usage known after the fact, with no reservation and no check.
+        """Record usage known after the fact, with no reservation and no check (the counts
+        and the cost as in :meth:`Reservation.commit`).
 
         Raises:
             ConfigurationError: a token count or id is invalid.
             LedgerError: the ledger failed.
         """
-        check_tokens(input_tokens, "input_tokens", allow_zero=True)
-        check_tokens(output_tokens, "output_tokens", allow_zero=True)
+        usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
         limits = self._limits(session, user, conversation)
-        cost = estimate_cost(model, input_tokens, output_tokens, self.prices)
-        out = self.ledger.record(limits, input_tokens, output_tokens, cost, self.soft_warn_ratio)
-        self._after(out)
+        cost = self.pricer.cost(model, usage)
+        out = self.ledger.record(
+            limits,
+            usage.input_tokens,
+            usage.output_tokens,
+            cost,
+            self.soft_warn_ratio,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+        unpriced = (model, limits[0].scope) if cost is None and limits else None
+        self._after(out, unpriced=unpriced)
 
     def reap(self) -> int:
         """Reclaim expired reservations and forget scopes past retention; returns how many

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,8 @@ from ._values import EVENTS, BudgetEvent, BudgetStatus, EventName, State, utc
 from .ledgers import Expired, Ledger, ScopeRecord, SettleOutcome
 
 __all__ = ["EventHub", "status_of"]
+
+log = logging.getLogger("ctxbudget.session")
 
 
 def status_of(record: ScopeRecord, soft_warn_ratio: float) -> BudgetStatus:
@@ -86,6 +89,27 @@ class EventHub:
                     detail={"cause": over.cause, "spent": over.spent, "cap": over.record.cap},
                 )
             )
+
+    def unpriced(
+        self,
+        model: str | None,
+        scope: str,
+        reservation_id: str | None,
+        suggestions: list[str],
+    ) -> None:
+        """Fire ``unknown_model`` (and log a warning for a named model): a call's cost is
+        unknown, never read as $0."""
+        if model is None:
+            message = "a call was committed without a model: its cost is unknown"
+        else:
+            hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+            message = (
+                f"no price for model {model!r}: the cost of its calls is unknown (not $0)"
+                f"{hint} Pass prices={{...}} or a catalogue file in litellm's format"
+            )
+            log.warning("ctxbudget: %s", message)
+        detail = {"model": model, "suggestions": suggestions, "message": message}
+        self.emit(BudgetEvent("unknown_model", scope, reservation_id=reservation_id, detail=detail))
 
     def durability(self) -> None:
         """Fire ``not_durable`` once, when the ledger reports it may lose spend."""

@@ -9,32 +9,15 @@ from .._errors import BudgetExhausted, ConfigurationError
 from ..messages import Prompt, count_prompt
 from ._budget import SessionBudget
 from ._reservation import Reservation
+from ._usage import Usage, usage_of
 
 __all__ = ["aguard", "guard", "usage_of"]
 
 T = TypeVar("T")
 
-
-def usage_of(response: Any) -> tuple[int, int] | None:
-    """``(input_tokens, output_tokens)`` a response reports, or ``None``.
-
-    Understands OpenAI (``usage.prompt_tokens``/``completion_tokens``), Anthropic
-    (``usage.input_tokens``/``output_tokens``), and the same keys in dicts.
-    """
-    usage = (
-        response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
-    )
-    if usage is None:
-        return None
-
-    def field(name: str) -> Any:
-        return usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
-
-    for inp, out in (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens")):
-        a, b = field(inp), field(out)
-        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (a, b)):
-            return a, b
-    return None
+#: What ``guard(usage=...)`` returns: a :class:`Usage`, an ``(input, output)`` pair (the older
+#: form), or ``None`` when the response reports no usage.
+UsageReader = Callable[[T], Usage | tuple[int, int] | None]
 
 
 def _prepare(
@@ -82,11 +65,17 @@ def _failed(
 def _succeeded(
     reservation: Reservation,
     response: T,
-    usage: Callable[[T], tuple[int, int] | None],
+    usage: UsageReader[T],
     estimate: tuple[int, int],
     model: str | None,
 ) -> T:
-    reservation.commit(*(usage(response) or estimate), model)
+    """Commit what the response reports (with its own model when the caller gave none), or
+    the estimate when it reports nothing."""
+    reported = usage(response)
+    if isinstance(reported, Usage):
+        reservation.commit_usage(reported, model)
+    else:
+        reservation.commit(*(reported or estimate), model)
     return response
 
 
@@ -101,15 +90,17 @@ def guard(
     conversation: str | None = None,
     model: str | None = None,
     fallback: Callable[[BudgetExhausted], T] | None = None,
-    usage: Callable[[T], tuple[int, int] | None] = usage_of,
+    usage: UsageReader[T] = usage_of,
     bill_on_error: BillOnError = "input",
 ) -> T:
     """Reserve, call, commit: an LLM call that can never overspend its budget.
 
     1. Estimates the prompt with the budget's tokenizer (chat overhead included) and reserves
        it plus ``max_output_tokens``.
-    2. Calls ``call()``; commits the usage the response reports (``usage``), or the estimate
-       (prompt estimate, ``max_output_tokens``) when it reports none.
+    2. Calls ``call()``; commits the usage the response reports (``usage``: every shape of
+       :func:`usage_of`, cached input apart, priced at its own rate), with the response's
+       model when ``model`` is not given; or the estimate (prompt estimate,
+       ``max_output_tokens``) when it reports none.
     3. If the call raises (a timeout, a dropped connection, a 5xx, a cancellation...), settles
        by ``bill_on_error`` and re-raises. guard cannot tell whether the request reached the
        provider, and providers bill the input of requests they received even when the answer
@@ -121,10 +112,10 @@ def guard(
         prompt: the prompt text or chat messages, to estimate input tokens.
         max_output_tokens: the call's output limit, in tokens.
         session, user, conversation: the scopes to charge.
-        model: for the cost estimate.
+        model: for the cost estimate; default the model the response names.
         fallback: called with the :class:`~ctxbudget.BudgetExhausted` instead of raising it
             (graceful degradation: a cheaper model, a cached answer...).
-        usage: reads ``(input_tokens, output_tokens)`` from the response.
+        usage: reads the response's :class:`Usage` (or an ``(input, output)`` pair).
         bill_on_error: what a call that raised is charged: ``"input"`` (default) the prompt
             estimate as input tokens; ``"estimate"`` the whole reservation (prompt estimate
             plus ``max_output_tokens``, for providers that bill a broken stream's output);
@@ -166,7 +157,7 @@ async def aguard(
     conversation: str | None = None,
     model: str | None = None,
     fallback: Callable[[BudgetExhausted], Awaitable[T]] | None = None,
-    usage: Callable[[T], tuple[int, int] | None] = usage_of,
+    usage: UsageReader[T] = usage_of,
     bill_on_error: BillOnError = "input",
 ) -> T:
     """:func:`guard` for an async call (and an async ``fallback``); same rules and errors."""

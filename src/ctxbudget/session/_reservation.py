@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Protocol
 
 from .._errors import ConfigurationError, ReservationError
 from ._heartbeat import HEARTBEAT
-from ._pricing import estimate_cost
-from ._values import check_tokens
+from ._pricing import Pricer
+from ._usage import Usage, checked_usage
 from .ledgers import Ledger, Limit, SettleOutcome
 
 __all__ = ["Reservation"]
@@ -22,7 +21,7 @@ class _Holder(Protocol):
     def ledger(self) -> Ledger: ...
 
     @property
-    def prices(self) -> Mapping[str, tuple[float, float]]: ...
+    def pricer(self) -> Pricer: ...
 
     @property
     def soft_warn_ratio(self) -> float: ...
@@ -30,7 +29,13 @@ class _Holder(Protocol):
     @property
     def lease_s(self) -> float: ...
 
-    def _after(self, out: SettleOutcome, reservation_id: str | None = None) -> None: ...
+    def _after(
+        self,
+        out: SettleOutcome,
+        reservation_id: str | None = None,
+        *,
+        unpriced: tuple[str | None, str] | None = None,
+    ) -> None: ...
 
 
 class Reservation:
@@ -107,36 +112,73 @@ class Reservation:
                 state="expired",
             )
 
-    def commit(self, input_tokens: int, output_tokens: int, model: str | None = None) -> None:
+    def commit(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        model: str | None = None,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> None:
         """Record the call's actual usage and release the rest of the hold.
 
         More than reserved is recorded truthfully (a scope may then pass its cap and be
         ``exhausted``). A reservation whose lease expired is still recorded. Either way, a
         scope this commit pushes past its cap fires ``overspent`` and counts in its status.
 
+        Cached tokens count against caps like any input (they fill the window); only their
+        price differs. The cost comes from the budget's ``prices``, then the model
+        catalogue; a call whose model is unknown or ``None`` has no cost: it counts in
+        ``calls_unpriced`` and fires ``unknown_model`` (once per model per budget).
+
         Args:
-            input_tokens: prompt tokens the call used (>= 0).
-            output_tokens: completion tokens (>= 0).
+            input_tokens: every input token the call used (>= 0), cached ones included.
+            output_tokens: completion tokens (>= 0), reasoning included.
             model: the model name, for the cost estimate.
+            cached_input_tokens: of ``input_tokens``, those read from a prompt cache.
+            cache_write_tokens: of ``input_tokens``, those written to a prompt cache.
 
         Raises:
             ReservationError: already committed or rolled back.
-            ConfigurationError: a token count is not a whole number in range.
+            ConfigurationError: a token count is not a whole number in range, or the cached
+                parts exceed ``input_tokens``.
             LedgerError: the ledger failed.
         """
         self._settled_check("commit")
-        check_tokens(input_tokens, "input_tokens", allow_zero=True)
-        check_tokens(output_tokens, "output_tokens", allow_zero=True)
-        cost = estimate_cost(model, input_tokens, output_tokens, self._budget.prices)
+        usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
+        cost = self._budget.pricer.cost(model, usage)
         out = self._budget.ledger.commit(
-            self.id, input_tokens, output_tokens, cost, self._budget.soft_warn_ratio
+            self.id,
+            usage.input_tokens,
+            usage.output_tokens,
+            cost,
+            self._budget.soft_warn_ratio,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
         )
         self.state = "committed"
         if self.heartbeat:
             HEARTBEAT.remove(self.id)
         self.lease_had_expired = out.lease_had_expired
         self.lease_lost = self.lease_lost or out.lease_had_expired
-        self._budget._after(out, self.id)
+        unpriced = (model, self.scopes[0]) if cost is None and self.scopes else None
+        self._budget._after(out, self.id, unpriced=unpriced)
+
+    def commit_usage(self, usage: Usage, model: str | None = None) -> None:
+        """:meth:`commit` what a :class:`~ctxbudget.session.Usage` reports (from
+        :func:`~ctxbudget.session.usage_of`), with ``model``, else the usage's own model.
+
+        Raises:
+            The errors of :meth:`commit`.
+        """
+        self.commit(
+            usage.input_tokens,
+            usage.output_tokens,
+            model if model is not None else usage.model,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
 
     def rollback(self) -> None:
         """Release the whole hold; nothing is recorded.

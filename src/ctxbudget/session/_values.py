@@ -38,6 +38,7 @@ EventName = Literal[
     "reservation_expired",
     "not_durable",
     "summarization_triggered",
+    "unknown_model",
 ]
 EVENTS: tuple[EventName, ...] = (
     "soft_warned",
@@ -46,6 +47,7 @@ EVENTS: tuple[EventName, ...] = (
     "reservation_expired",
     "not_durable",
     "summarization_triggered",
+    "unknown_model",
 )
 
 
@@ -76,9 +78,9 @@ class BudgetStatus:
         calls: committed calls.
         input_tokens, output_tokens: committed usage by direction (input counts every input
             token, cached ones included: they fill the window like any other).
-        cost: the sum, in US dollars, of the costs that are known; calls whose cost is
-            unknown add nothing to it and are counted in ``calls_unpriced`` instead, so
-            ``cost`` is exact only when that is 0.
+        cost: the sum, in US dollars, of the costs that are known (your ``prices``, then the
+            model catalogue); calls of an unknown or missing model add nothing to it and are
+            counted in ``calls_unpriced`` instead, so ``cost`` is exact only when that is 0.
         created, updated: first and last change, or ``None`` for a scope never used.
         state: ``"exhausted"`` when used >= cap, or when the scope refused a reservation that
             its committed spend left no room for (``cap - used < tokens`` asked: a call of
@@ -93,7 +95,8 @@ class BudgetStatus:
             the model's cached rate).
         cache_write_tokens: of ``input_tokens``, those written to a prompt cache (billed at
             the model's cache-write rate).
-        calls_unpriced: committed calls whose cost is unknown.
+        calls_unpriced: committed calls whose cost is unknown (no model given, or a model
+            neither your prices nor the catalogue knows); see the ``unknown_model`` event.
     """
 
     scope: str
@@ -129,14 +132,15 @@ class BudgetEvent:
         scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``,
             ``None`` for ``not_durable``).
         status: the scope's status right after the step (``None`` for expiries).
-        reservation_id: the reservation concerned, for ``reservation_expired`` and
-            ``overspent`` (``None`` for an overspend by :meth:`~SessionBudget.record`).
+        reservation_id: the reservation concerned, for ``reservation_expired``,
+            ``overspent`` and ``unknown_model`` (``None`` for :meth:`~SessionBudget.record`).
         tokens: tokens of the expired reservation; for ``overspent`` the tokens this step put
             beyond the cap; the predicted context size for ``summarization_triggered``.
         detail: event-specific data: for ``overspent`` ``cause`` (``"lease_lost"``,
             ``"over_reservation"`` or ``"unreserved"``), ``spent`` and ``cap``; for
             ``not_durable`` ``message`` and ``ledger`` (its URL); for a trigger the
-            conversation and forecast.
+            conversation and forecast; for ``unknown_model`` ``model`` (``None`` when no
+            model was given), ``suggestions`` (close known names) and ``message``.
     """
 
     name: EventName
