@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ctxbudget import BudgetEvent, ConfigurationError, SessionBudget, guard
+from ctxbudget import BudgetEvent, ConfigurationError, SessionBudget, aguard, guard
 from ctxbudget.models import bundled_catalogue
 from ctxbudget.session import Usage, estimate_cost, usage_of
 from ctxbudget.testing import CharTokenizer
@@ -321,6 +321,27 @@ def test_the_readme_guard_example_costs_more_than_zero(budget: SessionBudget) ->
     assert s.cost == pytest.approx((86 * 2.50 + 1_920 * 1.25 + 300 * 10.0) / 1e6)
     assert s.cost > 0
     assert budget.status(user="maya").cost == s.cost
+
+
+def test_a_usage_reader_returning_the_old_pair_still_works(budget: SessionBudget) -> None:
+    """guard(usage=...) written for the (input, output) tuple commits the pair."""
+    guard(budget, Call("text"), prompt="hi", max_output_tokens=50, session="s1",
+          model="gpt-4o", usage=lambda _: (7, 3))  # fmt: skip
+    s = budget.status("s1")
+    assert (s.input_tokens, s.output_tokens, s.cached_input_tokens) == (7, 3, 0)
+    assert s.cost == pytest.approx((7 * 2.50 + 3 * 10.0) / 1e6)
+
+
+def test_aguard_commits_cache_tokens_and_the_responses_model(budget: SessionBudget) -> None:
+    import asyncio
+
+    async def call() -> Any:
+        return _obj(ANTHROPIC)
+
+    asyncio.run(aguard(budget, call, prompt="hi", max_output_tokens=500, session="s1"))
+    s = budget.status("s1")
+    assert (s.input_tokens, s.cached_input_tokens, s.cache_write_tokens) == (13_021, 12_000, 1_000)
+    assert s.calls_unpriced == 0
 
 
 def test_a_model_given_to_guard_wins_over_the_responses(budget: SessionBudget) -> None:
