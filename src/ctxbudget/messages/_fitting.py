@@ -113,16 +113,15 @@ def fit_messages(
     if keep != "last":
         raise ConfigurationError(f"keep must be 'last', got {keep!r}")
     fmt = resolve_format(messages, format)
-    for i, m in enumerate(messages):
-        fmt.check(m, i)
     tok = counting(tokenizer)
-    units = Units(messages, fmt)
+    units = Units(messages, fmt)  # reads every role (checked where the format cannot be sure)
     cost: dict[int, int] = {}
 
     def unit_cost(unit: range) -> int:
         total = 0
         for i in unit:
             if i not in cost:
+                fmt.check(messages[i], i)
                 cost[i] = fmt.cost(messages[i], tok)
             total += cost[i]
         return total
@@ -181,11 +180,22 @@ def fit_messages(
         messages=list(out.values()),
         tokens=used,
         max_tokens=max_tokens,
-        dropped=[m for i, m in enumerate(messages) if i not in keep_set],
+        dropped=_dropped(messages, sorted(keep_set)),
         estimated=estimated,
         format=fmt.name,
         repairs=repairs,
     )
+
+
+def _dropped(messages: Sequence[Any], kept: list[int]) -> list[Any]:
+    """The messages not at the sorted positions ``kept``, in order (by slices)."""
+    out: list[Any] = []
+    previous = -1
+    for i in kept:
+        out.extend(messages[previous + 1 : i])
+        previous = i
+    out.extend(messages[previous + 1 :])
+    return out
 
 
 def _repair_unit(

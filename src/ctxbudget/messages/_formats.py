@@ -15,6 +15,7 @@ module for its rule and source.
 
 from __future__ import annotations
 
+import bisect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -85,7 +86,16 @@ class MessageFormat(ABC):
     def looks_like(self, message: Any) -> bool | None:
         """``True`` if the message can only be this format, ``None`` if it may be."""
 
-    def unit_starts(self, messages: Sequence[Any]) -> list[int]:
+    def roles(self, messages: Sequence[Any]) -> list[str]:
+        """:meth:`role` of every message, each checked first. Formats override it with a
+        faster pass that still raises on a malformed message."""
+        out = []
+        for i, m in enumerate(messages):
+            self.check(m, i)
+            out.append(self.role(m))
+        return out
+
+    def unit_starts(self, messages: Sequence[Any]) -> Sequence[int]:
         """Index of the first message of each unit, oldest first, system messages left out
         (a unit ends before a system message). Formats override it with a faster pass."""
         starts = []
@@ -104,6 +114,40 @@ class MessageFormat(ABC):
     def without_calls(self, message: Any, ids: set[str]) -> Any | None:
         """A copy of ``message`` without its calls ``ids`` (``None``: nothing left)."""
         return None
+
+
+def indices(values: list[str], value: str) -> list[int]:
+    """Positions of ``value`` in ``values`` (found by ``list.index``, at C speed)."""
+    out: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = values.index(value, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
+class Complement(Sequence[int]):
+    """``range(n)`` without the sorted positions ``skip``, indexed in O(log len(skip))."""
+
+    def __init__(self, n: int, skip: list[int]) -> None:
+        self._n = n
+        self._skip = skip
+        # offsets[j]: how many kept positions come before skip[j] (non-decreasing)
+        self._offsets = [s - j for j, s in enumerate(skip)]
+
+    def __len__(self) -> int:
+        return self._n - len(self._skip)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(k)
+        k %= n
+        return k + bisect.bisect_right(self._offsets, k)
 
 
 def as_text(value: Any) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._formats import MessageFormat, resolve_format
+from ._formats import MessageFormat, indices, resolve_format
 
 __all__ = ["Units", "group_turns", "pinned_indices"]
 
@@ -17,9 +17,8 @@ class Units:
     def __init__(self, messages: Sequence[Any], fmt: MessageFormat) -> None:
         self.messages = messages
         self.fmt = fmt
-        n = len(messages)
-        roles = [fmt.role(m) for m in messages]
-        self.system = [i for i in range(n) if roles[i] == "system"]
+        roles = fmt.roles(messages)
+        self.system = indices(roles, "system")
         self.roles = roles
 
     def start_of(self, i: int) -> int:
