@@ -164,7 +164,7 @@ LAYERS = {
     "models": {"models"},
     "tokenizers": {"tokenizers"},
     "memory": {"memory", "tokenizers"},
-    "messages": {"messages", "tokenizers"},
+    "messages": {"messages", "models", "tokenizers"},
     "context": {"context", "memory", "models", "tokenizers"},
     "session": {"session", "messages", "models", "tokenizers"},
     "agents": {"agents", "context", "memory", "messages", "models", "session", "tokenizers"},

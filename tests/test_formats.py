@@ -384,3 +384,15 @@ def test_unknown_format_lists_the_known_ones() -> None:
 )
 def test_detection(make: Callable[[], list[Any]], fmt: str) -> None:
     assert detect_format(make()).name == fmt
+
+
+def test_max_tokens_model_takes_the_window_from_the_catalogue() -> None:
+    from ctxbudget.models import window_for
+
+    messages = [{"role": "user", "content": "hi"}]
+    assert fit_messages(messages, "model", model="gpt-4o").max_tokens == window_for("gpt-4o")
+    assert fit_messages(messages, "model", model="openai/gpt-4o").max_tokens == window_for("gpt-4o")
+    with pytest.raises(ConfigurationError, match="did you mean"):
+        fit_messages(messages, "model", model="gpt-9x")
+    with pytest.raises(ConfigurationError, match="needs model="):
+        fit_messages(messages, "model")

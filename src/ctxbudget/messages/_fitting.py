@@ -64,9 +64,25 @@ def _fixed_cost(fmt: MessageFormat, tok: Tokenizer, system: Any) -> int:
     return fmt.priming + (tok.count(as_text(system)) if system is not None else 0)
 
 
+def window_budget(max_tokens: object, model: str | None) -> int:
+    """``max_tokens`` as a whole number of tokens; ``"model"``: the model's window from the
+    model catalogue (:func:`ctxbudget.models.window_for`).
+
+    Raises:
+        ConfigurationError: not a whole number >= 1, or ``"model"`` without a known ``model``.
+    """
+    if max_tokens == "model":
+        if not isinstance(model, str):
+            raise ConfigurationError("max_tokens='model' needs model='<model name>'")
+        from ..models import window_for
+
+        return window_for(model)
+    return whole_number(max_tokens, "max_tokens", unit="tokens")
+
+
 def fit_messages(
     messages: Sequence[Any],
-    max_tokens: int,
+    max_tokens: int | Literal["model"],
     *,
     format: str | MessageFormat = "auto",
     tokenizer: Any = "o200k_base",
@@ -75,6 +91,7 @@ def fit_messages(
     keep: Literal["last"] = "last",
     start_on: Literal["user", "any"] = "user",
     repair: bool = True,
+    model: str | None = None,
 ) -> FittedMessages:
     """Keep the system and pinned messages and the newest turns of a history within
     ``max_tokens``.
@@ -87,7 +104,9 @@ def fit_messages(
 
     Args:
         messages: the history, oldest first, in one format (see ``format``).
-        max_tokens: the budget in tokens, overhead, reply priming and ``system`` included.
+        max_tokens: the budget in tokens, overhead, reply priming and ``system`` included;
+            ``"model"`` takes ``model``'s input window from the model catalogue (leave room
+            for the reply yourself when the window is shared with output).
         format: ``"auto"`` (detected), ``"openai"``, ``"responses"``, ``"anthropic"``,
             ``"gemini"`` or ``"langchain"``.
         tokenizer: the tokenizer spec or object (a proxy for providers without a public one).
@@ -99,6 +118,7 @@ def fit_messages(
         start_on: ``"user"`` (default) makes a trimmed history start at a user message.
         repair: remove, from the kept messages, results whose call is not in the history and
             calls left without results before the newest turn (copies; see ``repairs``).
+        model: the model, for ``max_tokens="model"``.
 
     Returns:
         A :class:`FittedMessages` whose ``tokens`` never exceed ``max_tokens``.
@@ -109,7 +129,7 @@ def fit_messages(
         BudgetError: the system and pinned messages plus the newest turn alone exceed
             ``max_tokens`` (the message gives the numbers).
     """
-    whole_number(max_tokens, "max_tokens", unit="tokens")
+    max_tokens = window_budget(max_tokens, model)
     if keep != "last":
         raise ConfigurationError(f"keep must be 'last', got {keep!r}")
     fmt = resolve_format(messages, format)
