@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 from .._errors import BudgetExhausted, ConfigurationError
 from ..messages import Prompt, count_prompt
 from ._budget import SessionBudget
+from ._calibration import observe_call
 from ._reservation import Reservation
 from ._usage import Usage, usage_of
 
@@ -74,6 +75,14 @@ def _succeeded(
     reported = usage(response)
     if isinstance(reported, Usage):
         reservation.commit_usage(reported, model)
+        budget = reservation._budget
+        observe_call(
+            budget.ledger,
+            getattr(budget, "tokenizer", None),
+            model or reported.model,
+            estimate[0],
+            reported.input_tokens,
+        )
     else:
         reservation.commit(*(reported or estimate), model)
     return response
