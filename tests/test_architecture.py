@@ -45,13 +45,14 @@ SURFACES = {
     },
     "ctxbudget.session": {
         "DEFAULT_PRICES", "MAX_TOKENS", "SYSTEM_SESSION", "BudgetEvent", "BudgetSettings",
-        "BudgetStatus", "ContextWindow", "EventName", "Forecast", "Ledger", "Quota",
-        "Reservation", "SessionBudget", "State", "Usage", "aguard", "estimate_cost", "guard",
-        "ledger_from_url", "usage_of",
+        "BudgetStatus", "CalibratedTokenizer", "Calibration", "ContextWindow", "EventName",
+        "Forecast", "Ledger", "Quota", "Reservation", "SessionBudget", "State", "Usage",
+        "aguard", "estimate_cost", "guard", "ledger_from_url", "usage_of",
     },
     "ctxbudget.models": {
         "CATALOGUE_ENV", "LITELLM_ENV", "Catalogue", "LongContextPrices", "ModelInfo",
-        "bundled_catalogue", "default_catalogue", "get_model", "load_catalogue", "window_for",
+        "bundled_catalogue", "cap_for", "default_catalogue", "get_model", "load_catalogue",
+        "window_for",
     },
     "ctxbudget.session.ledgers": {
         "Clock", "Expired", "Hold", "Ledger", "Limit", "MemoryLedger", "ReserveOutcome",

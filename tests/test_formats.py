@@ -396,3 +396,13 @@ def test_max_tokens_model_takes_the_window_from_the_catalogue() -> None:
         fit_messages(messages, "model", model="gpt-9x")
     with pytest.raises(ConfigurationError, match="needs model="):
         fit_messages(messages, "model")
+
+
+def test_build_context_max_tokens_model() -> None:
+    from ctxbudget import build_context
+    from ctxbudget.models import window_for
+
+    built = build_context({"facts": "sky is blue"}, max_tokens="model", model="gpt-4.1")
+    assert built.max_tokens == window_for("gpt-4.1")
+    with pytest.raises(ConfigurationError, match="needs model="):
+        build_context({"facts": "sky is blue"}, max_tokens="model")

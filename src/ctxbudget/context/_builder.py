@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from .._errors import ConfigurationError, SectionError, StoreError
 from .._validate import whole_number
 from ..memory import Archive, archive_from_url, reducer_from_spec
+from ..models import cap_for
 from ..tokenizers import CountCache, get_tokenizer
 from ..typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
 from ._allocation import Strategy, priority_order
@@ -361,11 +362,12 @@ class ContextBuilder:
 def build_context(
     sections: Mapping[str, Content] | Iterable[Source],
     *,
-    max_tokens: int | None = None,
+    max_tokens: int | Literal["model"] | None = None,
     tokenizer: str | Tokenizer | Any = "o200k_base",
     preset: str | Path | Preset | None = None,
     template: str | Path | None = None,
     strategy: Strategy = "weighted",
+    model: str | None = None,
 ) -> BuiltContext:
     """Assemble ``sections`` into one context window of at most ``max_tokens`` tokens.
 
@@ -376,22 +378,21 @@ def build_context(
     Args:
         sections: a mapping of section name to content (text, or items oldest first), or
             :class:`~ctxbudget.Section` objects and memory stores.
-        max_tokens: the cap in tokens; ``None`` takes the preset's, else includes everything.
+        max_tokens: the cap in tokens; ``None`` takes the preset's, else includes everything;
+            ``"model"``: ``model``'s window from the model catalogue (:mod:`ctxbudget.models`).
         tokenizer: the tokenizer spec or object that measures the cap.
         preset: weights and options per section name.
         template: the Jinja2 assembly template.
         strategy: ``"weighted"`` or ``"strict"``.
+        model: the model, for ``max_tokens="model"``.
 
     Returns:
         A :class:`~ctxbudget.BuiltContext`; ``tokenizer.count(result.text) <= max_tokens``.
 
     Raises:
-        RequiredSectionsExceedCap: required sections alone exceed the cap.
-        ConfigurationError: the cap is invalid.
-        BudgetError: the cap cannot hold the template's own text.
-        StoreError: the store of a required section raised.
-        SectionError: a section is invalid, or two share a name.
-        TokenizerError, PresetError, TemplateError: as for :class:`ContextBuilder`.
+        RequiredSectionsExceedCap, BudgetError, StoreError, SectionError, TokenizerError,
+        PresetError, TemplateError: as for :class:`ContextBuilder`.
+        ConfigurationError: the cap is invalid, or ``"model"`` names no known model.
 
     >>> r = build_context({"facts": "sky is blue\\ngrass is green"}, max_tokens=100)
     >>> r.text
@@ -400,7 +401,7 @@ def build_context(
     builder = ContextBuilder(
         tokenizer=tokenizer, preset=preset, template=template, strategy=strategy
     )
-    return builder.build(sections, max_tokens=max_tokens)
+    return builder.build(sections, max_tokens=cap_for(max_tokens, model))  # type: ignore[arg-type]
 
 
 def _check_cap(max_tokens: object) -> int | None:

@@ -71,13 +71,9 @@ def window_budget(max_tokens: object, model: str | None) -> int:
     Raises:
         ConfigurationError: not a whole number >= 1, or ``"model"`` without a known ``model``.
     """
-    if max_tokens == "model":
-        if not isinstance(model, str):
-            raise ConfigurationError("max_tokens='model' needs model='<model name>'")
-        from ..models import window_for
+    from ..models import cap_for
 
-        return window_for(model)
-    return whole_number(max_tokens, "max_tokens", unit="tokens")
+    return whole_number(cap_for(max_tokens, model), "max_tokens", unit="tokens")
 
 
 def fit_messages(

@@ -42,6 +42,7 @@ __all__ = [
     "LITELLM_ENV",
     "Catalogue",
     "bundled_catalogue",
+    "cap_for",
     "default_catalogue",
     "get_model",
     "load_catalogue",
@@ -337,3 +338,16 @@ def window_for(model: str, catalogue: Catalogue | None = None) -> int:
             not known.
     """
     return (catalogue or default_catalogue()).window_for(model)
+
+
+def cap_for(max_tokens: object, model: str | None) -> object:
+    """``max_tokens`` unchanged, or, for ``"model"``, ``model``'s window (:func:`window_for`).
+
+    Raises:
+        ConfigurationError: ``"model"`` without a model name, or the model is unknown.
+    """
+    if max_tokens != "model":
+        return max_tokens
+    if not isinstance(model, str):
+        raise ConfigurationError("max_tokens='model' needs model='<model name>'")
+    return window_for(model)

@@ -5,6 +5,7 @@ cached input apart), cost from the model catalogue, and the summarization trigge
 """
 
 from ._budget import SessionBudget
+from ._calibration import CalibratedTokenizer, Calibration
 from ._guard import aguard, guard
 from ._pricing import DEFAULT_PRICES, estimate_cost
 from ._reservation import Reservation
@@ -29,6 +30,8 @@ __all__ = [
     "BudgetEvent",
     "BudgetSettings",
     "BudgetStatus",
+    "CalibratedTokenizer",
+    "Calibration",
     "ContextWindow",
     "EventName",
     "Forecast",
