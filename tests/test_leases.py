@@ -303,3 +303,30 @@ def test_close_rolls_back_open_reservations_and_stops_their_heartbeat(tmp_path: 
     other = SessionBudget(url, session_cap=1000)
     assert other.status("s").reserved == 0
     other.reserve(1000, session="s").rollback()
+
+
+def test_memory_ledger_steps_never_scan_every_reservation() -> None:
+    """Before: each step scanned every reservation kept (settled ones for 7 days), so pairs/s
+    fell from 8.2k to 745 after 30k pairs. Now expired leases come off a heap: a step after
+    20,000 settled pairs touches no more holds than the first one did."""
+    from ctxbudget.session.ledgers import Limit, MemoryLedger, _memory
+
+    ledger = MemoryLedger()
+    limits = [Limit("session:s", None, 3600.0)]
+    touched: list[int] = []
+    original = _memory._DictRows.expired_holds
+
+    def spy(self: Any, now: float) -> list[Any]:
+        touched.append(len(self._leases))
+        return original(self, now)
+
+    _memory._DictRows.expired_holds = spy  # type: ignore[method-assign]
+    try:
+        for i in range(20_000):
+            ledger.reserve(str(i), 10, limits, 300.0)
+            ledger.commit(str(i), 5, 5, 0.0, 0.8)
+    finally:
+        _memory._DictRows.expired_holds = original  # type: ignore[method-assign]
+    assert max(touched) <= 2 * 1 + 1024 + 1  # the heap is rebuilt when mostly stale
+    assert len(ledger._rows.active) == 0
+    assert len(ledger._rows.settled) == 20_000

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
+from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -14,10 +16,21 @@ from ._rows import Clock, Locked, RowLedger, Rows, iter_prefixed
 __all__ = ["MemoryLedger"]
 
 
+#: Settled reservations remembered (to refuse a second settlement by name); older ones are
+#: forgotten first, and a settlement naming one then reads as "unknown".
+SETTLED_KEPT = 100_000
+
+
 class _DictRows(Rows):
+    """Scopes in a dict; active holds in a dict with a heap by lease end (stale heap entries
+    are skipped), so a step finds expired leases in O(log n), never by scanning; settled
+    holds in a bounded LRU."""
+
     def __init__(self) -> None:
         self.scopes: dict[str, ScopeRecord] = {}
-        self.holds: dict[str, Hold] = {}
+        self.active: dict[str, Hold] = {}
+        self.settled: OrderedDict[str, Hold] = OrderedDict()
+        self._leases: list[tuple[float, str]] = []
 
     def get_scope(self, scope: str) -> ScopeRecord | None:
         record = self.scopes.get(scope)
@@ -27,21 +40,40 @@ class _DictRows(Rows):
         self.scopes[record.scope] = replace(record)
 
     def get_hold(self, hold_id: str) -> Hold | None:
-        return self.holds.get(hold_id)
+        hold = self.active.get(hold_id)
+        return hold if hold is not None else self.settled.get(hold_id)
 
     def put_hold(self, hold: Hold) -> None:
-        self.holds[hold.id] = hold
+        if hold.state == "active":
+            self.active[hold.id] = hold
+            heapq.heappush(self._leases, (hold.expires, hold.id))
+            return
+        self.active.pop(hold.id, None)
+        if len(self._leases) > 2 * len(self.active) + 1024:  # mostly settled: rebuild
+            self._leases = [(h.expires, h.id) for h in self.active.values()]
+            heapq.heapify(self._leases)
+        self.settled[hold.id] = hold
+        self.settled.move_to_end(hold.id)
+        while len(self.settled) > SETTLED_KEPT:
+            self.settled.popitem(last=False)
 
     def expired_holds(self, now: float) -> list[Hold]:
-        return [h for h in self.holds.values() if h.state == "active" and h.expires <= now]
+        """Active holds whose lease ended, taken off the heap (a hold put back, e.g. one
+        whose owner is still running, is pushed again)."""
+        out = []
+        leases = self._leases
+        while leases and leases[0][0] <= now:
+            expires, hold_id = heapq.heappop(leases)
+            hold = self.active.get(hold_id)
+            if hold is not None and hold.expires == expires:
+                out.append(hold)
+        return out
 
     def delete_before(self, now: float) -> None:
         for name in [n for n, r in self.scopes.items() if r.expires and r.expires < now]:
             del self.scopes[name]
-        for hold_id in [
-            i for i, h in self.holds.items() if h.state != "active" and h.expires < now
-        ]:
-            del self.holds[hold_id]
+        for hold_id in [i for i, h in self.settled.items() if h.expires < now]:
+            del self.settled[hold_id]
 
 
 class MemoryLedger(RowLedger):

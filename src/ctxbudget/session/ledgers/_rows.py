@@ -68,6 +68,7 @@ class RowLedger(Ledger):
         out = []
         for hold in rows.expired_holds(now):
             if self.sees_owners and owner_alive(hold.owner):
+                rows.put_hold(hold)  # still held: back where the next step looks again
                 continue  # its heartbeat is late, not gone: a live holder keeps its tokens
             for scope in hold.scopes:
                 record = rows.get_scope(scope)
