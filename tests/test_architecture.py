@@ -41,7 +41,7 @@ SURFACES = {
     },
     "ctxbudget.tokenizers": {
         "ApproxTokenizer", "CachedTokenizer", "CountCache", "HFTokenizer", "TiktokenTokenizer",
-        "get_tokenizer", "list_tokenizers",
+        "get_tokenizer", "list_tokenizers", "truncate",
     },
     "ctxbudget.session": {
         "DEFAULT_PRICES", "MAX_TOKENS", "SYSTEM_SESSION", "BudgetEvent", "BudgetSettings",

@@ -535,6 +535,29 @@ def test_approx_class_validates(value: object, error: type[Exception]) -> None:
         ApproxTokenizer(value)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("spec", ["approx", "approx:1", "approx:3", "o200k_base"])
+@pytest.mark.parametrize("cap", [50, 100, 101, 333])
+def test_approx_cuts_an_oversized_item_like_every_tokenizer(spec: str, cap: int) -> None:
+    """An item larger than its allocation is cut at token level under 'approx' as under
+    tiktoken: kept, marked cut, filling the cap to within a token or two. (Before, a cut that
+    the approximate header cost put one token over was dropped whole: 0 tokens, 'dropped'.)"""
+    result = ctxbudget.build_context({"a": "y" * 10_000}, max_tokens=cap, tokenizer=spec)
+    (report,) = result.sections
+    assert (report.status, report.cut) == ("trimmed", True)
+    assert cap - 3 <= result.tokens <= cap
+    assert result.tokens == get_tokenizer(spec).count(result.text)
+    assert result.text.endswith("y" * 10)
+
+
+def test_approx_cuts_two_oversized_sections_and_keeps_both() -> None:
+    """Two oversized sections under 'approx' are both cut, neither dropped (before, one was)."""
+    result = ctxbudget.build_context(
+        {"a": "y" * 10_000, "summaries": "x" * 3_000}, max_tokens=100, tokenizer="approx"
+    )
+    assert [(r.status, r.cut) for r in result.sections] == [("trimmed", True)] * 2
+    assert result.tokens <= 100
+
+
 # --- unknown specs and protocol objects -------------------------------------------------------
 
 
@@ -566,21 +589,32 @@ def test_protocol_object_returned_as_is() -> None:
     assert get_tokenizer(custom) is custom
 
 
-def test_partial_protocol_object_rejected() -> None:
-    """An object lacking decode() is not a Tokenizer and is rejected."""
+def test_count_only_protocol_object_accepted_and_one_without_count_rejected() -> None:
+    """name and count() make a Tokenizer (encode/decode are optional); without count() an
+    object is refused (before, an object lacking decode() was refused too)."""
 
-    class NoDecode:
-        name = "nodecode"
+    class CountOnly:
+        name = "countonly"
 
         def count(self, text: str) -> int:
             return len(text)
 
+    class NoCount:
+        name = "nocount"
+
         def encode(self, text: str) -> list[int]:
             return [0] * len(text)
 
-    assert not isinstance(NoDecode(), ctxbudget.Tokenizer)
-    with pytest.raises(TokenizerError):
-        get_tokenizer(NoDecode())
+        def decode(self, ids: Sequence[int]) -> str:
+            return "x" * len(ids)
+
+    counter = CountOnly()
+    assert isinstance(counter, ctxbudget.Tokenizer)
+    assert not isinstance(counter, ctxbudget.typing.EncodingTokenizer)
+    assert get_tokenizer(counter) is counter
+    assert not isinstance(NoCount(), ctxbudget.Tokenizer)
+    with pytest.raises(TokenizerError, match="cannot use"):
+        get_tokenizer(NoCount())
 
 
 @pytest.mark.parametrize("spec", ["o200k_base", "gpt-4", "approx", "approx:2"])

@@ -1,7 +1,8 @@
 """Protocols users implement, and the documented type aliases of ctxbudget.
 
 The protocols are :func:`typing.runtime_checkable`, so ``isinstance(obj, Tokenizer)`` checks
-that an object has the right methods (not their signatures).
+that an object has the right methods (not their signatures): ``name`` and ``count`` for a
+:class:`Tokenizer`, and also ``encode`` and ``decode`` for an :class:`EncodingTokenizer`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AsyncMemoryStore", "Content", "MemoryStore", "Summarizer", "Tokenizer"]
+__all__ = [
+    "AsyncMemoryStore",
+    "Content",
+    "EncodingTokenizer",
+    "MemoryStore",
+    "Summarizer",
+    "Tokenizer",
+]
 
 #: What a section holds: one text (split into items by the section's ``split`` rule),
 #: or a sequence of items (each item a string, kept or trimmed whole).
@@ -18,10 +26,21 @@ Content = str | Sequence[str]
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """Counts, encodes and decodes text; the measure of every cap.
+    """Counts text; the measure of every cap. Only ``name`` and ``count`` are required.
 
-    ``count(text)`` must equal ``len(encode(text))``, and ``decode(encode(text)) == text``.
-    Special-token syntax in text (``<|endoftext|>``) is treated as ordinary text.
+    ``name`` must be stable and must differ between tokenizers whose counts differ: it keys the
+    count cache. Special-token syntax in text (``<|endoftext|>``) is treated as ordinary text.
+
+    Optional, for cutting an item larger than its allocation at token level: ``encode(text) ->
+    list[int]`` and ``decode(ids) -> str`` (see :class:`EncodingTokenizer`); when both are
+    present, ``count(text)`` must equal ``len(encode(text))`` and ``decode(encode(text)) ==
+    text``. A tokenizer without them is *count-only* (a provider's count-tokens API, a plain
+    ``str -> int`` callable wrapped by ``get_tokenizer``): everything still works, and an
+    oversized item is cut by bisection on ``count`` over a window at its kept end, still exact.
+
+    Optional, ``approximate: bool``: ``True`` when counts only estimate the model's own (the
+    ``approx`` tokenizer, the Claude and Gemini proxies); every report built with such a
+    tokenizer says so (``BuiltContext.approximate``).
 
     Optional, for huge items (a 10 MB line with no spaces, BPE's slowest case): a tokenizer may
     declare ``max_token_bytes: int``, the UTF-8 length of its longest token. No token then
@@ -33,9 +52,9 @@ class Tokenizer(Protocol):
     tight only when it can exceed ``above``); it is used instead when present. Declare neither
     unless the bound holds for every text: not for a tokenizer that normalizes text first
     (Hugging Face normalizers may drop or fold characters). Without them, every item is counted
-    exactly, as it always was. ``TiktokenTokenizer`` declares both; ``HFTokenizer``,
-    ``ApproxTokenizer`` (whose counts cost nothing anyway) and ``CachedTokenizer`` declare
-    neither.
+    exactly, as it always was. ``TiktokenTokenizer`` and the proxies declare them;
+    ``HFTokenizer``, ``ApproxTokenizer`` (whose counts cost nothing anyway) and
+    ``CachedTokenizer`` declare neither.
     """
 
     @property
@@ -44,8 +63,17 @@ class Tokenizer(Protocol):
         ...
 
     def count(self, text: str) -> int:
-        """Number of tokens in ``text``."""
+        """Number of tokens in ``text`` (a whole number >= 0)."""
         ...
+
+
+@runtime_checkable
+class EncodingTokenizer(Tokenizer, Protocol):
+    """A :class:`Tokenizer` that also turns text into token ids and back.
+
+    ``count(text) == len(encode(text))`` and ``decode(encode(text)) == text``. The builder uses
+    the ids to place a cut quickly; without them it bisects on counts.
+    """
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``."""

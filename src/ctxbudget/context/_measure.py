@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from .._errors import SectionError
@@ -57,11 +57,14 @@ class Cut:
         kept: the part kept (a prefix or suffix of the item, whole characters only).
         removed: the rest of the item.
         tokens: tokens of the kept part with its marker.
+        recut: the same item cut again for a smaller room, in tokens (``None`` when not even
+            one character fits then); ``None`` when the cut cannot be remade.
     """
 
     kept: str
     removed: str
     tokens: int
+    recut: Callable[[int], Cut | None] | None = field(default=None, compare=False, repr=False)
 
 
 class MeasuredSection:

@@ -4,7 +4,7 @@
   fit its allocation, cutting a lone oversized item at token level (:func:`cut_item`);
 - :func:`grow` gives tokens left over to the highest priorities first;
 - :func:`verify` trims further, by bisection on exact counts, when BPE merges at joins make the
-  assembled text exceed the cap;
+  assembled text exceed the cap (a cut item is first cut again smaller);
 - :func:`top_up` fills what the piece-by-piece estimates left, checked with exact counts.
 
 ``assemble(parts)`` renders the kept parts and returns ``(text, exact tokens)``.
@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from .._errors import RequiredSectionsExceedCap
+from ..tokenizers._cutting import fit_length
 from ..typing import Tokenizer
 from ._allocation import Strategy
 from ._measure import Cut
@@ -26,12 +26,6 @@ __all__ = ["cut_item", "grow", "keep_fitting", "top_up", "trim", "verify"]
 
 #: How far, in tokens, an item's estimate may exceed the exact room and still be tried.
 TOP_UP_TOLERANCE = 2
-#: Characters at an item's kept end sampled for its characters per token (:func:`cut_item`).
-_SAMPLE_CHARS = 256
-#: How much wider than the sample's estimate of ``room`` tokens the first window is.
-_WINDOW_MARGIN = 1.1
-#: Tokens short of (past) the room at which a cut is taken to fit (not to) without a count.
-_MARGIN = 2
 
 Assemble = Callable[[list[Part]], tuple[str, int]]
 
@@ -147,39 +141,46 @@ def verify(
     """Counts are not additive across joins: trim further until the exact count fits.
 
     Items come off in trimming order (lowest priority first, farthest from the kept end
-    first). The fewest removals that fit are found by bisection on exact counts, starting
-    from the removals whose measured tokens cover the overshoot, so a few renders suffice.
+    first); a cut item is first cut again smaller (by the overshoot, then twice, four times
+    that...), so a token or two over the cap never costs a whole cut section. The fewest steps
+    that fit are found by bisection on exact counts, starting from the steps whose measured
+    tokens cover the overshoot, so a few renders suffice.
 
     Raises:
         RequiredSectionsExceedCap: the required sections alone still exceed the cap.
     """
     if tokens <= cap:
         return text, tokens
-    steps: list[tuple[Part, int]] = []  # (part, items kept after this step)
+    over = tokens - cap
+    steps: list[tuple[Part, int, Callable[[], Cut | None] | None]] = []  # (part, kept, cut)
     for p in reversed(live):
         if p.required:
             continue
         if p.cut is not None:
-            steps.append((p, -1))
+            steps += [(p, 0, smaller) for smaller in _smaller_cuts(p.cut, over)]
+            steps.append((p, 0, None))
         else:
-            steps += [(p, k) for k in range(p.kept - 1, -1, -1)]
+            steps += [(p, k, None) for k in range(p.kept - 1, -1, -1)]
     original = {id(p): (p.kept, p.cut) for p in live}
+
+    def take(step: tuple[Part, int, Callable[[], Cut | None] | None]) -> None:
+        p, kept, cut = step
+        p.kept, p.cut = kept, cut() if cut is not None else None
 
     def apply(removed: int) -> tuple[str, int]:
         for p in live:
             p.kept, p.cut = original[id(p)]
-        for p, k in steps[:removed]:
-            p.kept, p.cut = max(k, 0), None
+        for step in steps[:removed]:
+            take(step)
         return assemble(live)
 
-    over = tokens - cap
     guess, freed = 0, 0
-    for p, k in steps:
+    for step in steps:
         if freed >= over:
             break
-        before = p.used
-        p.kept, p.cut = max(k, 0), None
-        freed += before - p.used
+        before = step[0].used
+        take(step)
+        freed += before - step[0].used
         guess += 1
     bad, good = 0, None
     probe = max(guess, 1)
@@ -205,6 +206,27 @@ def verify(
     return apply(good)
 
 
+def _smaller_cuts(cut: Cut, over: int) -> list[Callable[[], Cut | None]]:
+    """Makers of ``cut`` remade ``over``, ``2 * over``, ``4 * over``... tokens smaller, each
+    made at most once (verify's bisection may apply a step several times)."""
+    recut = cut.recut
+    if recut is None:
+        return []
+    makers: list[Callable[[], Cut | None]] = []
+    less = max(over, 1)
+    while less < cut.tokens:
+        made: dict[int, Cut | None] = {}
+
+        def make(room: int = cut.tokens - less, made: dict[int, Cut | None] = made) -> Cut | None:
+            if room not in made:
+                made[room] = recut(room)
+            return made[room]
+
+        makers.append(make)
+        less *= 2
+    return makers
+
+
 def cut_item(
     item: str,
     room: int,
@@ -220,101 +242,20 @@ def cut_item(
     cost at most ``room`` tokens, and one more character would cost more (or the whole item
     is kept). Returns ``None`` when not even one character fits.
 
-    Work is bounded by ``room``, not by the item's length, so a 10 MB line costs about what a
-    ``room``-token one does. Only a window at the kept end is encoded, sized from a sample's
-    characters per token and doubled until it holds more than ``room`` tokens; its last (or
-    first) ``room`` token ids, decoded, give the first guess of the bisection on whole
-    characters that earlier versions ran over the whole item. The bisection is the same, so
-    are its cuts (where BPE counts dip as text grows, its path decides which of two fitting
-    cuts it finds), but it counts only near the guess: a length that the window's ids put
-    ``_MARGIN`` tokens or more short of the room is taken to fit, one they put as far past
-    it not to. The cut is then checked by exact counts, and searched for again by exact
-    counts alone should an assumption have been wrong.
+    Work is bounded by ``room``, not by the item's length (a window at the kept end is encoded,
+    or, for a count-only tokenizer, counts of about ``room`` tokens bisect): see
+    :func:`ctxbudget.tokenizers._cutting.fit_length`, the one cutting rule. The cut can be
+    made again for a smaller room (:attr:`Cut.recut`), which :func:`verify` uses when joins
+    push the assembled text over the cap.
     """
+    length, tokens = fit_length(item, room, tokenizer=tokenizer, keep=keep, marker=marker)
+    if length == 0:
+        return None
     n = len(item)
-    if n == 0 or room < 1:
-        return None
-    end = keep == "end"
+    kept = item[n - length :] if keep == "end" else item[:length]
+    removed = item[: n - length] if keep == "end" else item[length:]
 
-    def piece(length: int) -> str:
-        return item[n - length :] if end else item[:length]
+    def recut(smaller: int) -> Cut | None:
+        return cut_item(item, smaller, keep=keep, marker=marker, tokenizer=tokenizer)
 
-    costs: dict[int, int] = {}
-
-    def fits(length: int) -> bool:
-        if length not in costs:
-            kept = piece(length)
-            costs[length] = tokenizer.count(marker + kept if end else kept + marker)
-        return costs[length] <= room
-
-    sample = piece(min(n, _SAMPLE_CHARS))
-    chars_per_token = len(sample) / max(1, tokenizer.count(sample))
-    width = min(n, math.ceil(room * chars_per_token * _WINDOW_MARGIN) + _SAMPLE_CHARS)
-    while True:
-        ids = tokenizer.encode(piece(width))
-        if len(ids) > room + _MARGIN or width == n:
-            break
-        width = min(n, 2 * width)
-
-    def covered(k: int) -> int:
-        """Characters of the window's last (first) ``k`` tokens."""
-        return len(tokenizer.decode(ids[-k:] if end else ids[:k])) if k > 0 else 0
-
-    spare = room - tokenizer.count(marker)
-    surely_fits = covered(spare - _MARGIN)
-    surely_over = covered(spare + _MARGIN) if len(ids) >= spare + _MARGIN else n + 1
-
-    def probe(length: int) -> bool:
-        if length <= surely_fits:
-            return True
-        if length >= surely_over:
-            return False
-        return fits(length)
-
-    lo, hi = 0, min(n, covered(room) + 1)
-    while probe(hi) and hi < n:
-        lo, hi = hi, min(n, 2 * hi)
-    if probe(hi):
-        lo = hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if probe(mid):
-            lo = mid
-        else:
-            hi = mid
-    checked = fits(lo) and (lo == n or not fits(lo + 1)) if lo else not fits(1)
-    if not checked:  # a length taken to fit, or not to, without a count was wrong
-        lo = _settle(fits, n, min(n, max(1, covered(spare))))
-    if lo == 0:
-        return None
-    removed = item[: n - lo] if end else item[lo:]
-    return Cut(kept=piece(lo), removed=removed, tokens=costs[lo])
-
-
-def _settle(fits: Callable[[int], bool], n: int, guess: int) -> int:
-    """The length, found from ``guess`` by exact tests alone (galloping, then bisection), that
-    fits while one more character does not (``n``: all fit; 0: none does)."""
-    step = 1
-    if fits(guess):
-        lo, hi = guess, n + 1
-        while lo < n:
-            longer = min(n, lo + step)
-            if not fits(longer):
-                hi = longer
-                break
-            lo, step = longer, 2 * step
-    else:
-        lo, hi = 0, guess
-        while hi > 1:
-            shorter = max(1, hi - step)
-            if fits(shorter):
-                lo = shorter
-                break
-            hi, step = shorter, 2 * step
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return Cut(kept=kept, removed=removed, tokens=tokens, recut=recut)

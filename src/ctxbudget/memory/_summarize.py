@@ -19,7 +19,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from .._sandbox import SandboxedTemplate
 from .._validate import whole_number
-from ..tokenizers import get_tokenizer
+from ..tokenizers import get_tokenizer, truncate
 
 __all__ = ["TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer"]
 
@@ -117,9 +117,9 @@ class LLMSummarizer:
     """Summaries written by a language model: any ``(prompt) -> text`` callable.
 
     The prompt is rendered from a sandboxed Jinja2 template with ``items`` and ``max_tokens``.
-    The output is measured with the tokenizer. When it is over ``max_tokens``, it is cut at the
-    token level to fit, and :data:`TRUNCATED_MARKER` is appended (both counted). Errors raised
-    by the callable propagate.
+    The output is measured with the tokenizer. When it is over ``max_tokens``, it is cut to its
+    longest start that fits with :data:`TRUNCATED_MARKER` appended (both counted; whole
+    characters; any tokenizer, count-only included). Errors raised by the callable propagate.
 
     Args:
         call: sends a prompt to the model and returns its text.
@@ -160,15 +160,5 @@ class LLMSummarizer:
             raise ConfigurationError(
                 f"the summarizer callable must return str, got {type(text).__name__}"
             )
-        tok = self.tokenizer
-        if tok.count(text) <= limit:
-            return text
-        room = limit - tok.count(TRUNCATED_MARKER)
-        if room <= 0:
-            return ""
-        ids = tok.encode(text)[:room]
-        piece = tok.decode(ids)
-        while piece and (not text.startswith(piece) or tok.count(piece + TRUNCATED_MARKER) > limit):
-            ids = ids[:-1]
-            piece = tok.decode(ids)
-        return piece + TRUNCATED_MARKER if piece else ""
+        # the longest start that fits with the marker; count-only tokenizers work too
+        return truncate(text, limit, self.tokenizer, keep="start", marker=TRUNCATED_MARKER)

@@ -8,6 +8,7 @@ once.
 
 from ._approx import ApproxTokenizer
 from ._counting import CachedTokenizer, CountCache
+from ._cutting import truncate
 from ._hf import HFTokenizer
 from ._registry import get_tokenizer, list_tokenizers
 from ._tiktoken import TiktokenTokenizer
@@ -20,4 +21,5 @@ __all__ = [
     "TiktokenTokenizer",
     "get_tokenizer",
     "list_tokenizers",
+    "truncate",
 ]

@@ -6,7 +6,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ..typing import Tokenizer
+from .._errors import TokenizerError
+from ..typing import EncodingTokenizer, Tokenizer
 
 __all__ = ["CachedTokenizer", "CountCache"]
 
@@ -117,7 +118,8 @@ class CachedTokenizer:
     counted again (a conversation re-measured every turn costs only its new messages).
 
     Same ``name``, ``encode`` and ``decode`` as the wrapped tokenizer, so cache keys and
-    results are unchanged.
+    results are unchanged; ``encode``/``decode`` raise :class:`~ctxbudget.TokenizerError` when
+    the wrapped tokenizer is count-only (``ctxbudget.tokenizers._cutting.codec_of`` tells).
 
     Args:
         tokenizer: the tokenizer to wrap.
@@ -140,9 +142,26 @@ class CachedTokenizer:
         return self.cache.count(self.inner, text)
 
     def encode(self, text: str) -> list[int]:
-        """The wrapped tokenizer's ids of ``text``."""
-        return self.inner.encode(text)
+        """The wrapped tokenizer's ids of ``text``.
+
+        Raises:
+            TokenizerError: the wrapped tokenizer is count-only.
+        """
+        return self._codec().encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
-        """The wrapped tokenizer's text of ``ids``."""
-        return self.inner.decode(ids)
+        """The wrapped tokenizer's text of ``ids``.
+
+        Raises:
+            TokenizerError: the wrapped tokenizer is count-only.
+        """
+        return self._codec().decode(ids)
+
+    def _codec(self) -> EncodingTokenizer:
+        inner = self.inner
+        if not isinstance(inner, EncodingTokenizer):
+            raise TokenizerError(
+                f"{inner.name!r} only counts tokens: it has no encode() or decode()",
+                spec=inner.name,
+            )
+        return inner
