@@ -40,7 +40,8 @@ SURFACES = {
         "priority_order",
     },
     "ctxbudget.tokenizers": {
-        "ApproxTokenizer", "CachedTokenizer", "CountCache", "HFTokenizer", "TiktokenTokenizer",
+        "PROXIES", "ApproxTokenizer", "CachedTokenizer", "CountCache", "CountOnlyTokenizer",
+        "HFTokenizer", "Proxy", "ProxyTokenizer", "TiktokenTokenizer", "TransformersTokenizer",
         "get_tokenizer", "list_tokenizers", "truncate",
     },
     "ctxbudget.session": {

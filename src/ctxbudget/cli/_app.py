@@ -44,7 +44,12 @@ Paths = Annotated[
 ]
 TokenizerOpt = Annotated[
     str,
-    typer.Option("--tokenizer", "-t", help="Encoding, model, 'hf:<tokenizer.json>' or 'approx'."),
+    typer.Option(
+        "--tokenizer",
+        "-t",
+        help="Encoding, model (gpt-4o, claude-*, gemini-*, llama-3.1...), "
+        "'hf:<repo id or tokenizer.json>', 'proxy:<family>' or 'approx'.",
+    ),
 ]
 
 

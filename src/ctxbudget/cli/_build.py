@@ -113,10 +113,13 @@ def count(
         return
     counts = {s.name: tok.count(s.content) for s in sections if isinstance(s.content, str)}
     total = sum(counts.values())
+    approximate = bool(getattr(tok, "approximate", False))
     if as_json:
-        print(json.dumps({"tokenizer": tok.name, "sections": counts, "total": total}, indent=2))
+        report = {"tokenizer": tok.name, "approximate": approximate, "sections": counts}
+        print(json.dumps({**report, "total": total}, indent=2))
         return
-    table = Table(title=f"tokens ({tok.name})", title_justify="left")
+    approx = ", approximate" if approximate else ""
+    table = Table(title=f"tokens ({tok.name}{approx})", title_justify="left")
     table.add_column("section")
     table.add_column("tokens", justify="right")
     for name, n in counts.items():

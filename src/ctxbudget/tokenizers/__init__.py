@@ -1,24 +1,34 @@
 """Tokenizers: the measure of every cap.
 
-:func:`get_tokenizer` resolves a spec (an encoding or model name, ``"hf:<tokenizer.json>"``,
-``"approx"``) or an object into a cached :class:`~ctxbudget.typing.Tokenizer`; vocabularies load
-offline. :class:`CountCache` and :class:`CachedTokenizer` make sure each piece of text is counted
-once.
+:func:`get_tokenizer` resolves a spec (an encoding or model name, ``"provider/model"``,
+``"claude-*"`` / ``"gemini-*"`` proxies, ``"hf:<repo id or tokenizer.json>"``, ``"approx"``...)
+or an object (a tiktoken ``Encoding``, a ``tokenizers`` or ``transformers`` tokenizer, a count
+callable) into a cached :class:`~ctxbudget.typing.Tokenizer`; vocabularies load offline and
+nothing is downloaded from the Hugging Face Hub. :class:`CountCache` and
+:class:`CachedTokenizer` make sure each piece of text is counted once. docs/tokenizers.md
+describes every spec, the proxies' factors and their sources, and count-only backends.
 """
 
 from ._approx import ApproxTokenizer
 from ._counting import CachedTokenizer, CountCache
 from ._cutting import truncate
 from ._hf import HFTokenizer
+from ._objects import CountOnlyTokenizer, TransformersTokenizer
+from ._proxies import PROXIES, Proxy, ProxyTokenizer
 from ._registry import get_tokenizer, list_tokenizers
 from ._tiktoken import TiktokenTokenizer
 
 __all__ = [
+    "PROXIES",
     "ApproxTokenizer",
     "CachedTokenizer",
     "CountCache",
+    "CountOnlyTokenizer",
     "HFTokenizer",
+    "Proxy",
+    "ProxyTokenizer",
     "TiktokenTokenizer",
+    "TransformersTokenizer",
     "get_tokenizer",
     "list_tokenizers",
     "truncate",

