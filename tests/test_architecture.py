@@ -40,9 +40,10 @@ SURFACES = {
         "priority_order",
     },
     "ctxbudget.tokenizers": {
-        "PROXIES", "ApproxTokenizer", "CachedTokenizer", "CountCache", "CountOnlyTokenizer",
-        "HFTokenizer", "Proxy", "ProxyTokenizer", "TiktokenTokenizer", "TransformersTokenizer",
-        "get_tokenizer", "list_tokenizers", "truncate",
+        "PROXIES", "AnthropicTokenCounter", "ApproxTokenizer", "CachedTokenizer", "CountCache",
+        "CountOnlyTokenizer", "GeminiTokenCounter", "HFTokenizer", "Proxy", "ProxyTokenizer",
+        "TiktokenTokenizer", "TransformersTokenizer", "get_tokenizer", "list_tokenizers",
+        "truncate",
     },
     "ctxbudget.session": {
         "DEFAULT_PRICES", "MAX_TOKENS", "SYSTEM_SESSION", "BudgetEvent", "BudgetSettings",

@@ -14,16 +14,19 @@ from ._counting import CachedTokenizer, CountCache
 from ._cutting import truncate
 from ._hf import HFTokenizer
 from ._objects import CountOnlyTokenizer, TransformersTokenizer
+from ._providers import AnthropicTokenCounter, GeminiTokenCounter
 from ._proxies import PROXIES, Proxy, ProxyTokenizer
 from ._registry import get_tokenizer, list_tokenizers
 from ._tiktoken import TiktokenTokenizer
 
 __all__ = [
     "PROXIES",
+    "AnthropicTokenCounter",
     "ApproxTokenizer",
     "CachedTokenizer",
     "CountCache",
     "CountOnlyTokenizer",
+    "GeminiTokenCounter",
     "HFTokenizer",
     "Proxy",
     "ProxyTokenizer",
