@@ -330,3 +330,19 @@ def test_memory_ledger_steps_never_scan_every_reservation() -> None:
     assert max(touched) <= 2 * 1 + 1024 + 1  # the heap is rebuilt when mostly stale
     assert len(ledger._rows.active) == 0
     assert len(ledger._rows.settled) == 20_000
+
+
+def test_a_lease_renewed_to_the_same_end_is_reclaimed_once() -> None:
+    """Found by the stateful test: a renewal that did not move the lease's end put a second
+    heap entry for it, so a reap reclaimed it twice and released another holder's tokens."""
+    from ctxbudget.session.ledgers import MemoryLedger
+
+    now = [1_000.0]
+    b = SessionBudget(MemoryLedger(clock=lambda: now[0]), session_cap=1000, lease_s=10)
+    manual = b.reserve(1, session="a", heartbeat=False)
+    manual.renew()  # same instant: the lease ends when it did
+    live = b.reserve(1, session="a")  # heartbeated: its owner (this process) is running
+    now[0] += 11
+    assert b.reap() == 1
+    assert b.status("a").reserved == 1
+    live.rollback()

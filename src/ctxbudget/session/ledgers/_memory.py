@@ -45,8 +45,10 @@ class _DictRows(Rows):
 
     def put_hold(self, hold: Hold) -> None:
         if hold.state == "active":
+            before = self.active.get(hold.id)
             self.active[hold.id] = hold
-            heapq.heappush(self._leases, (hold.expires, hold.id))
+            if before is None or before.expires != hold.expires:
+                heapq.heappush(self._leases, (hold.expires, hold.id))
             return
         self.active.pop(hold.id, None)
         if len(self._leases) > 2 * len(self.active) + 1024:  # mostly settled: rebuild
@@ -60,14 +62,14 @@ class _DictRows(Rows):
     def expired_holds(self, now: float) -> list[Hold]:
         """Active holds whose lease ended, taken off the heap (a hold put back, e.g. one
         whose owner is still running, is pushed again)."""
-        out = []
+        out: dict[str, Hold] = {}  # by id: a hold is returned once, whatever the heap holds
         leases = self._leases
         while leases and leases[0][0] <= now:
             expires, hold_id = heapq.heappop(leases)
             hold = self.active.get(hold_id)
             if hold is not None and hold.expires == expires:
-                out.append(hold)
-        return out
+                out[hold_id] = hold
+        return list(out.values())
 
     def delete_before(self, now: float) -> None:
         for name in [n for n, r in self.scopes.items() if r.expires and r.expires < now]:
