@@ -109,3 +109,16 @@ def test_calibration_survives_a_new_process_on_sqlite(tmp_path: Any) -> None:
     again = SessionBudget(url, session_cap=None)
     assert Calibration(again.ledger).ratio(MODEL) == pytest.approx(1.3)
     assert CalibratedTokenizer(get_tokenizer("o200k_base"), 1.3, MODEL).name == "o200k_base*1.3000"
+
+
+def test_a_calibrated_count_only_tokenizer_holds_the_cap_in_a_build() -> None:
+    """build_context with the calibrated proxy (count only): the provider's own count of the
+    assembled text stays within the cap."""
+    from ctxbudget import build_context
+
+    tok = CalibratedTokenizer(get_tokenizer("o200k_base"), 1.2, MODEL)
+    notes = "\n".join(f"note {i}: the weather in Paris is mild in spring" for i in range(400))
+    for cap in (200, 1000, 3000):
+        built = build_context({"notes": notes, "facts": "x" * 5000}, max_tokens=cap, tokenizer=tok)
+        assert provider_count(built.text) <= built.tokens <= cap
+        assert built.approximate
