@@ -200,8 +200,7 @@ def test_eight_processes_of_eight_threads_with_half_killed(
     reports = [tmp_path / f"p{i}.txt" for i in range(8)]
     events = [ctx.Event() for _ in range(8)]
     procs = [
-        ctx.Process(target=race_worker, args=(url, i, str(reports[i]), events[i]))
-        for i in range(8)
+        ctx.Process(target=race_worker, args=(url, i, str(reports[i]), events[i])) for i in range(8)
     ]
     for p in procs:
         p.start()
