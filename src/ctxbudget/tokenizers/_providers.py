@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ def _client(base_url: str, headers: dict[str, str], timeout: float, spec: str) -
     return httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
 
 
-class _CountAPI:
+class _CountAPI(ABC):
     """What both counters share: one HTTP client, the frame's cost, errors that say why."""
 
     approximate = False
@@ -85,8 +86,9 @@ class _CountAPI:
                 self._frame = max(0, self._count_text("a") - 1)
             return self._frame
 
+    @abstractmethod
     def _count_text(self, text: str) -> int:
-        raise NotImplementedError
+        """The endpoint's count of ``text`` sent as one user message (frame included)."""
 
     def _post(self, path: str, body: Mapping[str, Any], field: str) -> int:
         import httpx
