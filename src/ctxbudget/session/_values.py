@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .._errors import ConfigurationError
 from .._validate import whole_number
@@ -40,15 +40,7 @@ EventName = Literal[
     "summarization_triggered",
     "unknown_model",
 ]
-EVENTS: tuple[EventName, ...] = (
-    "soft_warned",
-    "exhausted",
-    "overspent",
-    "reservation_expired",
-    "not_durable",
-    "summarization_triggered",
-    "unknown_model",
-)
+EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 
 @dataclass(frozen=True)
