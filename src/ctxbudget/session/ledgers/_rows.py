@@ -64,18 +64,23 @@ class RowLedger(Ledger):
     #: Whether the store is on one host, where an owner process can be seen running.
     sees_owners: bool = True
 
+    @staticmethod
+    def _release(rows: Rows, hold: Hold, now: float) -> None:
+        """Give a hold's tokens back to each of its scopes."""
+        for scope in hold.scopes:
+            record = rows.get_scope(scope)
+            if record is not None:
+                record.reserved = max(0, record.reserved - hold.tokens)
+                record.updated = now
+                rows.put_scope(record)
+
     def _reclaim(self, rows: Rows, now: float) -> tuple[Expired, ...]:
         out = []
         for hold in rows.expired_holds(now):
             if self.sees_owners and owner_alive(hold.owner):
                 rows.put_hold(hold)  # still held: back where the next step looks again
                 continue  # its heartbeat is late, not gone: a live holder keeps its tokens
-            for scope in hold.scopes:
-                record = rows.get_scope(scope)
-                if record is not None:
-                    record.reserved = max(0, record.reserved - hold.tokens)
-                    record.updated = now
-                    rows.put_scope(record)
+            self._release(rows, hold, now)
             rows.put_hold(replace(hold, state="expired", expires=now + hold.retention_s))
             out.append(Expired(hold.id, hold.tokens, hold.scopes))
         return tuple(out)
@@ -196,12 +201,7 @@ class RowLedger(Ledger):
             now = self._now()
             hold = self._open_hold(rows, reservation_id, "roll back")
             if hold.state == "active":
-                for scope in hold.scopes:
-                    record = rows.get_scope(scope)
-                    if record is not None:
-                        record.reserved = max(0, record.reserved - hold.tokens)
-                        record.updated = now
-                        rows.put_scope(record)
+                self._release(rows, hold, now)
             rows.put_hold(replace(hold, state="rolled_back", expires=now + hold.retention_s))
             self._reclaim(rows, now)
 
