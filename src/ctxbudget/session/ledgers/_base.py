@@ -146,6 +146,9 @@ class SettleOutcome:
     overspent: tuple[Overspend, ...] = ()
 
 
+#: Lease of the hold that the default :meth:`Ledger.charge` takes between its two steps.
+_CHARGE_LEASE_S = 60.0
+
 #: URL scheme -> ledger class, filled by ``Ledger.__init_subclass__``.
 schemes_registry: dict[str, type[Ledger]] = {}
 
@@ -249,6 +252,46 @@ class Ledger(ABC):
     ) -> SettleOutcome:
         """Record usage known after the fact, in every scope of ``limits``, with no check
         (the arguments as for :meth:`commit`)."""
+
+    def charge(
+        self,
+        reservation_id: str,
+        limits: Sequence[Limit],
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cost: float | None,
+        soft_ratio: float,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        owner: str | None = None,
+    ) -> tuple[ReserveOutcome, SettleOutcome | None]:
+        """Spend usage known before the call, checked against every cap: a reserve of
+        ``input_tokens + output_tokens`` and its commit as one atomic step.
+
+        Refused exactly as :meth:`reserve` would refuse that many tokens (nothing is then
+        recorded); else committed as :meth:`commit` records it. A replay with the same
+        ``reservation_id`` records nothing more and returns the first outcome's verdict.
+        This default takes two steps (reserve, then commit); row ledgers take one
+        transaction and Redis one script (one round trip).
+
+        Returns:
+            ``(reserve outcome, settle outcome)``; the settle outcome is ``None`` when refused.
+        """
+        tokens = input_tokens + output_tokens
+        held = self.reserve(reservation_id, tokens, limits, _CHARGE_LEASE_S, owner)
+        if not held.ok:
+            return held, None
+        settled = self.commit(
+            reservation_id,
+            input_tokens,
+            output_tokens,
+            cost,
+            soft_ratio,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        return held, settled
 
     @abstractmethod
     def expire(self) -> tuple[Expired, ...]:
