@@ -7,24 +7,21 @@ and rate limit at once, so concurrent calls in threads, processes or hosts canno
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .._errors import BudgetExhausted, ConfigurationError, ReservationError
+from .._errors import ConfigurationError
 from ..models import Catalogue
 from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 from ._events import EventHub, status_of
-from ._heartbeat import HEARTBEAT
-from ._pricing import Pricer, PriceTable
-from ._reservation import Reservation
-from ._scopes import id_scope, scope_limits, unescape_id
+from ._pricing import Pricer, PriceTable, unpriced_call
+from ._reservation import Reservation, rollback_open
+from ._scopes import LimitCache, id_scope, named_scope, unescape_id
 from ._settings import BudgetSettings
 from ._usage import checked_usage
 from ._values import (
@@ -34,9 +31,10 @@ from ._values import (
     EventName,
     Quota,
     check_id,
+    check_seconds,
     check_tokens,
 )
-from ._window import ContextWindow, Forecast
+from ._window import ContextWindow, Forecast, announced_window
 from .ledgers import Ledger, Limit, ScopeRecord, SettleOutcome, ledger_from_url
 from .ledgers._owner import this_process
 
@@ -114,16 +112,12 @@ class SessionBudget:
         self.user_cap = user_cap
         self.conversation_cap = conversation_cap
         self.global_cap = global_cap
-        for name in ("session_cap", "user_cap", "conversation_cap", "global_cap"):
-            value = getattr(self, name)
-            if value is not None:
-                check_tokens(value, name)
         self.user_quota = user_quota
         self.user_tokens_per_minute = user_tokens_per_minute
         self.session_tokens_per_minute = session_tokens_per_minute
-        for name in ("user_tokens_per_minute", "session_tokens_per_minute"):
-            value = getattr(self, name)
-            if value is not None:
+        for name in ("session_cap", "user_cap", "conversation_cap", "global_cap",
+                     "user_tokens_per_minute", "session_tokens_per_minute"):  # fmt: skip
+            if (value := getattr(self, name)) is not None:
                 check_tokens(value, name)
         ratio = settings.soft_warn_ratio if soft_warn_ratio is None else soft_warn_ratio
         if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1 or math.isnan(ratio):
@@ -131,20 +125,15 @@ class SessionBudget:
         self.soft_warn_ratio = float(ratio)
         self.lease_s = settings.reservation_lease_s if lease_s is None else float(lease_s)
         self.retention_s = settings.retention_s if retention_s is None else float(retention_s)
-        if not (self.lease_s > 0 and math.isfinite(self.lease_s)):
-            raise ConfigurationError(
-                f"lease_s must be a positive number of seconds, got {lease_s!r}"
-            )
-        if not (self.retention_s > 0 and math.isfinite(self.retention_s)):
-            raise ConfigurationError(
-                f"retention_s must be a positive number of seconds, got {retention_s!r}"
-            )
+        check_seconds(self.lease_s, "lease_s", lease_s)
+        check_seconds(self.retention_s, "retention_s", retention_s)
         self.pricer = Pricer(prices, catalogue)
         self.prices, self.catalogue = self.pricer.prices, self.pricer.catalogue
         self.tokenizer = get_tokenizer(tokenizer)
         self._events = EventHub(self.ledger, self.soft_warn_ratio)
         self._lock = threading.Lock()
         self._windows: dict[str, ContextWindow] = {}
+        self._limit_cache = LimitCache()
         self.clock: Callable[[], float] = time.time
 
     # -- events --------------------------------------------------------------------------
@@ -191,7 +180,7 @@ class SessionBudget:
     def _limits(
         self, session: str, user: str | None, conversation: str | None
     ) -> tuple[Limit, ...]:
-        return scope_limits(self, session, user, conversation, self.clock())
+        return self._limit_cache.limits(self, session, user, conversation, self.clock())
 
     # -- spending ------------------------------------------------------------------------
 
@@ -230,24 +219,13 @@ class SessionBudget:
         """
         check_tokens(tokens, "tokens")
         limits = self._limits(session, user, conversation)
-        reservation_id = uuid.uuid4().hex
+        reservation_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (cheaper)
         owner = this_process() if heartbeat else None
         out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s, owner)
         self._events.durability()
         self._events.expired(out.expired)
         if not out.ok:
-            refused = out.refused
-            assert refused is not None
-            assert refused.cap is not None
-            if out.exhausted:
-                self._emit(BudgetEvent("exhausted", refused.scope, self._status(refused)))
-            raise BudgetExhausted(
-                scope=refused.scope,
-                used=refused.used,
-                reserved=refused.reserved,
-                cap=refused.cap,
-                requested=tokens,
-            )
+            self._events.refuse(out, tokens)
         return Reservation(self, reservation_id, tokens, limits, heartbeat=heartbeat)
 
     def record(
@@ -281,8 +259,52 @@ class SessionBudget:
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
-        unpriced = (model, limits[0].scope) if cost is None and limits else None
-        self._after(out, unpriced=unpriced)
+        self._after(out, unpriced=unpriced_call(cost, model, limits))
+
+    def charge(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        session: str,
+        user: str | None = None,
+        conversation: str | None = None,
+        model: str | None = None,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> None:
+        """Spend usage known before the call (a cached reply, a priced tool, a batch result),
+        checked against every cap as one atomic step of the ledger: one round trip on Redis,
+        one transaction on SQLite (the counts and the cost as in :meth:`Reservation.commit`).
+
+        Refused as :meth:`reserve` of ``input_tokens + output_tokens`` would be, and then
+        nothing is recorded; else recorded as a commit is.
+
+        Raises:
+            BudgetExhausted: a scope would pass its cap (nothing is recorded).
+            ConfigurationError: a token count or id is invalid.
+            LedgerError: the ledger failed.
+        """
+        usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
+        limits = self._limits(session, user, conversation)
+        cost = self.pricer.cost(model, usage)
+        charge_id = os.urandom(16).hex()
+        held, settled = self.ledger.charge(
+            charge_id,
+            limits,
+            usage.input_tokens,
+            usage.output_tokens,
+            cost=cost,
+            soft_ratio=self.soft_warn_ratio,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            owner=this_process(),
+        )
+        self._events.durability()
+        self._events.expired(held.expired)
+        if settled is None:  # refused
+            self._events.refuse(held, usage.total_tokens)
+        self._after(settled, charge_id, unpriced=unpriced_call(cost, model, limits))
 
     def reap(self) -> int:
         """Reclaim expired reservations and forget scopes past retention; returns how many
@@ -311,29 +333,12 @@ class SessionBudget:
             ConfigurationError: not exactly one of the arguments is given.
             LedgerError: the ledger failed.
         """
-        given = [
-            (k, v)
-            for k, v in (
-                ("session", session),
-                ("user", user),
-                ("conversation", conversation),
-                ("scope", scope),
-            )
-            if v is not None
-        ]
-        if len(given) != 1:
-            raise ConfigurationError("give exactly one of session, user, conversation or scope")
-        kind, value = given[0]
-        name = value if kind == "scope" else id_scope(kind, value)
+        kind, name = named_scope(session=session, user=user, conversation=conversation, scope=scope)
         record = self.ledger.status(name)
         if record is None:
-            caps = {
-                "session": self.session_cap,
-                "user": self.user_cap,
-                "conversation": self.conversation_cap,
-            }
-            cap = self.global_cap if name == "global" else caps.get(kind)
-            record = ScopeRecord(name, cap=cap)
+            caps = {"session": self.session_cap, "user": self.user_cap}
+            caps["conversation"] = self.conversation_cap
+            record = ScopeRecord(name, cap=self.global_cap if name == "global" else caps.get(kind))
         return self._status(record)
 
     def sessions(self) -> list[str]:
@@ -368,23 +373,15 @@ class SessionBudget:
         with self._lock:
             window = self._windows.get(conversation)
             if window is None:
-
-                def triggered(forecast: Forecast) -> None:
-                    if summarize is not None:
-                        summarize(forecast)
-                    self._emit(
-                        BudgetEvent(
-                            "summarization_triggered",
-                            id_scope("conversation", conversation),
-                            tokens=int(forecast.predicted),
-                            detail={"conversation": conversation, "forecast": forecast},
-                        )
-                    )
-
-                window = ContextWindow(
-                    window_tokens, threshold=threshold, turns=turns, on_trigger=triggered
+                window = self._windows[conversation] = announced_window(
+                    conversation,
+                    id_scope("conversation", conversation),
+                    window_tokens,
+                    threshold=threshold,
+                    turns=turns,
+                    summarize=summarize,
+                    emit=self._emit,
                 )
-                self._windows[conversation] = window
             return window
 
     def close(self) -> None:
@@ -396,10 +393,7 @@ class SessionBudget:
             LedgerError: the ledger failed while rolling back (it is closed all the same).
         """
         try:
-            for reservation in HEARTBEAT.release(self.ledger):
-                if reservation.state == "active":
-                    with contextlib.suppress(ReservationError):  # settled elsewhere meanwhile
-                        reservation.rollback()
+            rollback_open(self.ledger)
         finally:
             self.ledger.close()
 

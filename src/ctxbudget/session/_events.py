@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import NoReturn
 
-from .._errors import ConfigurationError
+from .._errors import BudgetExhausted, ConfigurationError
 from ._values import EVENTS, BudgetEvent, BudgetStatus, EventName, State, utc
-from .ledgers import Expired, Ledger, ScopeRecord, SettleOutcome
+from .ledgers import Expired, Ledger, ReserveOutcome, ScopeRecord, SettleOutcome
 
 __all__ = ["EventHub", "status_of"]
 
@@ -69,6 +70,22 @@ class EventHub:
     def emit(self, event: BudgetEvent) -> None:
         for callback in list(self._callbacks[event.name]):
             callback(event)
+
+    def refuse(self, out: ReserveOutcome, tokens: int) -> NoReturn:
+        """Raise :class:`~ctxbudget.BudgetExhausted` for a refused reserve step of ``tokens``,
+        firing ``exhausted`` first when this step found the scope exhausted."""
+        refused = out.refused
+        assert refused is not None
+        assert refused.cap is not None
+        if out.exhausted:
+            self.emit(BudgetEvent("exhausted", refused.scope, status_of(refused, self._ratio)))
+        raise BudgetExhausted(
+            scope=refused.scope,
+            used=refused.used,
+            reserved=refused.reserved,
+            cap=refused.cap,
+            requested=tokens,
+        )
 
     def settled(self, out: SettleOutcome, reservation_id: str | None) -> None:
         """The events of a commit or record."""

@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from .._errors import ConfigurationError
 from ..models import Catalogue, ModelInfo, bundled_catalogue, default_catalogue, load_catalogue
 from ._usage import Usage
+from .ledgers import Limit
 
-__all__ = ["DEFAULT_PRICES", "PriceTable", "Pricer", "estimate_cost"]
+__all__ = ["DEFAULT_PRICES", "PriceTable", "Pricer", "estimate_cost", "unpriced_call"]
 
 #: model -> (USD per 1M input tokens, per 1M output tokens[, per 1M cached input tokens[,
 #: per 1M cache-write tokens]]). Cached and cache-write tokens bill at the input price when
@@ -188,3 +189,11 @@ class Pricer:
                 return False
             self._reported.add(model)
             return True
+
+
+def unpriced_call(
+    cost: float | None, model: str | None, limits: Sequence[Limit]
+) -> tuple[str | None, str] | None:
+    """``(model, first scope)`` of a call whose cost is unknown (``cost`` is ``None``), else
+    ``None``: what ``unknown_model`` reports."""
+    return (model, limits[0].scope) if cost is None and limits else None

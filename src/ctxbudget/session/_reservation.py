@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Protocol
 
 from .._errors import ConfigurationError, ReservationError
 from ._heartbeat import HEARTBEAT
-from ._pricing import Pricer
+from ._pricing import Pricer, unpriced_call
 from ._usage import Usage, checked_usage
 from .ledgers import Ledger, Limit, SettleOutcome
 
-__all__ = ["Reservation"]
+__all__ = ["Reservation", "rollback_open"]
 
 
 class _Holder(Protocol):
@@ -162,8 +163,7 @@ class Reservation:
             HEARTBEAT.remove(self.id)
         self.lease_had_expired = out.lease_had_expired
         self.lease_lost = self.lease_lost or out.lease_had_expired
-        unpriced = (model, self.scopes[0]) if cost is None and self.scopes else None
-        self._budget._after(out, self.id, unpriced=unpriced)
+        self._budget._after(out, self.id, unpriced=unpriced_call(cost, model, self.limits))
 
     def commit_usage(self, usage: Usage, model: str | None = None) -> None:
         """:meth:`commit` what a :class:`~ctxbudget.session.Usage` reports (from
@@ -210,3 +210,16 @@ class Reservation:
 
     def __repr__(self) -> str:
         return f"Reservation({self.id!r}, tokens={self.tokens}, state={self.state!r})"
+
+
+def rollback_open(ledger: Ledger) -> None:
+    """Stop renewing the reservations open in ``ledger`` and roll back those still alive
+    and active (one settled elsewhere meanwhile is left as it is).
+
+    Raises:
+        LedgerError: the ledger failed while rolling back.
+    """
+    for reservation in HEARTBEAT.release(ledger):
+        if reservation.state == "active":
+            with contextlib.suppress(ReservationError):
+                reservation.rollback()

@@ -13,13 +13,23 @@ scope. User ``bob@day:2026-11-22`` is ``user:bob%40day%3A2026-11-22``, not bob's
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
+from .._errors import ConfigurationError
 from ._values import SYSTEM_SESSION, Quota, check_id
 from .ledgers import Limit
 
-__all__ = ["Caps", "escape_id", "id_scope", "scope_limits", "unescape_id"]
+__all__ = [
+    "Caps",
+    "LimitCache",
+    "escape_id",
+    "id_scope",
+    "named_scope",
+    "scope_limits",
+    "unescape_id",
+]
 
 _ESCAPES = {"%": "%25", ":": "%3A", "@": "%40"}
 _UNESCAPES = {escaped: raw for raw, escaped in _ESCAPES.items()}
@@ -47,6 +57,20 @@ def id_scope(kind: str, value: object) -> str:
         ConfigurationError: the id is empty, too long or has control characters.
     """
     return f"{kind}:{escape_id(check_id(value, kind))}"
+
+
+def named_scope(**ids: str | None) -> tuple[str, str]:
+    """``(kind, scope name)`` of the one id given among ``session``, ``user``,
+    ``conversation`` and ``scope`` (a scope name, taken as it is).
+
+    Raises:
+        ConfigurationError: not exactly one is given, or the id is invalid.
+    """
+    given = [(kind, value) for kind, value in ids.items() if value is not None]
+    if len(given) != 1:
+        raise ConfigurationError("give exactly one of session, user, conversation or scope")
+    kind, value = given[0]
+    return kind, value if kind == "scope" else id_scope(kind, value)
 
 
 class Caps(Protocol):
@@ -108,3 +132,64 @@ def scope_limits(
         limits.append(Limit(id_scope("conversation", conversation), budget.conversation_cap, keep))
     limits.append(Limit("global", budget.global_cap, keep))
     return tuple(limits)
+
+
+class LimitCache:
+    """The limits of recent calls, so a busy session's scopes are named and checked once a
+    minute, not on every call (bounded; cleared when full).
+
+    The key holds the three ids, the clock minute (which fixes the UTC day and month too) and
+    every cap, quota, rate limit and the retention, so a budget whose caps are changed never
+    reads stale limits. Only ``str`` ids are cached: anything else takes the checked path.
+
+    Args:
+        maxsize: most keys kept.
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self._data: dict[tuple[Any, ...], tuple[Limit, ...]] = {}
+        self._lock = threading.Lock()
+
+    def limits(
+        self,
+        budget: Caps,
+        session: str,
+        user: str | None,
+        conversation: str | None,
+        timestamp: float,
+    ) -> tuple[Limit, ...]:
+        """:func:`scope_limits` of the call, from the cache when it was asked this minute.
+
+        Raises:
+            ConfigurationError: as :func:`scope_limits`.
+        """
+        if (
+            type(session) is not str
+            or not (user is None or type(user) is str)
+            or not (conversation is None or type(conversation) is str)
+        ):
+            return scope_limits(budget, session, user, conversation, timestamp)
+        key = (
+            session,
+            user,
+            conversation,
+            int(timestamp // 60),
+            budget.session_cap,
+            budget.user_cap,
+            budget.conversation_cap,
+            budget.global_cap,
+            budget.user_quota,
+            budget.user_tokens_per_minute,
+            budget.session_tokens_per_minute,
+            budget.retention_s,
+        )
+        found = self._data.get(key)
+        if found is not None:
+            return found
+        found = scope_limits(budget, session, user, conversation, timestamp)
+        with self._lock:
+            if len(self._data) >= self.maxsize:
+                self._data.clear()
+            self._data[key] = found
+        return found

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._values import check_tokens
+from ._values import MAX_TOKENS, check_tokens
 
 __all__ = ["Usage", "checked_usage", "usage_of"]
 
@@ -81,6 +81,12 @@ class Usage:
     model: str | None = None
 
     def __post_init__(self) -> None:
+        if _plain(self.input_tokens, self.output_tokens, self.cached_input_tokens,
+                  self.cache_write_tokens, self.reasoning_tokens) and (
+            self.cached_input_tokens + self.cache_write_tokens <= self.input_tokens
+            and self.reasoning_tokens <= self.output_tokens
+        ):  # fmt: skip
+            return  # the common case, checked at a glance; else each rule names its value
         for name in ("input_tokens", "output_tokens", "cached_input_tokens",
                      "cache_write_tokens", "reasoning_tokens"):  # fmt: skip
             if _count(getattr(self, name)) is None:
@@ -116,6 +122,11 @@ def checked_usage(input_tokens: int, output_tokens: int, cached: int, written: i
     Raises:
         ConfigurationError: naming the count and the value.
     """
+    if (
+        _plain(input_tokens, output_tokens, cached, written)
+        and max(input_tokens, output_tokens) <= MAX_TOKENS
+    ):
+        return Usage(input_tokens, output_tokens, cached, written)
     check_tokens(input_tokens, "input_tokens", allow_zero=True)
     check_tokens(output_tokens, "output_tokens", allow_zero=True)
     check_tokens(cached, "cached_input_tokens", allow_zero=True)
@@ -130,6 +141,14 @@ def _field(obj: Any, *names: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def _plain(a: object, b: object, c: object, d: object, e: object = 0) -> bool:
+    """Whether every value is an ``int`` (not a bool or a subclass) >= 0 (the fast path)."""
+    return (
+        type(a) is int and type(b) is int and type(c) is int and type(d) is int
+        and type(e) is int and a >= 0 and b >= 0 and c >= 0 and d >= 0 and e >= 0
+    )  # fmt: skip
 
 
 def _count(value: object) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -141,6 +142,16 @@ class BudgetEvent:
     reservation_id: str | None = None
     tokens: int | None = None
     detail: Mapping[str, Any] | None = None
+
+
+def check_seconds(value: float, what: str, given: object) -> None:
+    """Check that ``value`` (taken from ``given``) is a positive, finite number of seconds.
+
+    Raises:
+        ConfigurationError: naming ``what`` and the value given.
+    """
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{what} must be a positive number of seconds, got {given!r}")
 
 
 def check_tokens(value: object, what: str, *, allow_zero: bool = False) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .._errors import ConfigurationError
 from .._validate import whole_number
+from ._values import BudgetEvent
 
 __all__ = ["ContextWindow", "Forecast"]
 
@@ -109,3 +110,35 @@ class ContextWindow:
             if self.on_trigger is not None:
                 self.on_trigger(forecast)
         return forecast
+
+
+def announced_window(
+    conversation: str,
+    scope: str,
+    window_tokens: int,
+    *,
+    threshold: float,
+    turns: int,
+    summarize: Callable[[Forecast], None] | None,
+    emit: Callable[[BudgetEvent], None],
+) -> ContextWindow:
+    """A :class:`ContextWindow` whose trigger calls ``summarize(forecast)`` and then emits
+    ``summarization_triggered`` for ``scope`` (``tokens``: the predicted size).
+
+    Raises:
+        ConfigurationError: the window, threshold or turns are invalid.
+    """
+
+    def triggered(forecast: Forecast) -> None:
+        if summarize is not None:
+            summarize(forecast)
+        emit(
+            BudgetEvent(
+                "summarization_triggered",
+                scope,
+                tokens=int(forecast.predicted),
+                detail={"conversation": conversation, "forecast": forecast},
+            )
+        )
+
+    return ContextWindow(window_tokens, threshold=threshold, turns=turns, on_trigger=triggered)
