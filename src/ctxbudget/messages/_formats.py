@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -219,13 +220,34 @@ def detect_format(messages: Sequence[Any]) -> MessageFormat:
     :data:`DETECT_LIMIT` messages from the newest; ``openai`` when none is claimed (plain
     ``role``/``content`` messages read the same in most formats)."""
     order = ("langchain", "responses", "gemini", "anthropic", "openai")
-    for message in list(messages[-DETECT_LIMIT:])[::-1]:
+    window = list(messages[-DETECT_LIMIT:])
+    if _all_plain(window):
+        return FORMATS["openai"]
+    for message in window[::-1]:
         if _plain(message):
             continue  # {"role": "user" | "assistant" | "system", "content": str}: any format
         for name in order:
             if FORMATS[name].looks_like(message):
                 return FORMATS[name]
     return FORMATS["openai"]
+
+
+_ROLE = operator.itemgetter("role")
+_CONTENT = operator.itemgetter("content")
+
+
+def _all_plain(messages: list[Any]) -> bool:
+    """Whether every message is :func:`_plain`, in a few passes at C speed (the common case
+    of a plain chat history; ``False`` sends the caller to the one-by-one look)."""
+    try:
+        return (
+            set(map(type, messages)) <= {dict}
+            and set(map(len, messages)) <= {2}
+            and set(map(_ROLE, messages)) <= {"user", "assistant", "system"}
+            and set(map(type, map(_CONTENT, messages))) <= {str}
+        )
+    except (KeyError, TypeError):  # a message without "role" or "content", or unhashable
+        return False
 
 
 def _plain(message: Any) -> bool:

@@ -13,6 +13,7 @@ OpenAI rule (what LangChain sends to OpenAI models).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -34,6 +35,9 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant"
 _PLAIN_ROLES = frozenset({"system", "user", "assistant", "tool"})
 #: Raw roles read as another (others unchanged: Units only looks for system and tool).
 _NORMAL = {"developer": "system", "function": "tool"}
+
+
+_ROLE = operator.itemgetter("role")
 
 
 class OpenAIFormat(MessageFormat):
@@ -81,7 +85,7 @@ class OpenAIFormat(MessageFormat):
     def roles(self, messages: Sequence[Any]) -> list[str]:
         # Read at C speed (one itemgetter map); anything unusual takes the checked path.
         try:
-            raw = [m["role"] for m in messages]
+            raw = list(map(_ROLE, messages))
             kinds = set(raw)
         except (KeyError, TypeError, IndexError):
             return super().roles(messages)
