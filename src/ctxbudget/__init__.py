@@ -6,6 +6,9 @@
 True
 """
 
+from typing import TYPE_CHECKING
+
+from . import _lazy
 from ._errors import (
     ArchiveError,
     BudgetError,
@@ -22,79 +25,81 @@ from ._errors import (
     TokenizerError,
 )
 from ._version import __version__
-from .agents import (
-    Allocation,
-    BudgetManager,
-    Compaction,
-    Compactor,
-    SectionUsage,
-    UsageTracker,
-    adjust_allocations,
-    adjusted_preset_yaml,
-    utilization_band,
-    utilization_report,
-)
-from .context import (
-    DEFAULT_TEMPLATE,
-    BuiltContext,
-    ContextBuilder,
-    Keep,
-    Preset,
-    Section,
-    SectionOptions,
-    SectionReport,
-    SectionSpec,
-    Split,
-    Status,
-    Strategy,
-    allocate,
-    budget_indicator,
-    build_context,
-    list_presets,
-    load_preset,
-    load_sections,
-)
-from .memory import (
-    Archive,
-    ArchivedBlock,
-    ExtractiveSummarizer,
-    LLMSummarizer,
-    MemoryArchive,
-    SQLiteArchive,
-    archive_from_url,
-)
-from .messages import (
-    FittedMessages,
-    RepairedMessages,
-    count_prompt,
-    fit_messages,
-    history_items,
-    message_tokens,
-    repair_messages,
-)
-from .session import (
-    BudgetEvent,
-    BudgetSettings,
-    BudgetStatus,
-    ContextWindow,
-    Forecast,
-    Ledger,
-    Quota,
-    Reservation,
-    SessionBudget,
-    aguard,
-    guard,
-    ledger_from_url,
-)
-from .tokenizers import (
-    ApproxTokenizer,
-    CountCache,
-    HFTokenizer,
-    TiktokenTokenizer,
-    get_tokenizer,
-    list_tokenizers,
-)
-from .typing import AsyncMemoryStore, Content, MemoryStore, Summarizer, Tokenizer
+
+if TYPE_CHECKING:
+    from .agents import (
+        Allocation,
+        BudgetManager,
+        Compaction,
+        Compactor,
+        SectionUsage,
+        UsageTracker,
+        adjust_allocations,
+        adjusted_preset_yaml,
+        utilization_band,
+        utilization_report,
+    )
+    from .context import (
+        DEFAULT_TEMPLATE,
+        BuiltContext,
+        ContextBuilder,
+        Keep,
+        Preset,
+        Section,
+        SectionOptions,
+        SectionReport,
+        SectionSpec,
+        Split,
+        Status,
+        Strategy,
+        allocate,
+        budget_indicator,
+        build_context,
+        list_presets,
+        load_preset,
+        load_sections,
+    )
+    from .memory import (
+        Archive,
+        ArchivedBlock,
+        ExtractiveSummarizer,
+        LLMSummarizer,
+        MemoryArchive,
+        SQLiteArchive,
+        archive_from_url,
+    )
+    from .messages import (
+        FittedMessages,
+        RepairedMessages,
+        count_prompt,
+        fit_messages,
+        history_items,
+        message_tokens,
+        repair_messages,
+    )
+    from .session import (
+        BudgetEvent,
+        BudgetSettings,
+        BudgetStatus,
+        ContextWindow,
+        Forecast,
+        Ledger,
+        Quota,
+        Reservation,
+        SessionBudget,
+        aguard,
+        guard,
+        ledger_from_url,
+    )
+    from .tokenizers import (
+        ApproxTokenizer,
+        CountCache,
+        HFTokenizer,
+        TiktokenTokenizer,
+        get_tokenizer,
+        list_tokenizers,
+    )
+    from .typing import AsyncMemoryStore, Content, MemoryStore, Summarizer, Tokenizer
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -177,3 +182,82 @@ __all__ = [
     "utilization_band",
     "utilization_report",
 ]
+
+#: Module -> the names it defines that this package re-exports, imported on first use.
+_EXPORTS = {
+    ".agents": (
+        "Allocation",
+        "BudgetManager",
+        "Compaction",
+        "Compactor",
+        "SectionUsage",
+        "UsageTracker",
+        "adjust_allocations",
+        "adjusted_preset_yaml",
+        "utilization_band",
+        "utilization_report",
+    ),
+    ".context": (
+        "DEFAULT_TEMPLATE",
+        "BuiltContext",
+        "ContextBuilder",
+        "Keep",
+        "Preset",
+        "Section",
+        "SectionOptions",
+        "SectionReport",
+        "SectionSpec",
+        "Split",
+        "Status",
+        "Strategy",
+        "allocate",
+        "budget_indicator",
+        "build_context",
+        "list_presets",
+        "load_preset",
+        "load_sections",
+    ),
+    ".memory": (
+        "Archive",
+        "ArchivedBlock",
+        "ExtractiveSummarizer",
+        "LLMSummarizer",
+        "MemoryArchive",
+        "SQLiteArchive",
+        "archive_from_url",
+    ),
+    ".messages": (
+        "FittedMessages",
+        "RepairedMessages",
+        "count_prompt",
+        "fit_messages",
+        "history_items",
+        "message_tokens",
+        "repair_messages",
+    ),
+    ".session": (
+        "BudgetEvent",
+        "BudgetSettings",
+        "BudgetStatus",
+        "ContextWindow",
+        "Forecast",
+        "Ledger",
+        "Quota",
+        "Reservation",
+        "SessionBudget",
+        "aguard",
+        "guard",
+        "ledger_from_url",
+    ),
+    ".tokenizers": (
+        "ApproxTokenizer",
+        "CountCache",
+        "HFTokenizer",
+        "TiktokenTokenizer",
+        "get_tokenizer",
+        "list_tokenizers",
+    ),
+    ".typing": ("AsyncMemoryStore", "Content", "MemoryStore", "Summarizer", "Tokenizer"),
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())
+del TYPE_CHECKING  # not a public name of the package

@@ -3,16 +3,23 @@ originals, budget indicator), the component budget manager, and adaptive allocat
 from builds.
 """
 
-from ._adaptive import (
-    SectionUsage,
-    UsageTracker,
-    adjust_allocations,
-    adjusted_preset_yaml,
-    utilization_band,
-    utilization_report,
-)
-from ._compaction import Compaction, Compactor
-from ._manager import Allocation, BudgetManager
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _lazy
+
+if TYPE_CHECKING:
+    from ._adaptive import (
+        SectionUsage,
+        UsageTracker,
+        adjust_allocations,
+        adjusted_preset_yaml,
+        utilization_band,
+        utilization_report,
+    )
+    from ._compaction import Compaction, Compactor
+    from ._manager import Allocation, BudgetManager
 
 __all__ = [
     "Allocation",
@@ -26,3 +33,18 @@ __all__ = [
     "utilization_band",
     "utilization_report",
 ]
+
+#: Module -> the names it defines that this package re-exports, imported on first use.
+_EXPORTS = {
+    "._adaptive": (
+        "SectionUsage",
+        "UsageTracker",
+        "adjust_allocations",
+        "adjusted_preset_yaml",
+        "utilization_band",
+        "utilization_report",
+    ),
+    "._compaction": ("Compaction", "Compactor"),
+    "._manager": ("Allocation", "BudgetManager"),
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

@@ -5,27 +5,34 @@ Used by the builder (``reducers=``, ``archive=``) and by the agent-loop tools al
 package depends only on the tokenizers.
 """
 
-from ._archive import (
-    Archive,
-    ArchivedBlock,
-    MemoryArchive,
-    SQLiteArchive,
-    archive_from_url,
-    from_json_data,
-    to_json_data,
-)
-from ._reducers import (
-    REDUCERS,
-    Reducer,
-    Reduction,
-    check_reducer_spec,
-    dedupe,
-    evict_older_than,
-    keep_summary_only,
-    reducer_from_spec,
-    summarize_oldest,
-)
-from ._summarize import TRUNCATED_MARKER, ExtractiveSummarizer, LLMSummarizer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _lazy
+
+if TYPE_CHECKING:
+    from ._archive import (
+        Archive,
+        ArchivedBlock,
+        MemoryArchive,
+        SQLiteArchive,
+        archive_from_url,
+        from_json_data,
+        to_json_data,
+    )
+    from ._reducers import (
+        REDUCERS,
+        Reducer,
+        Reduction,
+        check_reducer_spec,
+        dedupe,
+        evict_older_than,
+        keep_summary_only,
+        reducer_from_spec,
+        summarize_oldest,
+    )
+    from ._summarize import TRUNCATED_MARKER, ExtractiveSummarizer, LLMSummarizer
 
 __all__ = [
     "REDUCERS",
@@ -48,3 +55,29 @@ __all__ = [
     "summarize_oldest",
     "to_json_data",
 ]
+
+#: Module -> the names it defines that this package re-exports, imported on first use.
+_EXPORTS = {
+    "._archive": (
+        "Archive",
+        "ArchivedBlock",
+        "MemoryArchive",
+        "SQLiteArchive",
+        "archive_from_url",
+        "from_json_data",
+        "to_json_data",
+    ),
+    "._reducers": (
+        "REDUCERS",
+        "Reducer",
+        "Reduction",
+        "check_reducer_spec",
+        "dedupe",
+        "evict_older_than",
+        "keep_summary_only",
+        "reducer_from_spec",
+        "summarize_oldest",
+    ),
+    "._summarize": ("TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer"),
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

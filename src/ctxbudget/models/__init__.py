@@ -13,18 +13,25 @@ Windows are tokens; prices are US dollars per million tokens. A figure no source
 :class:`~ctxbudget.SessionBudget` is unknown (``calls_unpriced``), never $0.
 """
 
-from ._catalogue import (
-    CATALOGUE_ENV,
-    LITELLM_ENV,
-    Catalogue,
-    bundled_catalogue,
-    cap_for,
-    default_catalogue,
-    get_model,
-    load_catalogue,
-    window_for,
-)
-from ._info import LongContextPrices, ModelInfo
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _lazy
+
+if TYPE_CHECKING:
+    from ._catalogue import (
+        CATALOGUE_ENV,
+        LITELLM_ENV,
+        Catalogue,
+        bundled_catalogue,
+        cap_for,
+        default_catalogue,
+        get_model,
+        load_catalogue,
+        window_for,
+    )
+    from ._info import LongContextPrices, ModelInfo
 
 __all__ = [
     "CATALOGUE_ENV",
@@ -39,3 +46,20 @@ __all__ = [
     "load_catalogue",
     "window_for",
 ]
+
+#: Module -> the names it defines that this package re-exports, imported on first use.
+_EXPORTS = {
+    "._catalogue": (
+        "CATALOGUE_ENV",
+        "LITELLM_ENV",
+        "Catalogue",
+        "bundled_catalogue",
+        "cap_for",
+        "default_catalogue",
+        "get_model",
+        "load_catalogue",
+        "window_for",
+    ),
+    "._info": ("LongContextPrices", "ModelInfo"),
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

@@ -9,15 +9,22 @@ nothing is downloaded from the Hugging Face Hub. :class:`CountCache` and
 describes every spec, the proxies' factors and their sources, and count-only backends.
 """
 
-from ._approx import ApproxTokenizer
-from ._counting import CachedTokenizer, CountCache
-from ._cutting import truncate
-from ._hf import HFTokenizer
-from ._objects import CountOnlyTokenizer, TransformersTokenizer
-from ._providers import AnthropicTokenCounter, GeminiTokenCounter
-from ._proxies import PROXIES, Proxy, ProxyTokenizer
-from ._registry import get_tokenizer, list_tokenizers
-from ._tiktoken import TiktokenTokenizer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _lazy
+
+if TYPE_CHECKING:
+    from ._approx import ApproxTokenizer
+    from ._counting import CachedTokenizer, CountCache
+    from ._cutting import truncate
+    from ._hf import HFTokenizer
+    from ._objects import CountOnlyTokenizer, TransformersTokenizer
+    from ._providers import AnthropicTokenCounter, GeminiTokenCounter
+    from ._proxies import PROXIES, Proxy, ProxyTokenizer
+    from ._registry import get_tokenizer, list_tokenizers
+    from ._tiktoken import TiktokenTokenizer
 
 __all__ = [
     "PROXIES",
@@ -36,3 +43,17 @@ __all__ = [
     "list_tokenizers",
     "truncate",
 ]
+
+#: Module -> the names it defines that this package re-exports, imported on first use.
+_EXPORTS = {
+    "._approx": ("ApproxTokenizer",),
+    "._counting": ("CachedTokenizer", "CountCache"),
+    "._cutting": ("truncate",),
+    "._hf": ("HFTokenizer",),
+    "._objects": ("CountOnlyTokenizer", "TransformersTokenizer"),
+    "._providers": ("AnthropicTokenCounter", "GeminiTokenCounter"),
+    "._proxies": ("PROXIES", "Proxy", "ProxyTokenizer"),
+    "._registry": ("get_tokenizer", "list_tokenizers"),
+    "._tiktoken": ("TiktokenTokenizer",),
+}
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())
