@@ -35,7 +35,15 @@ from typing import Any
 import tiktoken
 
 from benchmarks import corpus, tokenizer_objects
-from ctxbudget import ContextBuilder, Section, __version__, get_tokenizer, load_preset
+from ctxbudget import (
+    ContextBuilder,
+    Section,
+    __version__,
+    build_context,
+    get_tokenizer,
+    history_items,
+    load_preset,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BYTES_PER_TOKEN = 4.3  # o200k on this corpus; exact token counts are measured and reported
@@ -59,6 +67,11 @@ def sections_of(memory: dict[str, str]) -> list[Section]:
 def cold_build(sections: list[Section], cap: int) -> Any:
     """A build with nothing warm: a new builder and a new count cache."""
     return ContextBuilder(preset="default").build(sections, max_tokens=cap)
+
+
+def readme_build(memory: dict[str, str], cap: int) -> Any:
+    """The README's form: ``build_context`` with one str per section and the default preset."""
+    return build_context(memory, max_tokens=cap, preset="default")
 
 
 @dataclass
@@ -114,6 +127,7 @@ def bench_scale(sizes: list[int], repeats: int, cap: int, rss: bool) -> list[dic
             "stored": stored,
             "tokens": result.tokens,
             "build_s": median_s(lambda s=sections: cold_build(s, cap), repeats),
+            "readme_s": median_s(lambda m=memory: readme_build(m, cap), repeats),
             "encode_output_s": median_s(lambda t=text: tok.encode(t), repeats * 3),
             "encode_all_s": median_s(
                 lambda m=memory: [tok.encode(t) for t in m.values()], max(1, repeats // 3)
@@ -165,29 +179,43 @@ def history_messages(count: int) -> list[str]:
 
 
 def bench_incremental(messages: int, repeats: int, cap: int) -> dict[str, float]:
-    """One message appended to a long history: a warm rebuild against a cold build."""
+    """One message appended to a long history: a warm rebuild against a cold build, in two
+    layouts: the history as ``"role: content"`` str items, and as the docs show it
+    (``history_items(messages)`` of real chat messages)."""
     history = history_messages(messages + repeats + 1)
-    base, extra = history[:messages], history[messages:]
+    chats = [m for conv in corpus.conversations() for m in conv if m["content"].strip()]
     others = corpus.scale_memory(int(100_000 * BYTES_PER_TOKEN))
     others.pop("summaries")
 
-    def sections(hist: list[str]) -> list[Section]:
+    def items_layout(hist: list[Any]) -> list[Section]:
         return [Section(name="summaries", content=hist), *sections_of(others)]
 
-    cold = median_s(lambda: cold_build(sections(base), cap), repeats)
-    warm_times = []
-    for i in range(repeats):
-        builder = ContextBuilder(preset="default")
-        builder.build(sections(base), max_tokens=cap)
-        grown = sections([*base, extra[i]])
-        start = time.perf_counter()
-        result = builder.build(grown, max_tokens=cap)
-        warm_times.append(time.perf_counter() - start)
-        assert result.tokens <= cap
-    warm = statistics.median(warm_times)
+    def docs_layout(hist: list[Any]) -> list[Section]:
+        return [Section(name="summaries", content=history_items(hist)), *sections_of(others)]
+
     tok = get_tokenizer("o200k_base")
-    encode_all = median_s(lambda: [tok.encode(m) for m in base], max(1, repeats // 3))
-    return {"messages": messages, "cold_s": cold, "warm_s": warm, "encode_all_s": encode_all}
+    out: dict[str, float] = {"messages": messages}
+    layouts = (("items", history, items_layout), ("docs", chats, docs_layout))
+    for name, source, layout in layouts:
+        base, extra = source[:messages], source[messages:]
+        out[f"{name}_cold_s"] = median_s(lambda b=base, f=layout: cold_build(f(b), cap), repeats)
+        builder = ContextBuilder(preset="default")
+        grown = list(base)
+        builder.build(layout(grown), max_tokens=cap)
+        warm_times = []
+        for i in range(repeats):
+            grown = [*grown, extra[i]]
+            start = time.perf_counter()
+            result = builder.build(layout(grown), max_tokens=cap)
+            warm_times.append(time.perf_counter() - start)
+            assert result.tokens <= cap
+        out[f"{name}_warm_s"] = statistics.median(warm_times)
+        out[f"{name}_encode_output_s"] = median_s(lambda t=result.text: tok.encode(t), repeats)
+    out["cold_s"], out["warm_s"] = out["items_cold_s"], out["items_warm_s"]
+    out["encode_all_s"] = median_s(
+        lambda: [tok.encode(m) for m in history[:messages]], max(1, repeats // 3)
+    )
+    return out
 
 
 # -- tokenizer use --------------------------------------------------------------------------
@@ -508,16 +536,25 @@ def goals(report: Report) -> list[str]:
     if near:
         worst = max(r["build_s"] / r["encode_output_s"] for r in near)
         out.append(
-            f"- Cold build <= 3x one encode of the output: at most {worst:.2f}x, "
-            f"{verdict(worst <= 3)}."
+            f"- Sectioned cold build <= 1.5x one encode of the output: at most {worst:.2f}x, "
+            f"{verdict(worst <= 1.5)} (see section 2)."
+        )
+    if report.scale:
+        worst = max(r["readme_s"] / r["encode_output_s"] for r in report.scale)
+        out.append(
+            f"- README form <= 3x one encode of the output at 100k, 1M and 10M: at most "
+            f"{worst:.2f}x, {verdict(worst <= 3)}."
         )
     if report.incremental:
         inc = report.incremental
-        ratio = inc["cold_s"] / inc["warm_s"]
-        out.append(
-            f"- Incremental >= 20x faster than cold: {ratio:.1f}x, {verdict(ratio >= 20)} "
-            "(see section 3)."
-        )
+        for name in ("items", "docs"):
+            ratio = inc[f"{name}_cold_s"] / inc[f"{name}_warm_s"]
+            share = inc[f"{name}_warm_s"] / inc[f"{name}_encode_output_s"]
+            out.append(
+                f"- Warm rebuild ({name} layout) >= 20x faster than cold: {ratio:.1f}x, "
+                f"{verdict(ratio >= 20)}; <= 0.3x one encode of the output: {share:.2f}x, "
+                f"{verdict(share <= 0.3)} (see section 3)."
+            )
     measured = [r for r in report.peers if "error" not in r]
     if measured:
         slowest = min(r["peer_s"] / r["ours_s"] for r in measured)
@@ -576,16 +613,21 @@ def markdown(report: Report, repeats: int) -> str:
         "",
         "## 2. Near the limit: a cold build against encoding its output once",
         "",
-        "Goal: cold build <= 3x the time tiktoken takes to encode the assembled output once.",
+        "Goals: the sectioned build (a builder given `Section` objects) <= 1.5x the time "
+        "tiktoken takes to encode the assembled output once; the README form (`build_context` "
+        'with one str per section and `preset="default"`, a new builder per call) <= 3x.',
         "",
-        "| stored memory (tokens) | assembled | cold build (ms) | encode output once (ms) "
-        "| build / encode |",
-        "|---:|---:|---:|---:|---:|",
+        "| stored memory (tokens) | assembled | sectioned cold build (ms) "
+        "| README form (ms) | encode output once (ms) | sectioned / encode | README / encode |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report.near + report.scale:
+        readme = r.get("readme_s")
         lines.append(
             f"| {r['stored']:,.0f} | {r['tokens']:,.0f} | {r['build_s'] * 1e3:.1f} "
-            f"| {r['encode_output_s'] * 1e3:.2f} | {r['build_s'] / r['encode_output_s']:.2f}x |"
+            f"| {'-' if readme is None else format(readme * 1e3, '.1f')} "
+            f"| {r['encode_output_s'] * 1e3:.2f} | {r['build_s'] / r['encode_output_s']:.2f}x "
+            f"| {'-' if readme is None else format(readme / r['encode_output_s'], '.2f') + 'x'} |"
         )
     inc = report.incremental
     if inc:
@@ -595,25 +637,27 @@ def markdown(report: Report, repeats: int) -> str:
             "",
             f"A {inc['messages']:,.0f}-message history (real messages) as the `summaries` "
             "section beside the 7 other sections; the builder that built the history rebuilds "
-            "with one more message (warm count cache) against a cold build. Goal: >= 20x.",
+            "with one more message (warm caches) against a cold build (a new builder). Layout "
+            '`items`: the history as `"role: content"` str items; layout `docs`: '
+            "`history_items(messages)` of the real chat messages, as docs/agent-loops.md shows "
+            "it. Goals: warm >= 20x faster than cold, and <= 0.3x one encode of the output.",
             "",
-            "| history | cold build (ms) | warm rebuild (ms) | cold / warm "
-            "| encode the whole history once (ms) |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {inc['messages']:,.0f} messages | {inc['cold_s'] * 1e3:.2f} "
-            f"| {inc['warm_s'] * 1e3:.2f} | {inc['cold_s'] / inc['warm_s']:.1f}x "
-            f"| {inc['encode_all_s'] * 1e3:,.0f} |",
+            "| layout | cold build (ms) | warm rebuild (ms) | cold / warm "
+            "| encode output once (ms) | warm / encode |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
-    if inc:
+        for name in ("items", "docs"):
+            cold, warm = inc[f"{name}_cold_s"], inc[f"{name}_warm_s"]
+            enc = inc[f"{name}_encode_output_s"]
+            lines.append(
+                f"| {name} | {cold * 1e3:.2f} | {warm * 1e3:.2f} | {cold / warm:.1f}x "
+                f"| {enc * 1e3:.2f} | {warm / enc:.2f}x |"
+            )
         lines += [
             "",
-            "The cold build is already bounded by the cap (it counts only what can reach the "
-            "window, about 16k tokens of the 1M-token history), so a warm rebuild cannot be "
-            "20x faster than it: a rebuild still allocates, renders the template, measures "
-            "the history's newest items and counts the output from cached blocks and lines, "
-            "which costs about 0.3 of one tiktoken encode of the output. Against a cold build "
-            "that counts the whole history once, as a non-lazy builder must, the warm rebuild "
-            f"is {inc.get('encode_all_s', 0) / inc['warm_s']:,.0f}x faster.",
+            "Encoding the whole history once (what a builder that counts everything must do "
+            f"at least) takes {inc['encode_all_s'] * 1e3:,.0f} ms, "
+            f"{inc['encode_all_s'] / inc['warm_s']:,.0f}x a warm rebuild.",
         ]
     if report.batch:
         lines += [
