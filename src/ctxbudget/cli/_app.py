@@ -1,17 +1,21 @@
 """The ``ctxbudget`` Typer application, its shared options, and one-line errors.
 
 Errors print one line, ``error: ...``, to stderr and exit with status 2 (``--debug`` shows the
-traceback instead).
+traceback instead). Rich is imported only when a command prints through it (:func:`err`,
+:func:`out`), so a command that prints plain text does not pay for it.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["app", "err", "fail", "out", "presets_app", "session_app"]
 
@@ -35,9 +39,6 @@ LedgerOpt = Annotated[
 ]
 
 _state = {"debug": False}
-err = Console(stderr=True)
-if not err.is_terminal:
-    err.width = 120
 
 Paths = Annotated[
     list[Path], typer.Argument(help="Files, or directories of files; one per section.")
@@ -68,7 +69,21 @@ def fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+@cache
+def err() -> Console:
+    """The console on stderr (120 columns wide when it is no terminal), made once."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console.width = 120
+    return console
+
+
 def out() -> Console:
+    """A console on stdout (120 columns wide when it is no terminal)."""
+    from rich.console import Console
+
     console = Console()
     if not console.is_terminal:
         console.width = 120

@@ -1,21 +1,26 @@
-"""``ctxbudget build``, ``count`` and ``presets``: context assembly from the shell."""
+"""``ctxbudget build``, ``count`` and ``presets``: context assembly from the shell.
+
+Each command imports what it uses when it runs (the builder, the tokenizers, Rich), so the
+command line starts without them and ``--help`` stays quick.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 
 from .._errors import CtxBudgetError
 from .._unicode import has_lone_surrogate, replace_lone_surrogates
-from ..context import BuiltContext, ContextBuilder, list_presets, load_preset, load_sections
-from ..tokenizers import get_tokenizer
 from ._app import Paths, TokenizerOpt, app, err, fail, out, presets_app
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..context import BuiltContext
 
 __all__ = ["build", "count", "presets_list", "presets_show"]
 
@@ -37,6 +42,8 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
 ) -> None:
     """Assemble the sections in PATHS within the cap: context to stdout, report to stderr."""
+    from ..context import ContextBuilder, load_sections
+
     try:
         builder = ContextBuilder(
             tokenizer=tokenizer,
@@ -58,10 +65,13 @@ def build(
     text = replace_lone_surrogates(result.text) if has_lone_surrogate(result.text) else result.text
     sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
     sys.stdout.flush()
-    err.print(_report_table(result, preset))
+    err().print(_report_table(result, preset))
 
 
 def _report_table(result: BuiltContext, preset: str) -> Table:
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
     cap = result.max_tokens
     approx = " (approximate)" if result.approximate else ""
     limit = f" / {cap:,}" if cap is not None else " (no cap)"
@@ -105,6 +115,9 @@ def count(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Count the tokens of each file in PATHS (front matter excluded)."""
+    from ..context import load_sections
+    from ..tokenizers import get_tokenizer
+
     try:
         tok = get_tokenizer(tokenizer)
         sections = load_sections(paths)
@@ -119,6 +132,8 @@ def count(
         print(json.dumps({**report, "total": total}, indent=2))
         return
     approx = ", approximate" if approximate else ""
+    from rich.table import Table
+
     table = Table(title=f"tokens ({tok.name}{approx})", title_justify="left")
     table.add_column("section")
     table.add_column("tokens", justify="right")
@@ -131,6 +146,10 @@ def count(
 @presets_app.command("list")
 def presets_list() -> None:
     """List the bundled presets."""
+    from rich.table import Table
+
+    from ..context import list_presets, load_preset
+
     table = Table(title="bundled presets", title_justify="left")
     table.add_column("name")
     table.add_column("cap", justify="right")
@@ -146,6 +165,10 @@ def presets_show(
     name: Annotated[str, typer.Argument(help="Bundled preset name or YAML file.")],
 ) -> None:
     """Show a preset's weights and options, with inherited values resolved."""
+    from rich.table import Table
+
+    from ..context import load_preset
+
     try:
         p = load_preset(name)
     except CtxBudgetError as exc:

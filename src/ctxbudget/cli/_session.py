@@ -1,25 +1,35 @@
-"""``ctxbudget session``: inspect and reset session budgets in a ledger."""
+"""``ctxbudget session``: inspect and reset session budgets in a ledger.
+
+The session budget (pydantic-settings, the ledgers) and Rich are imported when a command runs.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 
 from .._errors import CtxBudgetError
-from ..session import BudgetStatus, SessionBudget
 from ._app import LedgerOpt, fail, out, session_app
+
+if TYPE_CHECKING:
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    from ..session import BudgetStatus, SessionBudget
 
 __all__ = ["session_list", "session_reset", "session_status"]
 
 
 def _budget(ledger: str | None) -> SessionBudget:
+    from ..session import SessionBudget
+
     return SessionBudget(ledger)
 
 
 def _fill_bar(status: BudgetStatus) -> ProgressBar | str:
+    from rich.progress_bar import ProgressBar
+
     if not status.cap:
         return "-"
     return ProgressBar(
@@ -28,6 +38,8 @@ def _fill_bar(status: BudgetStatus) -> ProgressBar | str:
 
 
 def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for column in (
         "scope",
