@@ -28,7 +28,7 @@ from ._options import Keep, SectionOptions, Split, merge_options, options_error
 from ._parts import Part, archive_removed, report
 from ._plan import allocate_parts, allocate_uncapped, reduce_parts
 from ._presets import Preset, load_preset
-from ._rendering import Template, measure_frame
+from ._rendering import Layout, Template, frame_of
 from ._result import BuiltContext
 from ._sections import Section, default_title
 from ._trimming import grow, top_up, trim, verify
@@ -40,11 +40,8 @@ NO_PRESET_WEIGHT = 1.0
 #: The section that carries the budget indicator, first of all.
 _INDICATOR_SECTION = "budget"
 _INDICATOR_WEIGHT = 1e9
-#: Bounds on what a builder keeps between builds.
+#: Most text measurements a builder keeps between builds.
 _KEEP_MEASUREMENTS = 64
-_KEEP_FRAMES = 256
-
-Layout = tuple[tuple[str, str, float, bool], ...]
 
 
 class ContextBuilder:
@@ -113,8 +110,7 @@ class ContextBuilder:
         self.indicator: str | None = INDICATOR if indicator is True else (indicator or None)
         self.min_cut_tokens = whole_number(min_cut_tokens, "min_cut_tokens", minimum=1)
         self._stores: list[tuple[MemoryStore | AsyncMemoryStore, SectionOptions]] = []
-        # Work kept between builds, both bounded: header costs per layout, text measurements.
-        self._frames: dict[Layout, tuple[int, list[int]]] = {}
+        # Text measurements kept between builds (bounded).
         self._measurements = MeasurementCache(_KEEP_MEASUREMENTS, floor=token_floor(self.tokenizer))
         self._lock = threading.Lock()
 
@@ -321,18 +317,10 @@ class ContextBuilder:
         return text, self.count_cache.count_text(self.tokenizer, text)
 
     def _frame(self, live: list[Part]) -> int:
-        """Tokens of the template's own text; sets each section's header cost. Results are
-        kept per layout (names, titles, weights), so repeated builds render nothing here."""
+        """Tokens of the template's own text; sets each section's header cost. Measured once
+        per process for each template, tokenizer and layout (names, titles, weights)."""
         layout: Layout = tuple((p.name, p.title, p.weight, p.required) for p in live)
-        with self._lock:
-            known = self._frames.get(layout)
-        if known is None:
-            known = measure_frame(self.template, layout, self._counter())
-            with self._lock:
-                if len(self._frames) >= _KEEP_FRAMES:
-                    self._frames.clear()
-                self._frames[layout] = known
-        base, headers = known
+        base, headers = frame_of(self.template, layout, self.tokenizer.name, self._counter())
         for p, header in zip(live, headers, strict=True):
             p.header = header
         return base

@@ -9,19 +9,29 @@ memory containing ``{{ ... }}`` appears verbatim (see :mod:`ctxbudget._sandbox`)
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._sandbox import SandboxedTemplate
 
-__all__ = ["DEFAULT_TEMPLATE", "SectionView", "Template", "measure_frame"]
+__all__ = ["DEFAULT_TEMPLATE", "Layout", "SectionView", "Template", "frame_of", "measure_frame"]
 
 #: A ``## Title`` header line over each section, a blank line between sections.
 DEFAULT_TEMPLATE = (
     "{% for section in sections %}{% if not loop.first %}\n\n{% endif %}"
     "## {{ section.title }}\n{{ section.body }}{% endfor %}"
 )
+
+#: ``(name, title, weight, required)`` of each present section, highest priority first.
+Layout = tuple[tuple[str, str, float, bool], ...]
+
+#: Frames measured in this process, by (template source, tokenizer name, layout).
+_FRAMES: OrderedDict[tuple[str, str, Layout], tuple[int, tuple[int, ...]]] = OrderedDict()
+_FRAMES_KEPT = 512
+_frames_lock = threading.Lock()
 
 #: Body of each section when measuring what the template adds around it.
 _PLACEHOLDER = "x"
@@ -96,3 +106,27 @@ def measure_frame(
     extra = max(0, together - sum(alone))
     per = math.ceil(extra / len(layout)) if layout else 0
     return base, [max(0, a) + per for a in alone]
+
+
+def frame_of(
+    template: Template, layout: Layout, tokenizer: str, count: Callable[[str], int]
+) -> tuple[int, tuple[int, ...]]:
+    """:func:`measure_frame` of ``layout``, measured once per process for each template
+    source and tokenizer name (a pure function of the three), least recently used evicted.
+
+    Returns:
+        ``(base, headers)`` in tokens, as :func:`measure_frame`.
+    """
+    key = (template.source, tokenizer, layout)
+    with _frames_lock:
+        known = _FRAMES.get(key)
+        if known is not None:
+            _FRAMES.move_to_end(key)
+            return known
+    base, headers = measure_frame(template, layout, count)
+    known = (base, tuple(headers))
+    with _frames_lock:
+        _FRAMES[key] = known
+        while len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    return known
