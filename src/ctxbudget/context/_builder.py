@@ -245,9 +245,10 @@ class ContextBuilder:
         return part
 
     def _counter(self) -> Callable[[str], int]:
-        """Counts through the builder's cache."""
+        """Counts through the builder's cache (pieces with inner lines by their lines, so the
+        assembled text's count finds them again)."""
         cache, tokenizer = self.count_cache, self.tokenizer
-        return lambda text: cache.count(tokenizer, text)
+        return lambda text: cache.count_piece(tokenizer, text)
 
     # -- the pipeline ----------------------------------------------------------------------
 

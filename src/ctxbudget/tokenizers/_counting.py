@@ -79,6 +79,18 @@ class CountCache:
             self._put(key, n)
         return n
 
+    def count_piece(self, tokenizer: Tokenizer, text: str) -> int:
+        """Exact tokens of a piece of a longer text (an item with the gap after it).
+
+        A piece with lines inside it is counted as :meth:`count_text` counts (by blocks and
+        lines, for tokenizers that declare ``newline_additive``), so that counting the text
+        assembled from such pieces finds every line again instead of encoding it twice;
+        any other piece is counted whole.
+        """
+        if "\n" in text.rstrip("\n") and getattr(tokenizer, "newline_additive", False):
+            return self.count_text(tokenizer, text)
+        return self.count(tokenizer, text)
+
     def count_text(self, tokenizer: Tokenizer, text: str) -> int:
         """Exact tokens of a long text (an assembled context), reusing cached pieces.
 
