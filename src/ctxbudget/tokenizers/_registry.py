@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import sys
 import threading
 from collections import OrderedDict
-from typing import Any
-
-import tiktoken
+from typing import TYPE_CHECKING, Any
 
 from .._errors import TokenizerError
 from ..typing import Tokenizer
@@ -45,6 +44,9 @@ from ._models import Resolved, resolve
 from ._objects import CountOnlyTokenizer, TransformersTokenizer, is_transformers
 from ._proxies import PROXIES, ProxyTokenizer
 from ._tiktoken import TiktokenTokenizer, available_offline, load_encoding
+
+if TYPE_CHECKING:
+    import tiktoken
 
 __all__ = ["get_tokenizer", "list_tokenizers"]
 
@@ -102,6 +104,7 @@ def list_tokenizers() -> list[str]:
         ``"hf:<repo id>"`` for each repo whose ``tokenizer.json`` is in the local Hugging
         Face cache.
     """
+    import tiktoken
     from tiktoken.model import MODEL_PREFIX_TO_ENCODING, MODEL_TO_ENCODING
 
     encodings = sorted(e for e in tiktoken.list_encoding_names() if available_offline(e))
@@ -195,7 +198,8 @@ def _wrap(obj: Any, name: str | None) -> Tokenizer | None:
 
 
 def _make_wrapper(obj: Any, name: str | None) -> Tokenizer | None:
-    if isinstance(obj, tiktoken.Encoding):
+    tiktoken = sys.modules.get("tiktoken")  # no Encoding exists before tiktoken is imported
+    if tiktoken is not None and isinstance(obj, tiktoken.Encoding):
         return _wrap_encoding(obj, name)
     if _is_hf_tokenizer(obj):
         # named by a hash of its content, so cache keys stay right for equal objects
@@ -212,6 +216,8 @@ def _wrap_encoding(encoding: tiktoken.Encoding, name: str | None) -> Tokenizer:
     """A ``tiktoken.Encoding``: the same tokenizer as its name when it is that encoding (the
     one tiktoken registered, or an equal one of a bundled encoding); else a tokenizer named
     apart, whose counts are not assumed to add up across lines."""
+    import tiktoken
+
     known = encoding.name
     if name is None and known in tiktoken.list_encoding_names():
         from tiktoken.registry import ENCODINGS
@@ -254,6 +260,8 @@ def _load(spec: str) -> Tokenizer:
         from ._providers import load_count_api
 
         return load_count_api(spec)
+    import tiktoken
+
     if spec in tiktoken.list_encoding_names():
         return TiktokenTokenizer(load_encoding(spec, spec))
     resolved = resolve(spec)
@@ -316,6 +324,7 @@ def _load_proxy(spec: str) -> Tokenizer:
 
 def _unknown(spec: str) -> str:
     """The one-line error for an unknown spec: the closest names and what to give."""
+    import tiktoken
     from tiktoken.model import MODEL_TO_ENCODING
 
     names = [
