@@ -11,7 +11,9 @@ from the repository root::
 
 Each cell is the median wall time of ``--repeats`` calls of the reducer with the character
 tokenizer (``ctxbudget.testing.CharTokenizer``), so it times the reducer and not a BPE count;
-the ``o200k`` column adds the two counts a real tokenizer makes for ``tokens_freed``. The old
+the ``o200k`` column adds the two counts a real tokenizer makes for ``tokens_freed``, and
+the CPU column (this process's CPU time) and the load average show how much of a wall time
+is other work on a shared machine. The old
 all-pairs reducer (a copy of the code before the index, kept below) is timed up to
 ``--old-max`` items (4.4k by default: at 10k it takes about a minute a call), and wherever both
 ran the kept items and the report must be equal. Prints a Markdown table with the goal
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -112,15 +115,19 @@ def make_items(n: int, seed: int = 11) -> list[str]:
     return items
 
 
-def timed(reducer: Reducer, items: list[str], tokenizer: Any, repeats: int) -> tuple[float, Any]:
-    """Median wall time of ``repeats`` calls of ``reducer``, in milliseconds, and its result."""
-    times = []
+def timed(
+    reducer: Reducer, items: list[str], tokenizer: Any, repeats: int
+) -> tuple[float, float, Any]:
+    """Median wall and CPU (this process) times of ``repeats`` calls of ``reducer``, in
+    milliseconds, and its result."""
+    wall, cpu = [], []
     result = None
     for _ in range(repeats):
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.process_time()
         result = reducer(items, tokenizer)
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times) * 1000, result
+        wall.append(time.perf_counter() - begin)
+        cpu.append(time.process_time() - begin_cpu)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000, result
 
 
 def run(sizes: Sequence[int], repeats: int, old_max: int) -> list[dict[str, Any]]:
@@ -131,17 +138,22 @@ def run(sizes: Sequence[int], repeats: int, old_max: int) -> list[dict[str, Any]
     rows = []
     for n in sizes:
         items = make_items(n)
-        new_ms, result = timed(new, items, char, repeats)
+        new_ms, new_cpu, result = timed(new, items, char, repeats)
         row: dict[str, Any] = {
             "items": n,
             "removed": len(result[1].removed),
             "new_ms": new_ms,
+            "new_cpu_ms": new_cpu,
             "new_o200k_ms": timed(new, items, o200k, repeats)[0],
             "old_ms": None,
+            "old_cpu_ms": None,
             "equal": None,
+            "load": os.getloadavg()[0],
         }
         if n <= old_max:
-            row["old_ms"], expected = timed(old, items, char, max(1, min(repeats, 3)))
+            row["old_ms"], row["old_cpu_ms"], expected = timed(
+                old, items, char, max(1, min(repeats, 3))
+            )
             row["equal"] = result == expected
         rows.append(row)
     return rows
@@ -150,8 +162,9 @@ def run(sizes: Sequence[int], repeats: int, old_max: int) -> list[dict[str, Any]
 def markdown(rows: list[dict[str, Any]], old_max: int) -> str:
     """The rows as a Markdown table, with the goal line."""
     out = [
-        "| items | removed | old (all pairs) | new | speed-up | new, o200k counts | equal |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| items | removed | old (all pairs) | new | speed-up | new, CPU | new, o200k counts "
+        "| equal | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         old = f"{r['old_ms']:,.1f} ms" if r["old_ms"] is not None else f"not run (> {old_max:,})"
@@ -159,7 +172,8 @@ def markdown(rows: list[dict[str, Any]], old_max: int) -> str:
         equal = {None: "-", True: "yes", False: "**NO**"}[r["equal"]]
         out.append(
             f"| {r['items']:,} | {r['removed']:,} | {old} | {r['new_ms']:,.1f} ms | {speed} "
-            f"| {r['new_o200k_ms']:,.1f} ms | {equal} |"
+            f"| {r['new_cpu_ms']:,.1f} ms | {r['new_o200k_ms']:,.1f} ms | {equal} "
+            f"| {r['load']:.1f} |"
         )
     goal = [r for r in rows if r["items"] == GOAL_ITEMS]
     if goal:

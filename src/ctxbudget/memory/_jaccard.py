@@ -78,7 +78,8 @@ class JaccardIndex:
         words = self._sets[i]
         n = len(words)
         alpha = max(1, math.ceil(self._t * n) - 1)
-        prefix = sorted(map(self._rank.__getitem__, words))[: n - alpha + 1]
+        ranks = map(self._rank.__getitem__, words)
+        prefix = list(ranks) if alpha == 1 else sorted(ranks)[: n - alpha + 1]
         self._last = (i, prefix)
         return prefix
 

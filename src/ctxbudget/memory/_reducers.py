@@ -107,15 +107,17 @@ def dedupe(threshold: float = 0.9) -> Reducer:
         seen_exact: set[str] = set()
         removed: list[str] = []
         for item in reversed(items):  # newest first, so the newest copy survives
-            i = unread.pop(item, -1)
             # An older copy of a text already read goes: the newer copy was kept (this one is
             # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
-            if i < 0 or " ".join(words[i]) in seen_exact or near.matches(i):
-                removed.append(item)
-                continue
-            seen_exact.add(" ".join(words[i]))
-            near.add(i)
-            kept_rev.append(item)
+            i = unread.pop(item, -1)
+            if i >= 0:
+                key = " ".join(words[i])
+                if key not in seen_exact and not near.matches(i):
+                    seen_exact.add(key)
+                    near.add(i)
+                    kept_rev.append(item)
+                    continue
+            removed.append(item)
         kept = kept_rev[::-1]
         removed.reverse()
         freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
