@@ -1,0 +1,319 @@
+"""Ledger throughput beside the bare round trip of each store, side by side in one run.
+
+Run by hand from the repository root::
+
+    python -m benchmarks.ledgers                 # about a minute or two
+    python -m benchmarks.ledgers --smoke         # tiny sizes, a few seconds
+    python -m benchmarks.ledgers --json out.json # also write every row as JSON
+
+Rows (reserve+commit pairs per second, medians of ``--repeats`` runs):
+
+- through :class:`~ctxbudget.SessionBudget` (``reserve(100, session=..., user=...)`` then
+  ``commit(60, 30)``) for memory, SQLite ``synchronous=FULL`` (the ledger's default), SQLite
+  ``synchronous=NORMAL`` and Redis over loopback, each with 1 client, 8 threads sharing one
+  budget and 4 processes (each with its own budget on the same store; not for memory);
+- the store's bare round trip: one durable SQLite transaction (``BEGIN IMMEDIATE``, one
+  ``UPDATE``, ``COMMIT`` at the same synchronous setting, one connection per thread) and
+  Redis ``PING``, with 1 client and 8 threads;
+- the memory ledger itself (``Ledger.reserve`` + ``Ledger.commit``), and whether its rate stays
+  flat: the first 100,000 pairs against 100,000 pairs after 1,000,000.
+
+The Redis server is started on a free loopback port by :func:`benchmarks.harness.start_redis`
+(no persistence: the Redis rows measure round trips, not fsync).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+SCOPES = ("session:bench", "user:bench", "global")
+
+
+def _threads(clients: int, work: Callable[[int], None]) -> float:
+    """Seconds for ``clients`` threads to each run ``work(client)`` once."""
+    threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def _budget_pairs(budget: Any, client: int, pairs: int, tag: str) -> None:
+    session, user = f"bench-{tag}-{client}", f"u-{tag}-{client}"
+    for _ in range(pairs):
+        budget.reserve(100, session=session, user=user).commit(60, 30)
+
+
+def budget_rate(url: str, pairs: int, clients: int) -> float:
+    """Pairs per second with ``clients`` threads sharing one SessionBudget on ``url``."""
+    from ctxbudget import SessionBudget
+
+    budget = SessionBudget(url, session_cap=None)
+    per = max(1, pairs // clients)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        _budget_pairs(budget, 0, 1, tag)  # open the connection, create the schema
+        seconds = _threads(clients, lambda c: _budget_pairs(budget, c, per, tag))
+    finally:
+        budget.close()
+    return per * clients / seconds
+
+
+def _process(url: str, client: int, pairs: int, barrier: Any, done: Any) -> None:
+    from ctxbudget import SessionBudget
+
+    _quiet()
+    budget = SessionBudget(url, session_cap=None)
+    tag = uuid.uuid4().hex[:8]
+    _budget_pairs(budget, client, 1, tag)
+    barrier.wait(timeout=120)
+    _budget_pairs(budget, client, pairs, tag)
+    budget.close()
+    done.put(client)
+
+
+def process_rate(url: str, pairs: int, processes: int) -> float:
+    """Pairs per second with ``processes`` processes, each with its own SessionBudget."""
+    ctx = mp.get_context("spawn")
+    barrier, done = ctx.Barrier(processes + 1), ctx.Queue()
+    per = max(1, pairs // processes)
+    procs = [
+        ctx.Process(target=_process, args=(url, c, per, barrier, done)) for c in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    barrier.wait(timeout=120)  # a worker that failed to start breaks the barrier
+    start = time.perf_counter()
+    for _ in procs:
+        done.get(timeout=600)
+    seconds = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    return per * processes / seconds
+
+
+def ledger_rate(pairs: int) -> float:
+    """Pairs per second of ``MemoryLedger.reserve`` + ``commit`` called directly."""
+    from ctxbudget.session.ledgers import Limit, MemoryLedger
+
+    ledger = MemoryLedger()
+    limits = [Limit(s, None, 86_400.0) for s in SCOPES]
+    start = time.perf_counter()
+    for i in range(pairs):
+        rid = f"r{i}"
+        ledger.reserve(rid, 100, limits, 300.0)
+        ledger.commit(rid, 60, 30, 0.0, 0.8)
+    return pairs / (time.perf_counter() - start)
+
+
+def flat_check(first: int, after: int) -> dict[str, float]:
+    """The memory ledger's rate over its first ``first`` pairs and over ``first`` pairs once
+    ``after`` pairs were made (one ledger throughout)."""
+    from ctxbudget.session.ledgers import Limit, MemoryLedger
+
+    ledger = MemoryLedger()
+    limits = [Limit(s, None, 86_400.0) for s in SCOPES]
+
+    def run(start_index: int, n: int) -> float:
+        start = time.perf_counter()
+        for i in range(start_index, start_index + n):
+            rid = f"r{i}"
+            ledger.reserve(rid, 100, limits, 300.0)
+            ledger.commit(rid, 60, 30, 0.0, 0.8)
+        return n / (time.perf_counter() - start)
+
+    early = run(0, first)
+    run(first, after - first)
+    late = run(after, first)
+    return {"first": early, "after": late, "ratio": late / early}
+
+
+def sqlite_round_trip(path: str, synchronous: str, transactions: int, clients: int) -> float:
+    """Durable transactions per second: ``BEGIN IMMEDIATE``, one ``UPDATE``, ``COMMIT``."""
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v INTEGER)")
+    setup.execute("INSERT OR IGNORE INTO t VALUES (1, 0)")
+    setup.close()
+    per = max(1, transactions // clients)
+
+    def work(_: int) -> None:
+        db = sqlite3.connect(path, isolation_level=None, timeout=60)
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        for _ in range(per):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE t SET v = v + 1 WHERE k = 1")
+            db.execute("COMMIT")
+        db.close()
+
+    return per * clients / _threads(clients, work)
+
+
+def ping_rate(redis_url: str, pings: int, clients: int) -> float:
+    """Redis PING round trips per second, one connection per thread."""
+    import redis
+
+    per = max(1, pings // clients)
+
+    def work(_: int) -> None:
+        client = redis.Redis.from_url(redis_url)
+        client.ping()
+        for _ in range(per):
+            client.ping()
+        client.close()
+
+    return per * clients / _threads(clients, work)
+
+
+def _quiet() -> None:
+    """Silence the Redis "may not be durable" warning: this server has no persistence on
+    purpose."""
+    logging.getLogger("ctxbudget").setLevel(logging.ERROR)
+
+
+def _median(fn: Callable[[], float], repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def run(*, smoke: bool, repeats: int, redis: bool = True) -> list[dict[str, Any]]:
+    """Measure every row; returns ``[{"row", "one", "eight", "four_processes"}...]`` in
+    pairs (or round trips) per second, ``None`` where a column does not apply. The memory
+    flatness row holds the first rate in ``one`` and the late rate in ``eight``.
+
+    Raises:
+        SystemExit: ``redis`` is true and redis-server is not installed.
+    """
+    _quiet()
+    scale = 0.005 if smoke else 1.0
+
+    def n(count: int) -> int:
+        return max(8, int(count * scale))
+
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, one: float | None, eight: float | None, four: float | None) -> None:
+        rows.append({"row": name, "one": one, "eight": eight, "four_processes": four})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        add(
+            "memory: Ledger.reserve + commit",
+            _median(lambda: ledger_rate(n(100_000)), repeats),
+            None,
+            None,
+        )
+        first, after = (1_000, 5_000) if smoke else (100_000, 1_000_000)
+        flat = flat_check(first, after)
+        add(
+            f"memory: flat? first {first:,} pairs vs {first:,} after {after:,}"
+            f" (x{flat['ratio']:.2f})",
+            flat["first"],
+            flat["after"],
+            None,
+        )
+        add(
+            "memory: SessionBudget",
+            _median(lambda: budget_rate("memory://", n(50_000), 1), repeats),
+            _median(lambda: budget_rate("memory://", n(50_000), 8), repeats),
+            None,
+        )
+        for sync, pairs in (("full", 3_000), ("normal", 6_000)):
+            url = f"sqlite:///{tmp}/{sync}.db" + ("?synchronous=normal" if sync != "full" else "")
+            add(
+                f"sqlite synchronous={sync.upper()}: SessionBudget",
+                _median(lambda url=url, p=pairs: budget_rate(url, n(p), 1), repeats),
+                _median(lambda url=url, p=pairs: budget_rate(url, n(p), 8), repeats),
+                None
+                if smoke and sync != "full"  # spawning costs seconds: one row in a smoke run
+                else _median(lambda url=url, p=pairs: process_rate(url, n(p), 4), repeats),
+            )
+            bare = f"{tmp}/bare-{sync}.db"
+            add(
+                f"sqlite synchronous={sync.upper()}: bare durable transaction",
+                _median(lambda b=bare, s=sync, p=pairs: sqlite_round_trip(b, s, n(p), 1), repeats),
+                _median(lambda b=bare, s=sync, p=pairs: sqlite_round_trip(b, s, n(p), 8), repeats),
+                None,
+            )
+        if redis:
+            _redis_rows(add, n, repeats, smoke)
+    return rows
+
+
+def _redis_rows(
+    add: Callable[[str, float | None, float | None, float | None], None],
+    n: Callable[[int], int],
+    repeats: int,
+    smoke: bool,
+) -> None:
+    from benchmarks.harness import start_redis
+
+    proc, redis_url = start_redis()
+    try:
+        url = f"{redis_url}?prefix=bench:"
+        add(
+            "redis over loopback: SessionBudget",
+            _median(lambda: budget_rate(url, n(8_000), 1), repeats),
+            _median(lambda: budget_rate(url, n(8_000), 8), repeats),
+            None if smoke else _median(lambda: process_rate(url, n(8_000), 4), repeats),
+        )
+        add(
+            "redis over loopback: bare PING",
+            _median(lambda: ping_rate(redis_url, n(16_000), 1), repeats),
+            _median(lambda: ping_rate(redis_url, n(16_000), 8), repeats),
+            None,
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def markdown(rows: Sequence[dict[str, Any]], repeats: int) -> str:
+    """The rows as a Markdown table (pairs or round trips per second)."""
+
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:,.0f}"
+
+    lines = [
+        f"Reserve+commit pairs/s (bare rows: round trips/s), median of {repeats} runs.",
+        "",
+        "| row | 1 client | 8 threads | 4 processes |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['row']} | {cell(r['one'])} | {cell(r['eight'])} | {cell(r['four_processes'])} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Run the benchmark, print the Markdown table, optionally write JSON; returns the rows."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ledgers", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per cell (median)")
+    parser.add_argument("--json", type=Path, default=None, help="write the rows to this file")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis rows")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.smoke else 3)
+    rows = run(smoke=args.smoke, repeats=repeats, redis=not args.no_redis)
+    print(markdown(rows, repeats))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"repeats": repeats, "rows": rows}, indent=2) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
