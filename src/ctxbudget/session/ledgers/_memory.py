@@ -6,12 +6,14 @@ import heapq
 import threading
 import time
 from collections import OrderedDict
-from contextlib import AbstractContextManager
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ._base import Hold, ScopeRecord
-from ._rows import Clock, Locked, RowLedger, Rows, iter_prefixed
+from ._rows import Clock, RowLedger, Rows, iter_prefixed
+from ._spend import snapshot
+
+T = TypeVar("T")
 
 __all__ = ["MemoryLedger"]
 
@@ -24,7 +26,11 @@ SETTLED_KEPT = 100_000
 class _DictRows(Rows):
     """Scopes in a dict; active holds in a dict with a heap by lease end (stale heap entries
     are skipped), so a step finds expired leases in O(log n), never by scanning; settled
-    holds in a bounded LRU."""
+    holds in a bounded LRU.
+
+    Records and holds are handed out live, never copied: the ledger's steps change them only
+    after every check that can refuse or raise, under the ledger's lock.
+    """
 
     def __init__(self) -> None:
         self.scopes: dict[str, ScopeRecord] = {}
@@ -32,38 +38,44 @@ class _DictRows(Rows):
         self.settled: OrderedDict[str, Hold] = OrderedDict()
         self._leases: list[tuple[float, str]] = []
 
-    def get_scope(self, scope: str) -> ScopeRecord | None:
-        record = self.scopes.get(scope)
-        return replace(record) if record is not None else None
+    def get_scopes(self, names: Sequence[str]) -> list[ScopeRecord | None]:
+        get = self.scopes.get
+        return [get(name) for name in names]
 
-    def put_scope(self, record: ScopeRecord) -> None:
-        self.scopes[record.scope] = replace(record)
+    def put_scopes(self, records: Sequence[ScopeRecord]) -> None:
+        scopes = self.scopes
+        for record in records:
+            scopes[record.scope] = record
 
     def get_hold(self, hold_id: str) -> Hold | None:
         hold = self.active.get(hold_id)
         return hold if hold is not None else self.settled.get(hold_id)
 
     def put_hold(self, hold: Hold) -> None:
+        """Keep ``hold``; an active one gets a heap entry at its lease end (the ledger puts an
+        active hold only when that end is new: reserved, renewed further, or put back)."""
         if hold.state == "active":
-            before = self.active.get(hold.id)
             self.active[hold.id] = hold
-            if before is None or before.expires != hold.expires:
-                heapq.heappush(self._leases, (hold.expires, hold.id))
+            heapq.heappush(self._leases, (hold.expires, hold.id))
             return
-        self.active.pop(hold.id, None)
-        if len(self._leases) > 2 * len(self.active) + 1024:  # mostly settled: rebuild
-            self._leases = [(h.expires, h.id) for h in self.active.values()]
+        active = self.active
+        active.pop(hold.id, None)
+        if len(self._leases) > 2 * len(active) + 1024:  # mostly settled: rebuild
+            self._leases = [(h.expires, h.id) for h in active.values()]
             heapq.heapify(self._leases)
-        self.settled[hold.id] = hold
-        self.settled.move_to_end(hold.id)
-        while len(self.settled) > SETTLED_KEPT:
-            self.settled.popitem(last=False)
+        settled = self.settled
+        settled[hold.id] = hold
+        settled.move_to_end(hold.id)
+        if len(settled) > SETTLED_KEPT:
+            settled.popitem(last=False)
 
-    def expired_holds(self, now: float) -> list[Hold]:
+    def expired_holds(self, now: float) -> Sequence[Hold]:
         """Active holds whose lease ended, taken off the heap (a hold put back, e.g. one
         whose owner is still running, is pushed again)."""
-        out: dict[str, Hold] = {}  # by id: a hold is returned once, whatever the heap holds
         leases = self._leases
+        if not leases or leases[0][0] > now:
+            return ()
+        out: dict[str, Hold] = {}  # by id: a hold is returned once, whatever the heap holds
         while leases and leases[0][0] <= now:
             expires, hold_id = heapq.heappop(leases)
             hold = self.active.get(hold_id)
@@ -102,15 +114,17 @@ class MemoryLedger(RowLedger):
         """``memory://`` (nothing else in the URL is used)."""
         return cls(**options)
 
-    def _step(self) -> AbstractContextManager[Rows]:
-        return Locked(self._lock, self._rows)
+    def _run(self, step: Callable[[Rows], T]) -> T:
+        with self._lock:
+            return step(self._rows)
 
     def _now(self) -> float:
         return self._clock()
 
     def status(self, scope: str) -> ScopeRecord | None:
         with self._lock:
-            return self._rows.get_scope(scope)
+            record = self._rows.scopes.get(scope)
+            return snapshot(record) if record is not None else None
 
     def scopes(self, prefix: str = "") -> list[str]:
         with self._lock:

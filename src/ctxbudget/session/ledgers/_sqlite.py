@@ -15,10 +15,9 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..._errors import ConfigurationError, LedgerError
@@ -27,6 +26,8 @@ from ._rows import Clock, RowLedger, Rows
 from ._url import choice, url_options
 
 __all__ = ["SQLiteLedger"]
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scopes (
@@ -72,14 +73,14 @@ _ADDED_COLUMNS = {
     ),
     "holds": (("owner", "TEXT"),),
 }
-_GET_SCOPE = """SELECT scope, cap, used, reserved, calls, input_tokens, output_tokens, cost,
+_SCOPE_COLUMNS = """scope, cap, used, reserved, calls, input_tokens, output_tokens, cost,
     created, updated, warned, exhausted, expires, overspent, overspends, cached_input_tokens,
-    cache_write_tokens, calls_unpriced
-    FROM scopes WHERE scope = ?"""
-_PUT_SCOPE = """INSERT OR REPLACE INTO scopes (scope, cap, used, reserved, calls, input_tokens,
-    output_tokens, cost, created, updated, warned, exhausted, expires, overspent, overspends,
-    cached_input_tokens, cache_write_tokens, calls_unpriced)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    cache_write_tokens, calls_unpriced"""
+# Only constant column lists and "?" placeholders are ever joined into SQL.
+_GET_SCOPES = f"SELECT {_SCOPE_COLUMNS} FROM scopes WHERE scope IN "  # noqa: S608
+_PUT_SCOPES = f"INSERT OR REPLACE INTO scopes ({_SCOPE_COLUMNS}) VALUES "  # noqa: S608
+_ROW = "(" + ", ".join(["?"] * 18) + ")"
+_ROWS_PER_PUT = 50  # 18 parameters a row: well under SQLite's oldest limit of 999
 _GET_HOLD = """SELECT id, tokens, scopes, state, created, expires, retention, owner
     FROM holds WHERE id = ?"""
 _PUT_HOLD = """INSERT OR REPLACE INTO holds (id, tokens, scopes, state, created, expires,
@@ -89,59 +90,72 @@ _EXPIRED_HOLDS = """SELECT id, tokens, scopes, state, created, expires, retentio
 _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
 
 
+def _record(row: tuple[Any, ...]) -> ScopeRecord:
+    record = ScopeRecord(row[0])
+    (
+        _,
+        record.cap,
+        record.used,
+        record.reserved,
+        record.calls,
+        record.input_tokens,
+        record.output_tokens,
+        record.cost,
+        record.created,
+        record.updated,
+        warned,
+        exhausted,
+        record.expires,
+        record.overspent,
+        record.overspends,
+        record.cached_input_tokens,
+        record.cache_write_tokens,
+        record.calls_unpriced,
+    ) = row
+    record.warned, record.exhausted = bool(warned), bool(exhausted)
+    return record
+
+
 class _SqlRows(Rows):
+    """Rows of one connection, inside its transaction: every scope of a step is read in one
+    ``SELECT`` and written in one ``INSERT OR REPLACE``."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def get_scope(self, scope: str) -> ScopeRecord | None:
-        row = self.db.execute(_GET_SCOPE, (scope,)).fetchone()
-        if row is None:
-            return None
-        return ScopeRecord(
-            row[0],
-            cap=row[1],
-            used=row[2],
-            reserved=row[3],
-            calls=row[4],
-            input_tokens=row[5],
-            output_tokens=row[6],
-            cost=row[7],
-            created=row[8],
-            updated=row[9],
-            warned=bool(row[10]),
-            exhausted=bool(row[11]),
-            expires=row[12],
-            overspent=row[13],
-            overspends=row[14],
-            cached_input_tokens=row[15],
-            cache_write_tokens=row[16],
-            calls_unpriced=row[17],
-        )
+    def get_scopes(self, names: Sequence[str]) -> list[ScopeRecord | None]:
+        if not names:
+            return []
+        sql = _GET_SCOPES + "(" + ", ".join(["?"] * len(names)) + ")"
+        found = {row[0]: row for row in self.db.execute(sql, tuple(names))}
+        return [_record(found[n]) if n in found else None for n in names]
 
-    def put_scope(self, r: ScopeRecord) -> None:
-        self.db.execute(
-            _PUT_SCOPE,
-            (
-                r.scope,
-                r.cap,
-                r.used,
-                r.reserved,
-                r.calls,
-                r.input_tokens,
-                r.output_tokens,
-                r.cost,
-                r.created,
-                r.updated,
-                int(r.warned),
-                int(r.exhausted),
-                r.expires,
-                r.overspent,
-                r.overspends,
-                r.cached_input_tokens,
-                r.cache_write_tokens,
-                r.calls_unpriced,
-            ),
-        )
+    def put_scopes(self, records: Sequence[ScopeRecord]) -> None:
+        for start in range(0, len(records), _ROWS_PER_PUT):
+            chunk = records[start : start + _ROWS_PER_PUT]
+            args: list[Any] = []
+            for r in chunk:
+                args += (
+                    r.scope,
+                    r.cap,
+                    r.used,
+                    r.reserved,
+                    r.calls,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.cost,
+                    r.created,
+                    r.updated,
+                    int(r.warned),
+                    int(r.exhausted),
+                    r.expires,
+                    r.overspent,
+                    r.overspends,
+                    r.cached_input_tokens,
+                    r.cache_write_tokens,
+                    r.calls_unpriced,
+                )
+            self.db.execute(_PUT_SCOPES + ", ".join([_ROW] * len(chunk)), args)
 
     @staticmethod
     def _hold(row: tuple[Any, ...]) -> Hold:
@@ -168,7 +182,7 @@ class _SqlRows(Rows):
             ),
         )
 
-    def expired_holds(self, now: float) -> list[Hold]:
+    def expired_holds(self, now: float) -> Sequence[Hold]:
         rows = self.db.execute(_EXPIRED_HOLDS, (now,)).fetchall()
         return [self._hold(r) for r in rows]
 
@@ -286,8 +300,7 @@ class SQLiteLedger(RowLedger):
                 url=self.url,
             )
 
-    @contextmanager
-    def _step(self) -> Iterator[Rows]:
+    def _run(self, step: Callable[[Rows], T]) -> T:
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -295,7 +308,7 @@ class SQLiteLedger(RowLedger):
             raise LedgerError(f"cannot start a transaction: {exc}", url=self.url) from exc
         try:
             self._check_file()  # under the write lock: no step lands in a lost file
-            yield _SqlRows(db)
+            result = step(_SqlRows(db))
         except sqlite3.Error as exc:
             db.execute("ROLLBACK")
             raise LedgerError(f"ledger step failed: {exc}", url=self.url) from exc
@@ -306,6 +319,7 @@ class SQLiteLedger(RowLedger):
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot commit a transaction: {exc}", url=self.url) from exc
+        return result
 
     def _now(self) -> float:
         return self._clock()
@@ -322,7 +336,7 @@ class SQLiteLedger(RowLedger):
         db = self._connect()
         self._check_file()
         try:
-            return _SqlRows(db).get_scope(scope)
+            return _SqlRows(db).get_scopes([scope])[0]
         except sqlite3.Error as exc:
             raise LedgerError(f"read failed: {exc}", url=self.url) from exc
 
@@ -334,9 +348,11 @@ class SQLiteLedger(RowLedger):
         return [r[0] for r in rows]
 
     def reset(self, scope: str) -> bool:
-        with self._step() as rows:
+        def delete(rows: Rows) -> bool:
             assert isinstance(rows, _SqlRows)
             return rows.db.execute("DELETE FROM scopes WHERE scope = ?", (scope,)).rowcount > 0
+
+        return self._run(delete)
 
     def close(self) -> None:
         _close_all(self._connections, self._guard)
