@@ -79,6 +79,7 @@ ITEMS = st.lists(
         phrase(),
         st.sampled_from(["", " ", "\n", "\t \n", "...", "—", "日本"]),
         st.text(alphabet="aAbB _1.ςΣİ\n", max_size=10),
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=10),  # every ASCII byte
     ),
     max_size=40,
 )

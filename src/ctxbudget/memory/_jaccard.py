@@ -20,8 +20,9 @@ Why no match is missed (for ``0 < threshold <= 1``; other thresholds need no ind
    ``alpha(n) = ceil(t * n)`` is a lower bound for both sets. We use one less (at least 1) so
    that the float rounding of ``t * n`` and of the similarity itself cannot make the bound
    too high: a longer prefix only adds candidates, it never loses one.
-4. The same bound gives the size filter ``t * max(len(A), len(B)) <= min(len(A), len(B))``,
-   tested with one token of slack for the same reason.
+4. The same bounds give the size filter: ``len(B) >= len(A & B) >= alpha(len(A))``, and
+   ``t * len(B) <= len(A)`` (``len(A) >= len(A & B) >= t * len(A | B) >= t * len(B)``), tested
+   with one word of slack for the same reason.
 
 Each kept set is indexed under its prefix words only; a query probes the postings of its own
 prefix words, so rare words (most words of real text) keep candidate lists short.
@@ -64,24 +65,25 @@ class JaccardIndex:
         self._t = float(threshold)
         self._postings: dict[int, list[int]] = {}
         self._rank: dict[str, int] = {}
-        self._last: tuple[int, list[int]] = (-1, [])
+        self._last: tuple[int, int, list[int]] = (-1, 0, [])
         if self._mode == "index":
             frequency = Counter(chain.from_iterable(sets))
             # rarest first; a stable sort breaks ties by first appearance: still one total order
             ordered = sorted(frequency, key=frequency.__getitem__)
             self._rank = {word: i for i, word in enumerate(ordered)}
 
-    def _prefix(self, i: int) -> list[int]:
-        """The ranks of set ``i``'s first ``len - alpha + 1`` words in the order (steps 1, 3)."""
+    def _prefix(self, i: int) -> tuple[int, list[int]]:
+        """``alpha`` for set ``i`` and the ranks of its first ``len - alpha + 1`` words in the
+        order (steps 1 and 3); the last one is kept for :meth:`add` after :meth:`matches`."""
         if self._last[0] == i:
-            return self._last[1]
+            return self._last[1], self._last[2]
         words = self._sets[i]
         n = len(words)
         alpha = max(1, math.ceil(self._t * n) - 1)
         ranks = map(self._rank.__getitem__, words)
         prefix = list(ranks) if alpha == 1 else sorted(ranks)[: n - alpha + 1]
-        self._last = (i, prefix)
-        return prefix
+        self._last = (i, alpha, prefix)
+        return alpha, prefix
 
     def matches(self, i: int) -> bool:
         """Whether set ``i`` matches any set added so far."""
@@ -90,6 +92,7 @@ class JaccardIndex:
             return False
         if self._mode == "all":
             return self._any_added
+        alpha, prefix = self._prefix(i)
         n, t, threshold, sets, postings = (
             len(words),
             self._t,
@@ -98,14 +101,14 @@ class JaccardIndex:
             self._postings,
         )
         checked: set[int] = set()
-        for rank in self._prefix(i):
+        for rank in prefix:
             for j in postings.get(rank, ()):
                 if j in checked:
                     continue
                 checked.add(j)
                 other = sets[j]
                 m = len(other)
-                if t * max(n, m) > min(n, m) + 1:  # size filter (step 4)
+                if m < alpha or t * m > n + 1:  # size filter (step 4): B too small or too big
                     continue
                 common = len(words & other)
                 if common / (n + m - common) >= threshold:  # the len(A | B) of the rule
@@ -118,7 +121,7 @@ class JaccardIndex:
         if self._mode != "index" or not self._sets[i]:
             return
         postings = self._postings
-        for rank in self._prefix(i):
+        for rank in self._prefix(i)[1]:
             if rank in postings:
                 postings[rank].append(i)
             else:

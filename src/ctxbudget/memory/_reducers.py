@@ -44,6 +44,12 @@ __all__ = [
 
 _TIMESTAMP = re.compile(r"^\W{0,3}(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?)")
 _WORDS = re.compile(r"\w+")
+#: Each byte of ASCII text to its lowercase if a word character (``\w`` on ASCII is exactly
+#: ``[A-Za-z0-9_]``), else to a space, so splitting on spaces finds the same words as _WORDS.
+_ASCII_WORDS = bytes(
+    (b | 0x20 if chr(b).isalpha() else b) if chr(b).isalnum() or b == 0x5F else 0x20
+    for b in range(128)
+) + bytes(128)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,13 @@ class Reduction:
 
 #: A reducer: (items oldest first, tokenizer) -> (items kept, Reduction).
 Reducer = Callable[[list[str], Tokenizer], tuple[list[str], Reduction]]
+
+
+def _words(text: str) -> list[str]:
+    """The ``\\w+`` runs of ``text.lower()`` (ASCII text through a byte table: 2x faster)."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_WORDS).decode().split()
+    return _WORDS.findall(text.lower())
 
 
 def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
@@ -101,7 +114,7 @@ def dedupe(threshold: float = 0.9) -> Reducer:
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
         texts = list(dict.fromkeys(items))  # each distinct text once
         unread = {text: i for i, text in enumerate(texts)}
-        words = [_WORDS.findall(text.lower()) for text in texts]
+        words = [_words(text) for text in texts]
         near = JaccardIndex([frozenset(w) for w in words], threshold)
         kept_rev: list[str] = []
         seen_exact: set[str] = set()
