@@ -1,7 +1,11 @@
 """The SQLite ledger: durable, safe across threads and processes on one host.
 
-Each step is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before anything is
-read, so two processes can never both pass a check and both spend). The database runs in WAL
+Each step runs inside one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before
+anything is read, so two processes can never both pass a check and both spend), in 5 statements
+(every scope of a step read in one and written in one). Steps that threads of one process start
+while a transaction runs are batched into the next one (group commit, :mod:`._batch`): each in
+its own savepoint, with its own outcome and error, the durable sync paid once per batch, and no
+step returning before its batch committed. The database runs in WAL
 mode with ``synchronous=FULL`` by default: a commit that returned survives a killed process and
 a power loss. ``?synchronous=normal`` in the URL trades the power-loss guarantee for speed (a
 killed process still loses nothing).
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ..._errors import ConfigurationError, LedgerError
 from ._base import Hold, ScopeRecord
+from ._batch import GroupCommit
 from ._rows import Clock, RowLedger, Rows
 from ._url import choice, url_options
 
@@ -194,7 +199,8 @@ class _SqlRows(Rows):
 class SQLiteLedger(RowLedger):
     """Spend kept in a SQLite file (``sqlite:///relative.db``, ``sqlite:////abs/path.db``).
 
-    One connection per thread; every step is one ``BEGIN IMMEDIATE`` transaction.
+    One connection per thread; every step runs in one ``BEGIN IMMEDIATE`` transaction, shared
+    with the steps of this process's other threads that were waiting for it (group commit).
 
     Args:
         path: the database file (created if missing).
@@ -233,6 +239,7 @@ class SQLiteLedger(RowLedger):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._batch = GroupCommit(self._connect, self._check_file, self.url)
         # A ledger dropped without close() still closes its connections when collected.
         weakref.finalize(self, _close_all, self._connections, self._guard)
         self._connect()  # fail now, with the path, if the file is unusable
@@ -301,25 +308,9 @@ class SQLiteLedger(RowLedger):
             )
 
     def _run(self, step: Callable[[Rows], T]) -> T:
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot start a transaction: {exc}", url=self.url) from exc
-        try:
-            self._check_file()  # under the write lock: no step lands in a lost file
-            result = step(_SqlRows(db))
-        except sqlite3.Error as exc:
-            db.execute("ROLLBACK")
-            raise LedgerError(f"ledger step failed: {exc}", url=self.url) from exc
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot commit a transaction: {exc}", url=self.url) from exc
-        return result
+        """One step, in a transaction shared with the steps other threads of this process
+        started meanwhile (group commit, see :mod:`._batch`); returns once it is durable."""
+        return self._batch.run(lambda db: step(_SqlRows(db)))
 
     def _now(self) -> float:
         return self._clock()
