@@ -189,7 +189,9 @@ def _median(fn: Callable[[], float], repeats: int) -> float:
     return statistics.median(fn() for _ in range(repeats))
 
 
-def run(*, smoke: bool, repeats: int, redis: bool = True) -> list[dict[str, Any]]:
+def run(
+    *, smoke: bool, repeats: int, redis: bool = True, flat_after: int = 1_000_000
+) -> list[dict[str, Any]]:
     """Measure every row; returns ``[{"row", "one", "eight", "four_processes"}...]`` in
     pairs (or round trips) per second, ``None`` where a column does not apply. The memory
     flatness row holds the first rate in ``one`` and the late rate in ``eight``.
@@ -215,7 +217,7 @@ def run(*, smoke: bool, repeats: int, redis: bool = True) -> list[dict[str, Any]
             None,
             None,
         )
-        first, after = (1_000, 5_000) if smoke else (100_000, 1_000_000)
+        first, after = (1_000, 5_000) if smoke else (min(100_000, flat_after // 10), flat_after)
         flat = flat_check(first, after)
         add(
             f"memory: flat? first {first:,} pairs vs {first:,} after {after:,}"
@@ -306,9 +308,14 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--repeats", type=int, default=None, help="runs per cell (median)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows to this file")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis rows")
+    parser.add_argument(
+        "--flat-after", type=int, default=1_000_000, help="pairs before the late memory rate"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.smoke else 3)
-    rows = run(smoke=args.smoke, repeats=repeats, redis=not args.no_redis)
+    rows = run(
+        smoke=args.smoke, repeats=repeats, redis=not args.no_redis, flat_after=args.flat_after
+    )
     print(markdown(rows, repeats))
     if args.json is not None:
         args.json.write_text(json.dumps({"repeats": repeats, "rows": rows}, indent=2) + "\n")
