@@ -39,21 +39,19 @@ __all__ = ["JaccardIndex"]
 
 
 class JaccardIndex:
-    """Which of the sets added so far are Jaccard-similar to a query set.
+    """The sets added so far, and whether a new one is Jaccard-similar to any of them.
 
     Args:
-        sets: every set that will be queried or added, by position (the word order is fixed
-            from their word frequencies up front).
+        sets: every set that will be offered, by position (the word order is fixed from their
+            word frequencies up front).
         threshold: the similarity at or above which two sets match; a real number.
 
     A set with no words matches nothing (as in the all-pairs rule, where its similarity is
-    never computed).
+    never computed), but counts as added.
 
-    >>> sets = [frozenset("ab"), frozenset("abc"), frozenset("xy")]
-    >>> index = JaccardIndex(sets, 0.6)
-    >>> index.add(1)
-    >>> index.matches(0), index.matches(2)
-    (True, False)
+    >>> index = JaccardIndex([frozenset("abc"), frozenset("ab"), frozenset("xy")], 0.6)
+    >>> [index.add_unless_similar(i) for i in range(3)]
+    [True, False, True]
     """
 
     def __init__(self, sets: Sequence[frozenset[str]], threshold: float) -> None:
@@ -65,34 +63,19 @@ class JaccardIndex:
         self._t = float(threshold)
         self._postings: dict[int, list[int]] = {}
         self._rank: dict[str, int] = {}
-        self._last: tuple[int, int, list[int]] = (-1, 0, [])
         if self._mode == "index":
             frequency = Counter(chain.from_iterable(sets))
             # rarest first; a stable sort breaks ties by first appearance: still one total order
             ordered = sorted(frequency, key=frequency.__getitem__)
             self._rank = {word: i for i, word in enumerate(ordered)}
 
-    def _prefix(self, i: int) -> tuple[int, list[int]]:
-        """``alpha`` for set ``i`` and the ranks of its first ``len - alpha + 1`` words in the
-        order (steps 1 and 3); the last one is kept for :meth:`add` after :meth:`matches`."""
-        if self._last[0] == i:
-            return self._last[1], self._last[2]
+    def add_unless_similar(self, i: int) -> bool:
+        """Add set ``i`` unless it matches a set added before; ``True`` if it was added."""
         words = self._sets[i]
-        n = len(words)
-        alpha = max(1, math.ceil(self._t * n) - 1)
-        ranks = map(self._rank.__getitem__, words)
-        prefix = list(ranks) if alpha == 1 else sorted(ranks)[: n - alpha + 1]
-        self._last = (i, alpha, prefix)
-        return alpha, prefix
-
-    def matches(self, i: int) -> bool:
-        """Whether set ``i`` matches any set added so far."""
-        words = self._sets[i]
-        if not words or self._mode == "none":
-            return False
-        if self._mode == "all":
-            return self._any_added
-        alpha, prefix = self._prefix(i)
+        if self._mode != "index" or not words:
+            similar = bool(words) and self._mode == "all" and self._any_added
+            self._any_added |= not similar
+            return not similar
         n, t, threshold, sets, postings = (
             len(words),
             self._t,
@@ -100,6 +83,9 @@ class JaccardIndex:
             self._sets,
             self._postings,
         )
+        alpha = max(1, math.ceil(t * n) - 1)  # steps 1 and 3
+        ranks = map(self._rank.__getitem__, words)
+        prefix = list(ranks) if alpha == 1 else sorted(ranks)[: n - alpha + 1]
         checked: set[int] = set()
         for rank in prefix:
             for j in postings.get(rank, ()):
@@ -112,17 +98,11 @@ class JaccardIndex:
                     continue
                 common = len(words & other)
                 if common / (n + m - common) >= threshold:  # the len(A | B) of the rule
-                    return True
-        return False
-
-    def add(self, i: int) -> None:
-        """Index set ``i`` under its prefix words, so later queries find it."""
+                    return False
         self._any_added = True
-        if self._mode != "index" or not self._sets[i]:
-            return
-        postings = self._postings
-        for rank in self._prefix(i)[1]:
+        for rank in prefix:
             if rank in postings:
                 postings[rank].append(i)
             else:
                 postings[rank] = [i]
+        return True

@@ -125,9 +125,8 @@ def dedupe(threshold: float = 0.9) -> Reducer:
             i = unread.pop(item, -1)
             if i >= 0:
                 key = " ".join(words[i])
-                if key not in seen_exact and not near.matches(i):
+                if key not in seen_exact and near.add_unless_similar(i):
                     seen_exact.add(key)
-                    near.add(i)
                     kept_rev.append(item)
                     continue
             removed.append(item)
