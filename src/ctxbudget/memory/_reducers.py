@@ -28,7 +28,6 @@ from typing import Any
 from .._errors import SectionError
 from ..typing import Summarizer, Tokenizer
 from ._jaccard import JaccardIndex
-from ._summarize import ExtractiveSummarizer
 
 __all__ = [
     "REDUCERS",
@@ -172,7 +171,7 @@ def summarize_oldest(
         if len(items) <= keep:
             return items, Reduction("summarize_oldest", [])
         old, recent = items[: len(items) - keep], items[len(items) - keep :]
-        text = (summarizer or ExtractiveSummarizer(tokenizer)).summarize(old, max_tokens)
+        text = (summarizer or _extractive(tokenizer)).summarize(old, max_tokens)
         added = [f"summary: {text}"] if text else []
         kept = [*added, *recent]
         freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
@@ -185,7 +184,7 @@ def keep_summary_only(max_tokens: int = 300, summarizer: Summarizer | None = Non
     """Replace the whole section with one summary item."""
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
-        text = (summarizer or ExtractiveSummarizer(tokenizer)).summarize(items, max_tokens)
+        text = (summarizer or _extractive(tokenizer)).summarize(items, max_tokens)
         added = [f"summary: {text}"] if text else []
         freed = _tokens(items, tokenizer) - _tokens(added, tokenizer)
         return added, Reduction("keep_summary_only", list(items), added, freed)
@@ -243,3 +242,10 @@ def reducer_from_spec(spec: str | Mapping[str, Any], section: str) -> tuple[str,
         return _build(spec)
     except ValueError as exc:
         raise SectionError(str(exc), section=section) from None
+
+
+def _extractive(tokenizer: Tokenizer) -> Summarizer:
+    """The offline default summarizer (imported on first use: it brings the Jinja2 sandbox)."""
+    from ._summarize import ExtractiveSummarizer
+
+    return ExtractiveSummarizer(tokenizer)
