@@ -250,3 +250,46 @@ def test_sqlite_steps_of_many_threads_all_land(tmp_path: Path) -> None:
     assert (status.calls, status.used, status.reserved) == (400, 2_000, 0)
     assert status.cost == pytest.approx(4.0)
     reopened.close()
+
+
+class _FailingCommit:
+    """A connection whose COMMIT fails (a full disk, an I/O error); all else is the real one."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.db.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_failed_commit_fails_every_step_of_its_batch_and_keeps_nothing(
+    tmp_path: Path, steps: int
+) -> None:
+    """When the batch's COMMIT fails, every step in it raises LedgerError, even those whose
+    own work succeeded, and none of their writes is in the file."""
+    from ctxbudget.session.ledgers._batch import GroupCommit, _Entry
+
+    path = tmp_path / "g.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE t (v INTEGER)")
+    group = GroupCommit(lambda: _FailingCommit(db), lambda: None, "sqlite:///g.db")  # type: ignore[arg-type, return-value]
+
+    def insert(value: int) -> Callable[[Any], int]:
+        return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (value,)).rowcount
+
+    batch = [_Entry(insert(i)) for i in range(steps)]
+    group._execute(batch)
+    assert all(isinstance(e.error, LedgerError) for e in batch)
+    assert all("cannot commit" in str(e.error) for e in batch)
+    assert not db.in_transaction
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+    check.close()
+    db.close()
