@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +21,13 @@ from ctxbudget import BudgetEvent, SessionBudget
 from ctxbudget.session.ledgers import Limit
 
 pytestmark = pytest.mark.redis
+
+
+def redis_connection_base() -> type:
+    """redis-py's connection class (imported here: redis is an optional dependency)."""
+    import redis
+
+    return redis.Connection
 
 
 class DroppingProxy:
@@ -191,3 +199,212 @@ def test_redis_with_appendonly_does_not_warn(redis_url: str, prefix: str) -> Non
     finally:
         admin.config_set("appendonly", "no")
         admin.close()
+
+
+class CountingConnection(redis_connection_base()):  # type: ignore[misc]
+    """A redis-py connection that counts what it sends: each send is one round trip (a
+    pipeline is one send), and each command's arguments are kept."""
+
+    sends: ClassVar[int] = 0
+    commands: ClassVar[list[tuple[Any, ...]]] = []
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sends += 1
+        super().send_packed_command(command, check_health)
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        type(self).commands.append(args)
+        super().send_command(*args, **kwargs)
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.sends = 0
+        cls.commands = []
+
+
+@pytest.fixture
+def counted(redis_url: str, prefix: str) -> Iterator[Any]:
+    """A RedisLedger whose client counts its round trips, warmed up (scripts loaded, the
+    persistence settings read) and then reset."""
+    import redis
+
+    from ctxbudget.session.ledgers._redis import RedisLedger
+
+    parts = urlsplit(redis_url)
+    pool = redis.ConnectionPool(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 6379,
+        connection_class=CountingConnection,
+    )
+    client = redis.Redis(connection_pool=pool)
+    ledger = RedisLedger(client, key_prefix=prefix)
+    warm = [Limit("session:warm", None, 60.0)]
+    ledger.reserve("warm", 1, warm, 30.0)
+    ledger.commit("warm", 1, 0, None, 0.8)
+    CountingConnection.reset()
+    yield ledger
+    ledger.close()
+
+
+def _names() -> list[str]:
+    return [str(c[0]).upper() for c in CountingConnection.commands]
+
+
+def test_every_step_is_one_evalsha_round_trip(counted: Any, prefix: str) -> None:
+    """Reserve, commit, charge, renew and rollback each send one EVALSHA and nothing else
+    (no SCRIPT LOAD, no persistence check, no status read), also when a scope warns."""
+    limits = [
+        Limit("session:a", 1000, 60.0),
+        Limit("user:u", None, 60.0),
+        Limit("global", None, 60.0),
+    ]
+    steps = [
+        lambda: counted.reserve("r1", 100, limits, 30.0),
+        lambda: counted.renew("r1", 30.0),
+        lambda: counted.commit("r1", 700, 100, 0.5, 0.8),  # crosses the soft line: warned
+        lambda: counted.charge("c1", limits, 100, 50, cost=None, soft_ratio=0.8),  # exhausted
+        lambda: counted.reserve("r2", 10, limits, 30.0),
+        lambda: counted.rollback("r2"),
+        lambda: counted.record(limits, 1, 1, None, 0.8),
+    ]
+    for step in steps:
+        CountingConnection.reset()
+        step()
+        assert (CountingConnection.sends, _names()) == (1, ["EVALSHA"])
+    record = counted.status("session:a")
+    assert (record.used, record.reserved, record.calls, record.warned) == (952, 0, 3, True)
+
+
+def test_a_session_budget_pair_is_two_round_trips(counted: Any) -> None:
+    budget = SessionBudget(counted, session_cap=None)
+    budget.reserve(100, session="s", user="u").commit(60, 30)  # first use of these scopes
+    CountingConnection.reset()
+    budget.reserve(100, session="s", user="u").commit(60, 30)
+    assert (CountingConnection.sends, _names()) == (2, ["EVALSHA", "EVALSHA"])
+
+
+def test_a_step_declares_the_keys_it_knows(counted: Any, prefix: str) -> None:
+    """KEYS: the leases and scopes sets, the step's own key, then the scopes' hashes."""
+    limits = [Limit("session:k", None, 60.0), Limit("global", 10, 60.0)]
+    counted.reserve("rk", 5, limits, 30.0)
+    counted.commit("rk", 1, 1, None, 0.8)
+    counted.charge("ck", limits, 1, 1, cost=None, soft_ratio=0.8)
+    sent = [c[2:] for c in CountingConnection.commands]
+    common = [f"{prefix}leases", f"{prefix}scopes"]
+    hashes = [f"{prefix}s:session:k", f"{prefix}s:global"]
+    assert [int(c[0]) for c in sent] == [5, 3, 5]
+    assert list(sent[0][1:6]) == [*common, f"{prefix}h:rk", *hashes]
+    assert list(sent[1][1:4]) == [*common, f"{prefix}h:rk"]
+    assert list(sent[2][1:6]) == [*common, f"{prefix}h:ck", *hashes]
+
+
+def test_scripts_flushed_from_the_server_are_loaded_again(counted: Any, redis_url: str) -> None:
+    """After SCRIPT FLUSH a step is answered NOSCRIPT (nothing ran), loads every script in
+    one pipelined round trip and runs once: recorded once."""
+    import redis
+
+    limits = [Limit("session:f", None, 60.0)]
+    counted.reserve("f1", 10, limits, 30.0)
+    admin = redis.Redis.from_url(redis_url)
+    admin.script_flush()
+    admin.close()
+    CountingConnection.reset()
+    counted.commit("f1", 4, 3, None, 0.8)
+    assert CountingConnection.sends == 3  # EVALSHA (NOSCRIPT), the pipeline, EVALSHA
+    record = counted.status("session:f")
+    assert (record.used, record.reserved, record.calls) == (7, 0, 1)
+
+
+def _fields(record: Any) -> tuple[Any, ...]:
+    return (
+        record.cap, record.used, record.reserved, record.calls, record.input_tokens,
+        record.output_tokens, record.cost, record.warned, record.exhausted, record.overspent,
+        record.cached_input_tokens, record.cache_write_tokens, record.calls_unpriced,
+    )  # fmt: skip
+
+
+def test_charge_refuses_like_reserve_and_records_like_commit(redis_url: str, prefix: str) -> None:
+    """One ledger charges, the other reserves then commits the same calls: the same
+    verdicts, the same events and the same records; a refused charge records nothing."""
+    from ctxbudget import ledger_from_url
+
+    one = ledger_from_url(f"{redis_url}?prefix={prefix}one:")
+    two = ledger_from_url(f"{redis_url}?prefix={prefix}two:")
+    limits = [
+        Limit("session:c", 1000, 60.0),
+        Limit("user:u", 5000, 60.0),
+        Limit("global", None, 60.0),
+    ]
+    calls = [
+        (300, 100, 0.01, 50, 0),
+        (400, 100, None, 0, 20),
+        (150, 50, 0.5, 0, 0),
+        (10, 0, None, 0, 0),
+    ]
+    for i, (inp, out, cost, cached, written) in enumerate(calls):
+        extra = {"cached_input_tokens": cached, "cache_write_tokens": written}
+        held, settled = one.charge(f"c{i}", limits, inp, out, cost=cost, soft_ratio=0.8, **extra)
+        expect = two.reserve(f"c{i}", inp + out, limits, 60.0)
+        assert held.ok == expect.ok
+        if not expect.ok:
+            assert settled is None
+            assert held.exhausted == expect.exhausted
+            assert _fields(held.refused) == _fields(expect.refused)
+            continue
+        want = two.commit(f"c{i}", inp, out, cost, 0.8, **extra)
+        assert settled is not None
+        for got, exp in [
+            (settled.soft_warned, want.soft_warned),
+            (settled.exhausted, want.exhausted),
+        ]:
+            assert [(r.scope, _fields(r)) for r in got] == [(r.scope, _fields(r)) for r in exp]
+    for scope in ("session:c", "user:u", "global"):
+        assert _fields(one.status(scope)) == _fields(two.status(scope))
+    record = one.status("session:c")
+    assert (record.used, record.calls, record.exhausted) == (910, 3, True)  # 3rd refused
+    one.close()
+    two.close()
+
+
+def test_a_replayed_charge_returns_the_first_outcome_and_records_nothing_more(
+    redis_url: str, prefix: str
+) -> None:
+    from ctxbudget import ReservationError, ledger_from_url
+
+    ledger = ledger_from_url(f"{redis_url}?prefix={prefix}")
+    limits = [Limit("session:r", 500, 60.0)]
+    first = ledger.charge("same", limits, 300, 100, cost=0.25, soft_ratio=0.5)
+    again = ledger.charge("same", limits, 300, 100, cost=0.25, soft_ratio=0.5)  # would not fit
+    assert again == first
+    assert first[1] is not None
+    assert [r.scope for r in first[1].soft_warned] == ["session:r"]
+    record = ledger.status("session:r")
+    assert (record.used, record.calls, record.cost, record.reserved) == (400, 1, 0.25, 0)
+    with pytest.raises(ReservationError):
+        ledger.commit("same", 1, 1, None, 0.8)  # a charge leaves nothing to commit
+    ledger.reserve("held", 10, limits, 30.0)
+    with pytest.raises(ReservationError, match="active"):
+        ledger.charge("held", limits, 1, 1, cost=None, soft_ratio=0.8)
+    ledger.close()
+
+
+@pytest.mark.parametrize("mode", ["close", "silent"])
+def test_a_lost_charge_reply_never_charges_twice(
+    proxy: DroppingProxy, prefix: str, mode: str
+) -> None:
+    """The client retries a charge whose reply was lost after the script ran; the replay
+    records nothing and returns the first outcome."""
+    from ctxbudget import ledger_from_url
+
+    ledger = ledger_from_url(f"redis://127.0.0.1:{proxy.port}/0?prefix={prefix}&timeout=0.5")
+    limits = [Limit("session:l", 1000, 60.0)]
+    ledger.charge("warm", limits, 1, 0, cost=None, soft_ratio=0.8)  # scripts loaded
+    proxy.arm(mode)
+    held, settled = ledger.charge("lost", limits, 600, 200, cost=None, soft_ratio=0.8)
+    assert proxy.dropped == 1
+    assert held.ok
+    assert settled is not None
+    assert [r.scope for r in settled.soft_warned] == ["session:l"]
+    record = ledger.status("session:l")
+    assert (record.used, record.calls, record.reserved) == (801, 2, 0)
+    ledger.close()

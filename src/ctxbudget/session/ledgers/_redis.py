@@ -1,7 +1,8 @@
 """The Redis ledger: safe across processes and hosts; every step is one Lua script.
 
-Scripts ship as package data (``ctxbudget/session/ledgers/lua/``) and run with the server's
-clock, so hosts with skewed clocks agree on lease expiry. Keys live under a prefix (default
+Scripts ship as package data (``ctxbudget/session/ledgers/lua/``), run by digest (one
+``EVALSHA``, one round trip per step: see :mod:`._redis_scripts`) with the server's clock, so
+hosts with skewed clocks agree on lease expiry. Keys live under a prefix (default
 ``ctxbudget:``) with TTLs for retention. Every script is idempotent per request (a reserve per
 reservation id, a commit, rollback or record per request id), so the client retries a step
 whose reply was lost without holding or recording anything twice. Needs the optional ``redis``
@@ -11,9 +12,8 @@ package: ``pip install 'ctxbudget[redis]'``.
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Callable, Sequence
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,8 @@ from ._base import (
     ScopeRecord,
     SettleOutcome,
 )
+from ._redis_scripts import expired_of, record_of, records_of, scripts
+from ._redis_scripts import text as _text
 from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
@@ -44,15 +46,6 @@ __all__ = ["RedisLedger"]
 log = logging.getLogger("ctxbudget.ledgers")
 
 
-def _script(name: str) -> str:
-    folder = resources.files(__package__ or "ctxbudget.session.ledgers").joinpath("lua")
-    return folder.joinpath("common.lua").read_text() + "\n" + folder.joinpath(name).read_text()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _config(client: redis.Redis, name: str) -> str:
     """One server setting by ``CONFIG GET`` ("" when it is not set)."""
     reply = client.config_get(name)
@@ -65,12 +58,13 @@ def _cost(cost: float | None) -> str:
     return "" if cost is None else repr(cost)
 
 
-def _expired(flat: Sequence[Any]) -> tuple[Expired, ...]:
-    items = [_text(v) for v in flat]
-    return tuple(
-        Expired(items[i], int(items[i + 1]), tuple(s for s in items[i + 2].split("\n") if s))
-        for i in range(0, len(items), 3)
-    )
+def _request_id() -> str:
+    """A fresh request id: a retry of the same call replays its first reply."""
+    return os.urandom(16).hex()
+
+
+#: What a settle step answers when Redis is unreachable and the ledger fails open.
+_NOTHING_SETTLED = [1, 0, [], [], [], [], []]
 
 
 class RedisLedger(Ledger):
@@ -108,10 +102,9 @@ class RedisLedger(Ledger):
         self.prefix = key_prefix
         self.fail_open = fail_open
         self.url = redact(url)
-        self._scripts = {
-            name: client.register_script(_script(f"{name}.lua"))
-            for name in ("reserve", "renew", "commit", "rollback", "record", "expire")
-        }
+        self._scripts = scripts()
+        self._leases = f"{key_prefix}leases"
+        self._scope_set = f"{key_prefix}scopes"
         self.durability_warning: str | None = None
         self._persistence_checked = False  # checked after the first step that reaches Redis
 
@@ -196,15 +189,23 @@ class RedisLedger(Ledger):
         except redis.exceptions.RedisError as exc:
             raise LedgerError(f"Redis error during {what}: {exc}", url=self.url) from exc
 
+    def _run(self, name: str, keys: list[str], args: list[Any], unavailable: Any) -> Any:
+        """Run one step's script (one round trip), with the errors of :meth:`_call`."""
+        client = self.client
+        return self._call(name, lambda: self._scripts.run(client, name, keys, args), unavailable)
+
+    def _keys(self, own: str, limits: Sequence[Limit] = ()) -> list[str]:
+        """A script's KEYS: leases, scopes, its own key, then one hash per limit's scope."""
+        prefix = self.prefix
+        return [self._leases, self._scope_set, own, *[f"{prefix}s:{x.scope}" for x in limits]]
+
     @staticmethod
     def _limits(limits: Sequence[Limit]) -> list[str]:
+        """Per limit, its cap ('' for none) and retention in seconds, as the scripts take them."""
         out = []
         for limit in limits:
-            out += [
-                limit.scope,
-                "" if limit.cap is None else str(limit.cap),
-                repr(limit.retention_s),
-            ]
+            out.append("" if limit.cap is None else str(limit.cap))
+            out.append(repr(limit.retention_s))
         return out
 
     def reserve(
@@ -216,28 +217,25 @@ class RedisLedger(Ledger):
         owner: str | None = None,
     ) -> ReserveOutcome:
         # owner is not used: Redis serves many hosts, so only the lease tells who is gone.
-        args: list[Any] = [
-            self.prefix,
-            reservation_id,
-            tokens,
-            repr(lease_s),
-            len(limits),
-            *self._limits(limits),
-        ]
-        reply = self._call("reserve", lambda: self._scripts["reserve"](args=args), [1, [], []])
+        keys = self._keys(f"{self.prefix}h:{reservation_id}", limits)
+        args = [tokens, repr(lease_s), *self._limits(limits)]
+        return self._reserved(self._run("reserve", keys, args, [1, [], []]))
+
+    @staticmethod
+    def _reserved(reply: list[Any]) -> ReserveOutcome:
         ok, refused, expired = reply
         if int(ok) == 1:
-            return ReserveOutcome(ok=True, expired=_expired(expired))
+            return ReserveOutcome(ok=True, expired=expired_of(expired))
         scope = _text(refused[0])
         used, reserved, cap, newly, flagged = (int(_text(v)) for v in refused[1:])
         record = ScopeRecord(scope, cap=cap, used=used, reserved=reserved, exhausted=bool(flagged))
         return ReserveOutcome(
-            ok=False, refused=record, expired=_expired(expired), exhausted=bool(newly)
+            ok=False, refused=record, expired=expired_of(expired), exhausted=bool(newly)
         )
 
     def renew(self, reservation_id: str, lease_s: float) -> bool:
-        args = [self.prefix, reservation_id, repr(lease_s)]
-        reply = self._call("renew", lambda: self._scripts["renew"](args=args), [1])
+        keys = self._keys(f"{self.prefix}h:{reservation_id}")
+        reply = self._run("renew", keys, [repr(lease_s)], [1])
         self._check_settleable(reply, reservation_id, "renew")
         return int(reply[0]) == 1
 
@@ -253,22 +251,27 @@ class RedisLedger(Ledger):
             )
 
     def _settled(self, reply: list[Any], reservation_id: str, what: str) -> SettleOutcome:
+        """A settle reply ({1, lapsed, warned, exhausted, expired, overspent, records})."""
         self._check_settleable(reply, reservation_id, what)
-        _, lapsed, warned, exhausted, expired, overspent = reply
+        _, lapsed, warned, exhausted, expired, overspent = reply[:6]
+        # the scripts return the records of the scopes they name; a reply stored by an
+        # older version (a replay) has none, and those are read back
+        records = records_of(reply[6]) if len(reply) > 6 else {}
+
+        def record(scope: Any) -> ScopeRecord:
+            name = _text(scope)
+            return records.get(name) or self.status(name) or ScopeRecord(name)
+
         return SettleOutcome(
-            tuple(self._record_or_name(s) for s in warned),
-            tuple(self._record_or_name(s) for s in exhausted),
+            tuple(record(s) for s in warned),
+            tuple(record(s) for s in exhausted),
             bool(int(lapsed)),
-            _expired(expired),
+            expired_of(expired),
             tuple(
-                Overspend(self._record_or_name(s), int(_text(n)), int(_text(m)), _text(c))
+                Overspend(record(s), int(_text(n)), int(_text(m)), _text(c))
                 for s, n, m, c in overspent
             ),
         )
-
-    def _record_or_name(self, scope: Any) -> ScopeRecord:
-        name = _text(scope)
-        return self.status(name) or ScopeRecord(name)
 
     def commit(
         self,
@@ -281,25 +284,68 @@ class RedisLedger(Ledger):
         cached_input_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> SettleOutcome:
-        args: list[Any] = [
-            self.prefix,
-            reservation_id,
+        keys = self._keys(f"{self.prefix}h:{reservation_id}")
+        args = [
             input_tokens,
             output_tokens,
             _cost(cost),
             repr(soft_ratio),
-            uuid.uuid4().hex,  # the request id: a retry of this call replays its first reply
+            _request_id(),
             cached_input_tokens,
             cache_write_tokens,
         ]
-        reply = self._call(
-            "commit", lambda: self._scripts["commit"](args=args), [1, 0, [], [], [], []]
-        )
+        reply = self._run("commit", keys, args, _NOTHING_SETTLED)
         return self._settled(reply, reservation_id, "commit")
 
+    def charge(
+        self,
+        reservation_id: str,
+        limits: Sequence[Limit],
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cost: float | None,
+        soft_ratio: float,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        owner: str | None = None,
+    ) -> tuple[ReserveOutcome, SettleOutcome | None]:
+        """Spend usage known before the call in ONE script (one round trip): refused exactly as
+        :meth:`reserve` of ``input_tokens + output_tokens`` would refuse (nothing recorded),
+        else recorded exactly as :meth:`commit` records it. Token counts are in tokens,
+        ``cost`` in US dollars (``None``: unknown).
+
+        Idempotent per ``reservation_id``: a replay (a retry after a lost reply) records
+        nothing more and returns the first settle outcome; the reservation is kept as
+        committed for the longest retention of ``limits``.
+
+        Returns:
+            ``(reserve outcome, settle outcome)``; the settle outcome is ``None`` when refused.
+
+        Raises:
+            ReservationError: ``reservation_id`` is a reservation's that was not charged.
+            LedgerError: Redis is unreachable (failing closed) or answers with an error.
+        """
+        keys = self._keys(f"{self.prefix}h:{reservation_id}", limits)
+        args = [
+            input_tokens,
+            output_tokens,
+            _cost(cost),
+            repr(soft_ratio),
+            cached_input_tokens,
+            cache_write_tokens,
+            *self._limits(limits),
+        ]
+        reply = self._run("charge", keys, args, [1, [], [], _NOTHING_SETTLED])
+        self._check_settleable(reply, reservation_id, "charge")
+        if int(reply[0]) == 0:
+            return self._reserved(reply), None
+        held = ReserveOutcome(ok=True, expired=expired_of(reply[2]))
+        return held, self._settled(reply[3], reservation_id, "charge")
+
     def rollback(self, reservation_id: str) -> None:
-        args = [self.prefix, reservation_id, uuid.uuid4().hex]
-        reply = self._call("rollback", lambda: self._scripts["rollback"](args=args), [1])
+        keys = self._keys(f"{self.prefix}h:{reservation_id}")
+        reply = self._run("rollback", keys, [_request_id()], [1])
         self._check_settleable(reply, reservation_id, "roll back")
 
     def record(
@@ -313,52 +359,28 @@ class RedisLedger(Ledger):
         cached_input_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> SettleOutcome:
-        args: list[Any] = [
-            self.prefix,
-            uuid.uuid4().hex,
+        keys = self._keys(f"{self.prefix}r:{_request_id()}", limits)
+        args = [
             input_tokens,
             output_tokens,
             _cost(cost),
             repr(soft_ratio),
             cached_input_tokens,
             cache_write_tokens,
-            len(limits),
             *self._limits(limits),
         ]
-        reply = self._call(
-            "record", lambda: self._scripts["record"](args=args), [1, 0, [], [], [], []]
-        )
+        reply = self._run("record", keys, args, _NOTHING_SETTLED)
         return self._settled(reply, "-", "record")
 
     def expire(self) -> tuple[Expired, ...]:
-        reply = self._call("expire", lambda: self._scripts["expire"](args=[self.prefix]), [])
-        return _expired(reply)
+        keys = [self._leases, self._scope_set]
+        return expired_of(self._run("expire", keys, [], []))
 
     def status(self, scope: str) -> ScopeRecord | None:
         raw = self._call("status", lambda: self.client.hgetall(f"{self.prefix}s:{scope}"), {})
         if not raw:
             return None
-        h = {_text(k): _text(v) for k, v in raw.items()}
-        return ScopeRecord(
-            scope,
-            cap=int(h["cap"]) if h.get("cap") else None,
-            used=int(h.get("used", 0)),
-            reserved=int(h.get("reserved", 0)),
-            calls=int(h.get("calls", 0)),
-            input_tokens=int(h.get("input", 0)),
-            output_tokens=int(h.get("output", 0)),
-            cost=float(h.get("cost", 0)),
-            created=float(h.get("created", 0)),
-            updated=float(h.get("updated", 0)),
-            warned=h.get("warned") == "1",
-            exhausted=h.get("exhausted") == "1",
-            expires=float(h.get("expires", 0)),
-            overspent=int(h.get("overspent", 0)),
-            overspends=int(h.get("overspends", 0)),
-            cached_input_tokens=int(h.get("cached", 0)),
-            cache_write_tokens=int(h.get("written", 0)),
-            calls_unpriced=int(h.get("unpriced", 0)),
-        )
+        return record_of(scope, {_text(k): _text(v) for k, v in raw.items()})
 
     def scopes(self, prefix: str = "") -> list[str]:
         names = self._call("list", lambda: self.client.zrange(f"{self.prefix}scopes", 0, -1), [])

@@ -1,8 +1,9 @@
--- ARGV: prefix. Reclaims expired leases and forgets scopes past their retention.
+-- KEYS: leases, scopes. Reclaims expired leases and forgets scopes past their
+-- retention.
 local expired = reclaim()
-local gone = redis.call('ZRANGEBYSCORE', P .. 'scopes', '-inf', now)
+local gone = redis.call('ZRANGEBYSCORE', SCOPES, '-inf', now)
 for _, scope in ipairs(gone) do
   redis.call('DEL', scope_key(scope))
-  redis.call('ZREM', P .. 'scopes', scope)
+  redis.call('ZREM', SCOPES, scope)
 end
 return expired

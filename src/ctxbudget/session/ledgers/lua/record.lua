@@ -1,22 +1,20 @@
--- ARGV: prefix, request id, input_tokens, output_tokens, cost ('' when unknown), soft_ratio,
--- cached_input_tokens, cache_write_tokens, n, then n triples (scope, cap or '', retention_s).
+-- KEYS: leases, scopes, the request, then n scope hashes. ARGV: input_tokens, output_tokens,
+-- cost ('' when unknown), soft_ratio, cached_input_tokens, cache_write_tokens, then n pairs
+-- (cap or '', retention_s), one per scope hash.
 -- Idempotent: a replay of the same request (a client retry after a lost reply) returns the
 -- first reply and records nothing more.
-local rk = P .. 'r:' .. ARGV[2]
+local rk = KEYS[3]
 local first = redis.call('GET', rk)
 if first then return cjson.decode(first) end
 local expired = reclaim()
-local u = usage(ARGV[3], ARGV[4], ARGV[7], ARGV[8], ARGV[5])
-local ratio = tonumber(ARGV[6])
-local n = tonumber(ARGV[9])
+local u = usage(ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[3])
+local ratio = tonumber(ARGV[4])
 local acc = settled()
-for i = 0, n - 1 do
-  local scope, cap, retention = ARGV[10 + 3 * i], ARGV[11 + 3 * i], tonumber(ARGV[12 + 3 * i])
-  local sk = ensure_scope(scope)
-  redis.call('HSET', sk, 'cap', cap)
-  spend(scope, u, ratio, 0, 'unreserved', acc)
-  keep_scope(scope, retention)
+for i = 1, #KEYS - 3 do
+  local key, cap = KEYS[3 + i], ARGV[5 + 2 * i]
+  local v = redis.call('HMGET', key, unpack(SPEND))
+  spend(key, v, cap, u, ratio, 0, 'unreserved', acc, {'cap', cap}, tonumber(ARGV[6 + 2 * i]))
 end
-local reply = {1, 0, acc.warned, acc.exhausted, expired, acc.overspent}
+local reply = settle_reply(0, acc, expired)
 redis.call('SET', rk, cjson.encode(reply), 'EX', 86400)
 return reply
