@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from typing import Any
 
 import tiktoken
 
-from benchmarks import corpus, tokenizer_objects
+from benchmarks import corpus, ledgers, limits, tokenizer_objects
 from ctxbudget import (
     ContextBuilder,
     Section,
@@ -86,6 +85,7 @@ class Report:
     peers: list[dict[str, Any]] = field(default_factory=list)
     ledgers: list[dict[str, Any]] = field(default_factory=list)
     tokenizer_objects: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # benchmarks.limits: sections 7-10
     plot: str | None = None
 
 
@@ -403,85 +403,6 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-def pairs_per_s(url: str, pairs: int, clients: int, repeats: int) -> float:
-    """Median reserve+commit pairs per second with ``clients`` threads sharing one ledger."""
-    from ctxbudget import SessionBudget, ledger_from_url
-
-    rates = []
-    for run_index in range(repeats):
-        ledger = ledger_from_url(url)
-        budget = SessionBudget(ledger, session_cap=None)
-        per = pairs // clients
-
-        def work(
-            client: int, budget: SessionBudget = budget, per: int = per, run_index: int = run_index
-        ) -> None:
-            session = f"bench-{run_index}-{client}"
-            for _ in range(per):
-                budget.reserve(100, session=session, user=f"u{client}").commit(60, 30)
-
-        threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        rates.append(per * clients / (time.perf_counter() - start))
-        ledger.close()
-    return statistics.median(rates)
-
-
-def bench_ledgers(repeats: int, smoke: bool) -> list[dict[str, Any]]:
-    scale = 0.1 if smoke else 1.0
-    rows = []
-    proc, redis_url = start_redis()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            kinds = [
-                ("memory", "memory://", int(4000 * scale)),
-                (
-                    "sqlite, synchronous=FULL (durable across power loss)",
-                    f"sqlite:///{tmp}/full.db",
-                    int(400 * scale),
-                ),
-                (
-                    "sqlite, synchronous=NORMAL (durable across a killed process)",
-                    f"sqlite:///{tmp}/normal.db?synchronous=normal",
-                    int(2000 * scale),
-                ),
-                ("redis over loopback", f"{redis_url}?prefix=bench:", int(2000 * scale)),
-            ]
-            for name, url, pairs in kinds:
-                rows.append(
-                    {
-                        "ledger": name,
-                        "single": pairs_per_s(url, pairs, 1, repeats),
-                        "eight": pairs_per_s(url, pairs, 8, repeats),
-                    }
-                )
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        n = int(2000 * scale)
-
-        def pings() -> None:
-            for _ in range(n):
-                client.ping()
-
-        rows.append(
-            {
-                "ledger": "redis PING round trip (reference)",
-                "single": n / median_s(pings, repeats),
-                "eight": None,
-            }
-        )
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    return rows
-
-
 # -- plot and report -----------------------------------------------------------------------
 
 
@@ -522,6 +443,42 @@ def plot(scale: list[dict[str, float]], path: Path) -> str:
     return path.name
 
 
+def ledger_goals(rows: list[dict[str, Any]]) -> list[str]:
+    """The ledger goals: memory >= 100k pairs/s and flat, SQLite >= 5k pairs/s with 8 threads
+    (default durability), a Redis step <= 1.2x a bare PING."""
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    by = {r["row"].split(" (")[0]: r for r in rows}
+    out = []
+    level = by.get("memory: Ledger.reserve + commit")
+    budget = by.get("memory: SessionBudget")
+    if level and budget:
+        out.append(
+            f"- Memory ledger >= 100k pairs/s: {level['one']:,.0f} at the ledger, "
+            f"{budget['one']:,.0f} through SessionBudget, {verdict(budget['one'] >= 100_000)}."
+        )
+    flat = next((r for r in rows if r["row"].startswith("memory: flat?")), None)
+    if flat:
+        ratio = flat["eight"] / flat["one"]
+        out.append(f"- Memory ledger flat after 1M pairs: x{ratio:.2f}, {verdict(ratio >= 0.8)}.")
+    sqlite = by.get("sqlite synchronous=FULL: SessionBudget")
+    bare = by.get("sqlite synchronous=FULL: bare durable transaction")
+    if sqlite and bare:
+        out.append(
+            f"- SQLite (default durability) >= 5k pairs/s with 8 threads: {sqlite['eight']:,.0f} "
+            f"(a bare durable transaction: {bare['eight']:,.0f}/s with 8 threads), "
+            f"{verdict(sqlite['eight'] >= 5_000)}."
+        )
+    redis = by.get("redis over loopback: SessionBudget")
+    ping = by.get("redis over loopback: bare PING")
+    if redis and ping:
+        step = ping["one"] / (2 * redis["one"])  # a pair is two steps, each one round trip
+        out.append(f"- Redis step <= 1.2x a bare PING: {step:.2f}x, {verdict(step <= 1.2)}.")
+    return out
+
+
 def goals(report: Report) -> list[str]:
     """One line per goal of the performance issue: met or not, with the measured number."""
 
@@ -555,6 +512,8 @@ def goals(report: Report) -> list[str]:
                 f"{verdict(ratio >= 20)}; <= 0.3x one encode of the output: {share:.2f}x, "
                 f"{verdict(share <= 0.3)} (see section 3)."
             )
+    out += ledger_goals(report.ledgers)
+    out += limits.goals(report.extra)
     measured = [r for r in report.peers if "error" not in r]
     if measured:
         slowest = min(r["peer_s"] / r["ours_s"] for r in measured)
@@ -702,23 +661,20 @@ def markdown(report: Report, repeats: int) -> str:
         lines += [
             f"- **{r['peer']}**: {r.get('notes') or r.get('error', '')}" for r in report.peers
         ]
-    lines += [
-        "",
-        "## 5. Ledgers: reserve + commit pairs per second",
-        "",
-        "Each pair is one atomic reserve (checking the session, user and global scopes) and "
-        "one atomic commit. 8 concurrent clients are 8 threads sharing one ledger object (one "
-        "SQLite connection per thread, one Redis connection pool). The PING row is the bare "
-        "round trip of the same Redis over loopback: a pair costs two round trips.",
-        "",
-        "| ledger | 1 client (pairs/s) | 8 concurrent clients (pairs/s) |",
-        "|---|---:|---:|",
-    ]
-    lines += [
-        f"| {r['ledger']} | {r['single']:,.0f} "
-        f"| {'-' if r['eight'] is None else format(r['eight'], ',.0f')} |"
-        for r in report.ledgers
-    ]
+    if report.ledgers:
+        lines += [
+            "",
+            "## 5. Ledgers: reserve + commit pairs per second",
+            "",
+            "`python -m benchmarks.ledgers`: each pair is one atomic reserve (the session, "
+            "user and global scopes) and one atomic commit through `SessionBudget`; 8 threads "
+            "share one budget (one SQLite connection per thread, one Redis connection pool); 4 "
+            "processes each have their own budget on the same store. Bare rows are the store's "
+            "own round trip: one durable SQLite transaction (`BEGIN IMMEDIATE`, one `UPDATE`, "
+            "`COMMIT`) and Redis `PING` (a reserve and a commit are two round trips).",
+            "",
+            ledgers.markdown(report.ledgers, 3),
+        ]
     if report.tokenizer_objects:
         t = report.tokenizer_objects
         lines += [
@@ -735,6 +691,7 @@ def markdown(report: Report, repeats: int) -> str:
             f'| `tokenizer="hf:<path>"` | {t["path_s"] * 1e3:.1f} |',
             f"| `tokenizer=<tokenizers.Tokenizer>` | {t['object_s'] * 1e3:.1f} |",
         ]
+    lines += limits.markdown(report.extra, repeats)
     lines.append("")
     return "\n".join(lines)
 
@@ -745,14 +702,15 @@ def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
         report.scale = bench_scale([2_000, 20_000], repeats=1, cap=1_000, rss=False)
         report.near = bench_near(repeats=1, cap=1_000)
         report.incremental = bench_incremental(200, repeats=1, cap=1_000)
-        report.ledgers = bench_ledgers(repeats=1, smoke=True)
+        report.ledgers = ledgers.run(smoke=True, repeats=1)
         report.tokenizer_objects = tokenizer_objects.measure(repeats=1, conversations=5)
         return report
     report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
     report.near = bench_near(repeats, CAP)
     report.incremental = bench_incremental(5_000, repeats, CAP)
     report.batch = bench_batch(repeats)
-    report.ledgers = bench_ledgers(repeats=3, smoke=False)
+    report.ledgers = ledgers.run(smoke=False, repeats=3)
+    report.extra = limits.run(smoke=False, repeats=repeats)
     report.tokenizer_objects = tokenizer_objects.measure(repeats=repeats)
     if peers:
         report.peers = bench_peers(1_000_000, CAP, repeats=3)

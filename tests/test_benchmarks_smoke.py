@@ -19,14 +19,19 @@ def test_harness_smoke_run_builds_every_table(shared_data: Path, redis_url: str)
     assert report.scale[1]["stored"] > 10 * report.scale[0]["stored"] / 2
     assert report.incremental["messages"] == 200
     assert report.incremental["warm_s"] > 0
-    assert [r["ledger"].split(",")[0].split(" ")[0] for r in report.ledgers] == [
+    assert [r["row"].split(":")[0].split(" ")[0] for r in report.ledgers] == [
         "memory",
+        "memory",
+        "memory",
+        "sqlite",
+        "sqlite",
         "sqlite",
         "sqlite",
         "redis",
         "redis",
     ]
-    assert all(r["single"] > 0 for r in report.ledgers)
+    assert all(r["one"] > 0 for r in report.ledgers)
+    assert any(r["four_processes"] for r in report.ledgers)  # the 4-process column ran
     assert report.tokenizer_objects["messages"] > 0
     assert report.tokenizer_objects["object_s"] > 0
     text = harness.markdown(report, repeats=1)
@@ -38,6 +43,35 @@ def test_harness_smoke_run_builds_every_table(shared_data: Path, redis_url: str)
         "## 6. Tokenizer objects",
     ):
         assert heading in text
+    assert any(line.startswith("- Memory ledger >= 100k") for line in harness.goals(report))
+
+
+@pytest.mark.data
+def test_limits_smoke_run_measures_startup_histories_huge_lines_and_dedupe(
+    shared_data: Path,
+) -> None:
+    """Sections 7-10 (startup, W1 histories, huge lines, dedupe) run end to end at tiny sizes;
+    dedupe's result equals the all-pairs original's."""
+    from benchmarks import limits
+
+    extra = limits.run(smoke=True, repeats=1)
+    assert extra["startup"]["after"]["import_ms"] > 0
+    assert extra["startup"]["after"]["cli"] > extra["startup"]["after"]["import_ms"]
+    assert [r["size"] for r in extra["history"]] == [20_000]
+    assert all(r["kept"] > 0 and r["fit_ms"] > 0 for r in extra["history"])
+    assert extra["huge"].count("| base64 |") == 1
+    assert all(r["equal"] for r in extra["dedupe"])
+    text = "\n".join(limits.markdown(extra, repeats=1))
+    for heading in (
+        "## 7. Startup",
+        "## 8. Long chat",
+        "## 9. One huge line",
+        "## 10. The `dedupe`",
+    ):
+        assert heading in text
+    goals = limits.goals(extra)
+    assert len(goals) == 3  # the dedupe goal is at 10,000 items: not in a smoke run
+    assert all("met" in g and ("(section 7)" in g or "(section 8)" in g) for g in goals)
 
 
 @pytest.mark.data
