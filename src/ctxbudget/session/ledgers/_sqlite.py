@@ -83,13 +83,21 @@ _SCOPE_COLUMNS = """scope, cap, used, reserved, calls, input_tokens, output_toke
     cache_write_tokens, calls_unpriced"""
 # Only constant column lists and "?" placeholders are ever joined into SQL.
 _GET_SCOPES = f"SELECT {_SCOPE_COLUMNS} FROM scopes WHERE scope IN "  # noqa: S608
-_PUT_SCOPES = f"INSERT OR REPLACE INTO scopes ({_SCOPE_COLUMNS}) VALUES "  # noqa: S608
+_PUT_SCOPES = f"INSERT INTO scopes ({_SCOPE_COLUMNS}) VALUES "  # noqa: S608
+# An upsert updates a row in place; INSERT OR REPLACE would delete it and insert it again
+# (a new rowid, the primary-key index written twice): more pages in every transaction.
+_UPSERT_SCOPES = " ON CONFLICT(scope) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in (c.strip() for c in _SCOPE_COLUMNS.split(",")) if c != "scope"
+)
 _ROW = "(" + ", ".join(["?"] * 18) + ")"
 _ROWS_PER_PUT = 50  # 18 parameters a row: well under SQLite's oldest limit of 999
 _GET_HOLD = """SELECT id, tokens, scopes, state, created, expires, retention, owner
     FROM holds WHERE id = ?"""
-_PUT_HOLD = """INSERT OR REPLACE INTO holds (id, tokens, scopes, state, created, expires,
-    retention, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+_PUT_HOLD = """INSERT INTO holds (id, tokens, scopes, state, created, expires, retention,
+    owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET tokens =
+    excluded.tokens, scopes = excluded.scopes, state = excluded.state, created =
+    excluded.created, expires = excluded.expires, retention = excluded.retention, owner =
+    excluded.owner"""
 _EXPIRED_HOLDS = """SELECT id, tokens, scopes, state, created, expires, retention, owner
     FROM holds WHERE state = 'active' AND expires <= ?"""
 _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
@@ -160,7 +168,7 @@ class _SqlRows(Rows):
                     r.cache_write_tokens,
                     r.calls_unpriced,
                 )
-            self.db.execute(_PUT_SCOPES + ", ".join([_ROW] * len(chunk)), args)
+            self.db.execute(_PUT_SCOPES + ", ".join([_ROW] * len(chunk)) + _UPSERT_SCOPES, args)
 
     @staticmethod
     def _hold(row: tuple[Any, ...]) -> Hold:
