@@ -293,3 +293,13 @@ def test_a_failed_commit_fails_every_step_of_its_batch_and_keeps_nothing(
     assert check.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
     check.close()
     db.close()
+
+
+def test_sqlite_older_than_upsert_is_a_one_line_ledger_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python linked against SQLite < 3.24 (no upsert) gets a clear LedgerError."""
+    monkeypatch.setattr(_sqlite.sqlite3, "sqlite_version_info", (3, 22, 0))
+    monkeypatch.setattr(_sqlite.sqlite3, "sqlite_version", "3.22.0")
+    with pytest.raises(LedgerError, match=r"needs SQLite >= 3\.24.*links SQLite 3\.22\.0"):
+        SQLiteLedger(tmp_path / "old.db")

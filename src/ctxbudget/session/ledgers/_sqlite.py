@@ -100,6 +100,7 @@ _PUT_HOLD = """INSERT INTO holds (id, tokens, scopes, state, created, expires, r
     excluded.owner"""
 _EXPIRED_HOLDS = """SELECT id, tokens, scopes, state, created, expires, retention, owner
     FROM holds WHERE state = 'active' AND expires <= ?"""
+_MIN_SQLITE = (3, 24, 0)  # ON CONFLICT ... DO UPDATE (upsert)
 _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
 
 
@@ -271,6 +272,12 @@ class SQLiteLedger(RowLedger):
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is not None:
             return db
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise LedgerError(
+                f"the SQLite ledger needs SQLite >= 3.24 (upsert); this Python links SQLite "
+                f"{sqlite3.sqlite_version}: use a newer Python build, or another ledger",
+                url=self.url,
+            )
         try:
             # Each thread uses its own connection; only close() touches them all.
             db = sqlite3.connect(
