@@ -34,6 +34,7 @@ from typing import Any
 import tiktoken
 
 from benchmarks import corpus, ledgers, limits, tokenizer_objects
+from benchmarks.limits import verdict
 from ctxbudget import (
     ContextBuilder,
     Section,
@@ -447,9 +448,6 @@ def ledger_goals(rows: list[dict[str, Any]]) -> list[str]:
     """The ledger goals: memory >= 100k pairs/s and flat, SQLite >= 5k pairs/s with 8 threads
     (default durability), a Redis step <= 1.2x a bare PING."""
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**not met**"
-
     by = {r["row"].split(" (")[0]: r for r in rows}
     out = []
     level = by.get("memory: Ledger.reserve + commit")
@@ -481,9 +479,6 @@ def ledger_goals(rows: list[dict[str, Any]]) -> list[str]:
 
 def goals(report: Report) -> list[str]:
     """One line per goal of the performance issue: met or not, with the measured number."""
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**not met**"
 
     out = []
     if report.scale:

@@ -30,12 +30,13 @@ def run(*, smoke: bool, repeats: int) -> dict[str, Any]:
     return out
 
 
+def verdict(ok: bool) -> str:
+    """How docs/benchmarks.md says whether a goal is met."""
+    return "met" if ok else "**not met**"
+
+
 def goals(extra: dict[str, Any]) -> list[str]:
     """One line per goal these tables measure: met or not, with the number."""
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**not met**"
-
     out = []
     if "startup" in extra:
         after = extra["startup"]["after"]
