@@ -25,6 +25,7 @@ The Redis server is started on a free loopback port by :func:`benchmarks.harness
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import multiprocessing as mp
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +77,13 @@ def budget_rate(url: str, pairs: int, clients: int) -> float:
 def _process(url: str, client: int, pairs: int, barrier: Any, done: Any) -> None:
     from ctxbudget import SessionBudget
 
-    _quiet()
-    budget = SessionBudget(url, session_cap=None)
-    tag = uuid.uuid4().hex[:8]
-    _budget_pairs(budget, client, 1, tag)
-    barrier.wait(timeout=120)
-    _budget_pairs(budget, client, pairs, tag)
-    budget.close()
+    with _quiet():
+        budget = SessionBudget(url, session_cap=None)
+        tag = uuid.uuid4().hex[:8]
+        _budget_pairs(budget, client, 1, tag)
+        barrier.wait(timeout=120)
+        _budget_pairs(budget, client, pairs, tag)
+        budget.close()
     done.put(client)
 
 
@@ -179,10 +180,18 @@ def ping_rate(redis_url: str, pings: int, clients: int) -> float:
     return per * clients / _threads(clients, work)
 
 
-def _quiet() -> None:
-    """Silence the Redis "may not be durable" warning: this server has no persistence on
-    purpose."""
-    logging.getLogger("ctxbudget").setLevel(logging.ERROR)
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the Redis "may not be durable" warning while the benchmark runs (this server
+    has no persistence on purpose); the logger's level is restored afterwards, so a caller
+    (the smoke test) still sees every later warning."""
+    logger = logging.getLogger("ctxbudget")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _median(fn: Callable[[], float], repeats: int) -> float:
@@ -199,7 +208,11 @@ def run(
     Raises:
         SystemExit: ``redis`` is true and redis-server is not installed.
     """
-    _quiet()
+    with _quiet():
+        return _measure(smoke=smoke, repeats=repeats, redis=redis, flat_after=flat_after)
+
+
+def _measure(*, smoke: bool, repeats: int, redis: bool, flat_after: int) -> list[dict[str, Any]]:
     scale = 0.005 if smoke else 1.0
 
     def n(count: int) -> int:

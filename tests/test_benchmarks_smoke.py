@@ -85,3 +85,17 @@ def test_peer_input_is_the_same_for_every_peer(shared_data: Path) -> None:
     from ctxbudget import get_tokenizer
 
     assert get_tokenizer("o200k_base").count(ours["text"]) <= 1_000
+
+
+def test_ledger_benchmark_leaves_the_log_level_as_it_found_it() -> None:
+    """The benchmark silences the no-persistence warning only while it runs: a test after it
+    still sees ctxbudget's warnings (a regression: it once set the level for good)."""
+    import logging
+
+    from benchmarks import ledgers
+
+    logger = logging.getLogger("ctxbudget")
+    before = logger.level
+    with ledgers._quiet():
+        assert logger.level == logging.ERROR
+    assert logger.level == before
