@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import TokenizerError
@@ -40,14 +40,31 @@ _ANTHROPIC_VERSION = "2023-06-01"
 _GEMINI_URL = "https://generativelanguage.googleapis.com"
 
 
-def _client(base_url: str, headers: dict[str, str], timeout: float, spec: str) -> httpx.Client:
+def _client(
+    spec: str,
+    key: str | None,
+    needs: str,
+    *,
+    base_url: str,
+    headers: Callable[[str], dict[str, str]],
+    timeout: float,
+) -> httpx.Client:
+    """An HTTP client for a count-tokens API at ``base_url``, with ``headers(key)`` and
+    ``timeout`` seconds per request.
+
+    Raises:
+        TokenizerError: ``key`` is empty or ``None`` (the message says ``needs``: the key and
+            the variables to set), or httpx is not installed.
+    """
+    if not key:
+        raise TokenizerError(f"{spec!r} needs {needs} or pass api_key=", spec=spec)
     try:
         import httpx
     except ImportError as exc:
         raise TokenizerError(
             f"{spec!r} needs httpx: run `pip install 'ctxbudget[count-api]'`", spec=spec
         ) from exc
-    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+    return httpx.Client(base_url=base_url, headers=headers(key), timeout=timeout)
 
 
 class _CountAPI(ABC):
@@ -55,10 +72,10 @@ class _CountAPI(ABC):
 
     approximate = False
     _provider = ""
-    _owns_client = True
 
-    def __init__(self, model: str, name: str, client: httpx.Client) -> None:
+    def __init__(self, model: str, name: str, client: httpx.Client, *, owns_client: bool) -> None:
         self.model = model
+        self._owns_client = owns_client
         self._name = name
         self._http = client
         self._frame: int | None = None
@@ -158,19 +175,17 @@ class AnthropicTokenCounter(_CountAPI):
         client: httpx.Client | None = None,
     ) -> None:
         name = f"anthropic-api:{model}"
+        owns = client is None
         if client is None:
-            key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-            if not key:
-                raise TokenizerError(
-                    f"{name!r} needs an Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=",
-                    spec=name,
-                )
-            headers = {"x-api-key": key, "anthropic-version": _ANTHROPIC_VERSION}
-            url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or _ANTHROPIC_URL
-            client = _client(url, headers, timeout, name)
-        else:
-            self._owns_client = False
-        super().__init__(model, name, client)
+            client = _client(
+                name,
+                api_key or os.environ.get("ANTHROPIC_API_KEY"),
+                "an Anthropic API key: set ANTHROPIC_API_KEY",
+                base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or _ANTHROPIC_URL,
+                headers=lambda key: {"x-api-key": key, "anthropic-version": _ANTHROPIC_VERSION},
+                timeout=timeout,
+            )
+        super().__init__(model, name, client, owns_client=owns)
 
     def count_messages(
         self,
@@ -225,19 +240,17 @@ class GeminiTokenCounter(_CountAPI):
     ) -> None:
         model = model.removeprefix("models/")
         name = f"gemini-api:{model}"
+        owns = client is None
         if client is None:
-            key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
-            if not key:
-                raise TokenizerError(
-                    f"{name!r} needs a Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) "
-                    f"or pass api_key=",
-                    spec=name,
-                )
-            url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or _GEMINI_URL
-            client = _client(url, {"x-goog-api-key": key}, timeout, name)
-        else:
-            self._owns_client = False
-        super().__init__(model, name, client)
+            client = _client(
+                name,
+                api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY"),
+                "a Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)",
+                base_url=base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or _GEMINI_URL,
+                headers=lambda key: {"x-goog-api-key": key},
+                timeout=timeout,
+            )
+        super().__init__(model, name, client, owns_client=owns)
 
     def count_messages(
         self,
