@@ -686,7 +686,7 @@ def markdown(report: Report, repeats: int) -> str:
             f'| `tokenizer="hf:<path>"` | {t["path_s"] * 1e3:.1f} |',
             f"| `tokenizer=<tokenizers.Tokenizer>` | {t['object_s'] * 1e3:.1f} |",
         ]
-    lines += limits.markdown(report.extra, repeats)
+    lines += limits.markdown(report.extra)
     lines.append("")
     return "\n".join(lines)
 

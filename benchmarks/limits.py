@@ -21,7 +21,10 @@ def run(*, smoke: bool, repeats: int) -> dict[str, Any]:
     sizes = [20_000] if smoke else [100_000, 1_000_000, 10_000_000]
     out["history"] = history.run(sizes, 1 if smoke else repeats, peer_timeout=60.0)
     out["huge_sizes"] = [0.1] if smoke else [1, 10]
-    out["huge"] = huge_line.run(out["huge_sizes"], [4_000, 8_000], 1 if smoke else 5, "o200k_base")
+    out["huge_repeats"] = 1 if smoke else 5
+    out["huge"] = huge_line.run(
+        out["huge_sizes"], [4_000, 8_000], out["huge_repeats"], "o200k_base"
+    )
     old_max = 500 if smoke else 4_400
     out["dedupe_old_max"] = old_max
     out["dedupe"] = dedupe.run(
@@ -71,7 +74,7 @@ def goals(extra: dict[str, Any]) -> list[str]:
     return out
 
 
-def markdown(extra: dict[str, Any], repeats: int) -> list[str]:
+def markdown(extra: dict[str, Any]) -> list[str]:
     """Sections 7 to 10 of docs/benchmarks.md."""
     if not extra:
         return []
@@ -96,7 +99,7 @@ def markdown(extra: dict[str, Any], repeats: int) -> list[str]:
         "## 9. One huge line without spaces",
         "",
         f'`python -m benchmarks.huge_line`: `build_context({{"notes": item, "facts": ...}})` '
-        f"with o200k_base (tokenizer preloaded), median of {repeats if repeats < 5 else 5} cold "
+        f"with o200k_base (tokenizer preloaded), median of {extra['huge_repeats']} cold "
         "builds. Goal: <= 50 ms at caps of 4k and 8k tokens, whatever the item's size.",
         "",
         extra["huge"],

@@ -61,7 +61,7 @@ def test_limits_smoke_run_measures_startup_histories_huge_lines_and_dedupe(
     assert all(r["kept"] > 0 and r["fit_ms"] > 0 for r in extra["history"])
     assert extra["huge"].count("| base64 |") == 1
     assert all(r["equal"] for r in extra["dedupe"])
-    text = "\n".join(limits.markdown(extra, repeats=1))
+    text = "\n".join(limits.markdown(extra))
     for heading in (
         "## 7. Startup",
         "## 8. Long chat",
