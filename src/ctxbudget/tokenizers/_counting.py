@@ -17,19 +17,23 @@ def _chunks(text: str, sep: str) -> list[str]:
 
     Boundaries where counts add up (see ``TiktokenTokenizer.newline_additive``): right after a
     newline, before a character that is neither whitespace nor "/". ``str.isspace`` covers
-    every Unicode White_Space character (and a few more), so no false boundary is found. The
-    chunks join back to ``text``.
+    every Unicode White_Space character (and a few more), so no false boundary is found.
+    ``sep`` is found as ``str.split`` finds it (left to right, without overlaps); the chunks
+    join back to ``text``.
     """
-    parts = text.split(sep)
     chunks: list[str] = []
-    run = [parts[0]]
-    for part in parts[1:]:
-        if part and not part[0].isspace() and part[0] != "/":
-            chunks.append(sep.join(run) + sep)
-            run = [part]
-        else:
-            run.append(part)
-    chunks.append(sep.join(run))
+    find, width, end = text.find, len(sep), len(text)
+    start = 0
+    at = find(sep)
+    while at >= 0:
+        after = at + width
+        if after < end:
+            char = text[after]
+            if char != "/" and not char.isspace():
+                chunks.append(text[start:after])
+                start = after
+        at = find(sep, after)
+    chunks.append(text[start:])
     return chunks
 
 
@@ -103,14 +107,35 @@ class CountCache:
             return tokenizer.count(text)
         name = tokenizer.name
         total = 0
-        for block in _chunks(text, "\n\n"):
-            key = (name, block)
-            n = self._get(key)
-            if n is None:
-                n = sum(self.count(tokenizer, line) for line in _chunks(block, "\n") if line)
-                self._put(key, n)
+        blocks = _chunks(text, "\n\n")
+        for block, cached in zip(blocks, self._lookup(name, blocks), strict=True):
+            if cached is not None:
+                total += cached
+                continue
+            lines = [line for line in _chunks(block, "\n") if line]
+            n = 0
+            for line, known in zip(lines, self._lookup(name, lines), strict=True):
+                if known is None:
+                    known = tokenizer.count(line)  # noqa: PLW2901
+                    self._put((name, line), known)
+                n += known
+            self._put((name, block), n)
             total += n
         return total
+
+    def _lookup(self, name: str, texts: list[str]) -> list[int | None]:
+        """Cached counts of ``texts`` (``None`` where not cached), under one lock."""
+        data = self._data
+        out: list[int | None] = []
+        with self._lock:
+            for text in texts:
+                key = (name, text)
+                n = data.get(key)
+                if n is not None:
+                    data.move_to_end(key)
+                out.append(n)
+            self.hits += len(texts) - out.count(None)
+        return out
 
     def clear(self) -> None:
         """Forget every count and reset the hit/miss statistics."""
