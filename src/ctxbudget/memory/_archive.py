@@ -1,17 +1,19 @@
 """The archive: every trimmed or compacted block, kept whole and retrievable by id.
 
 A block's content is stored as JSON (text, a list of items, or chat messages), so
-``archive.get(id).content`` equals what was put, exactly. Backends follow the ledgers' URL style:
+``archive.get(id).content`` equals what was put, exactly. Blocks are content-addressed
+(:func:`block_id`): the same content from the same source always gets the same id, in any
+process, and is stored once. Backends follow the ledgers' URL style:
 ``archive_from_url("memory://")``, ``archive_from_url("sqlite:///archive.db")``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
 import time
-import uuid
 import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -112,8 +114,46 @@ def _encode(content: Any) -> str:
     return text
 
 
+#: Hex digits of a block id: 128 bits of sha256, the length of the ``uuid4().hex`` ids that
+#: archives used before (still read). Two of n distinct blocks share an id with probability
+#: about n**2 / 2**129 (the birthday bound): below 1e-14 for a trillion blocks.
+ID_HEX_DIGITS = 32
+
+
+def block_id(content: Any, source: str = "") -> str:
+    """The id of a block: the first :data:`ID_HEX_DIGITS` hex digits of the sha256 of
+    ``json.dumps([source, to_json_data(content)], sort_keys=True, ensure_ascii=True,
+    separators=(",", ":"), allow_nan=False)`` encoded as ASCII.
+
+    The source is hashed with the content, so the same text lost by two sections is two
+    blocks, each with its own label. Keys are sorted, so chat messages that differ only in
+    dict key order are one block (the content stored is the first put's, key order included).
+    ``ensure_ascii`` escapes lone surrogates (``\\udc80``), so any content has one encoding.
+    Datetimes hash as their ISO 8601 text (:func:`to_json_data`).
+
+    Raises:
+        ArchiveError: the content is not JSON data.
+    """
+    try:
+        canonical = json.dumps(
+            [source, to_json_data(content)],
+            sort_keys=True,
+            ensure_ascii=True,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ArchiveError(
+            f"archive content must be JSON data (text, items, messages; datetimes allowed): {exc}"
+        ) from exc
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:ID_HEX_DIGITS]
+
+
 class Archive(ABC):
     """Where archived blocks live. ``put`` returns an id; ``get(id)`` returns the block.
+
+    Ids are content-addressed (:func:`block_id`): putting the same content and source again
+    returns the same id and stores nothing; ``len(archive)`` counts distinct blocks.
 
     Raises:
         ArchiveError: the store failed, or the content is not JSON data.
@@ -132,17 +172,20 @@ class Archive(ABC):
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> str:
-        """Archive ``content`` (text, items or messages) and return its new id.
+        """Archive ``content`` (text, items or messages) and return its id, :func:`block_id`
+        of ``content`` and ``source``.
 
         ``content`` comes back exactly, lone surrogates included; ``summary`` and ``source``
-        are labels, stored with any lone surrogate as U+FFFD.
+        are labels, stored with any lone surrogate as U+FFFD. When the block is already
+        archived, nothing is stored: the first put's content and metadata (``tokens``,
+        ``summary``, ``start``, ``end``, ``created``) are kept.
 
         Raises:
             ArchiveError: the content is not JSON data, or the store failed.
         """
-        block_id = uuid.uuid4().hex
+        key = block_id(content, source)
         row = (
-            block_id,
+            key,
             _encode(content),
             int(tokens),
             _label(summary),
@@ -152,14 +195,18 @@ class Archive(ABC):
             time.time(),
         )
         self._put(row)
-        return block_id
+        return key
 
     @abstractmethod
     def _put(self, row: tuple[Any, ...]) -> None:
-        """Store ``(id, content JSON, tokens, summary, source, start, end, created)``."""
+        """Store ``(id, content JSON, tokens, summary, source, start, end, created)``, unless
+        a block of that id is stored already (then keep that one)."""
 
     @abstractmethod
     def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]: ...
+
+    def _count(self) -> int:
+        return len(self._rows(None, None))
 
     @staticmethod
     def _block(row: tuple[Any, ...]) -> ArchivedBlock:
@@ -191,7 +238,8 @@ class Archive(ABC):
         return [self._block(r) for r in self._rows(None, source)]
 
     def __len__(self) -> int:
-        return len(self._rows(None, None))
+        """How many distinct blocks are archived."""
+        return self._count()
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release the store; the archive is unusable afterwards."""
@@ -213,7 +261,11 @@ class MemoryArchive(Archive):
 
     def _put(self, row: tuple[Any, ...]) -> None:
         with self._lock:
-            self._data[row[0]] = row
+            self._data.setdefault(row[0], row)
+
+    def _count(self) -> int:
+        with self._lock:
+            return len(self._data)
 
     def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -250,9 +302,19 @@ class SQLiteArchive(Archive):
     def _put(self, row: tuple[Any, ...]) -> None:
         try:
             with self._lock:
-                self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+                )
         except sqlite3.Error as exc:
             raise ArchiveError(f"archive write failed: {exc}", url=self.url) from exc
+
+    def _count(self) -> int:
+        try:
+            with self._lock:
+                (count,) = self._db.execute("SELECT COUNT(*) FROM blocks").fetchone()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"archive read failed: {exc}", url=self.url) from exc
+        return int(count)
 
     def _rows(self, block_id: str | None, source: str | None) -> list[tuple[Any, ...]]:
         sql = "SELECT id, content, tokens, summary, source, start, end_, created FROM blocks"
