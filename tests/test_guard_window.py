@@ -587,6 +587,40 @@ def test_session_context_window_event_tokens_truncate_predicted() -> None:
     assert [e.tokens for e in events] == [52]
 
 
+def test_guard_feeds_the_conversation_trigger_from_observed_usage() -> None:
+    """guard with a conversation feeds its ContextWindow the reported input plus output
+    tokens, so summarization triggers without the caller observing anything by hand."""
+    b = SessionBudget("memory://", session_cap=1_000_000)
+    summaries: list[Forecast] = []
+    b.context_window("c1", 10_000, turns=2, summarize=summaries.append)
+    reports = [Usage(2_000, 500), Usage(4_000, 500), Usage(6_500, 600)]
+    for reported in reports:
+        guard(
+            b,
+            lambda r=reported: r,
+            prompt="hi",
+            max_output_tokens=1_000,
+            session="s",
+            conversation="c1",
+            usage=lambda r: r,
+        )
+    # sizes 2,500, 4,500, 7,100: growth (2,000 + 2,600) / 2 = 2,300; predicted 9,400 >= 8,500
+    assert [f.tokens for f in summaries] == [7_100]
+    assert [f.predicted for f in summaries] == [9_400]
+    # another conversation's window is not fed: its first observation has no growth
+    other = b.context_window("c2", 10_000)
+    guard(
+        b,
+        lambda: Usage(9_000, 0),
+        prompt="hi",
+        max_output_tokens=10,
+        session="s",
+        conversation="c1",
+        usage=lambda r: r,
+    )
+    assert other.observe(100).growth == 0
+
+
 # -- settings from the environment ----------------------------------------------------------------
 
 

@@ -63,16 +63,36 @@ def _failed(
         reservation.commit(estimate[0], 0, model)
 
 
+def _observe(budget: SessionBudget, conversation: str | None, tokens: int) -> None:
+    """Feed ``tokens`` (the conversation's context after a call) to the conversation's
+    :class:`~ctxbudget.ContextWindow`, if :meth:`SessionBudget.context_window` made one: the
+    summarization trigger then runs on observed usage, without the caller feeding it."""
+    if conversation is None:
+        return
+    with budget._lock:
+        window = budget._windows.get(conversation)
+    if window is not None:
+        window.observe(tokens)
+
+
 def _succeeded(
     reservation: Reservation,
     response: T,
     usage: UsageReader[T],
     estimate: tuple[int, int],
     model: str | None,
+    *,
+    conversation: str | None,
 ) -> T:
     """Commit what the response reports (with its own model when the caller gave none), or
-    the estimate when it reports nothing."""
+    the estimate when it reports nothing, and feed the conversation's summarization trigger."""
     reported = usage(response)
+    if reported is not None:
+        input_tokens, output_tokens = reported
+        context = input_tokens + output_tokens  # the next request starts from both
+    else:
+        context = estimate[0]
+    _observe(reservation._budget, conversation, context)
     if isinstance(reported, Usage):
         reservation.commit_usage(reported, model)
         budget = reservation._budget
@@ -114,6 +134,10 @@ def guard(
        by ``bill_on_error`` and re-raises. guard cannot tell whether the request reached the
        provider, and providers bill the input of requests they received even when the answer
        never arrives, so the default bills the prompt estimate as input.
+    4. With a ``conversation`` whose :class:`~ctxbudget.ContextWindow` exists (made by
+       :meth:`SessionBudget.context_window`), feeds it the call's reported input plus output
+       tokens (the context the next request starts from; the prompt estimate when nothing is
+       reported), so the summarization trigger runs on observed usage.
 
     Args:
         budget: the session budget.
@@ -152,7 +176,7 @@ def guard(
     except BaseException:
         _failed(reservation, estimate, model, bill_on_error)
         raise
-    return _succeeded(reservation, response, usage, estimate, model)
+    return _succeeded(reservation, response, usage, estimate, model, conversation=conversation)
 
 
 async def aguard(
@@ -182,4 +206,4 @@ async def aguard(
     except BaseException:
         _failed(reservation, estimate, model, bill_on_error)
         raise
-    return _succeeded(reservation, response, usage, estimate, model)
+    return _succeeded(reservation, response, usage, estimate, model, conversation=conversation)
