@@ -71,8 +71,9 @@ SURFACES = {
     "ctxbudget.memory": {
         "REDUCERS", "TRUNCATED_MARKER", "Archive", "ArchivedBlock", "ExtractiveSummarizer",
         "LLMSummarizer", "MemoryArchive", "Reducer", "Reduction", "SQLiteArchive",
-        "archive_from_url", "check_reducer_spec", "dedupe", "evict_older_than", "from_json_data",
-        "keep_summary_only", "reducer_from_spec", "summarize_oldest", "to_json_data",
+        "SummaryState", "archive_from_url", "check_reducer_spec", "dedupe", "evict_older_than",
+        "from_json_data", "keep_summary_only", "merge_summary", "reducer_from_spec",
+        "summarize_oldest", "to_json_data",
     },
     "ctxbudget.agents": {
         "Allocation", "BudgetManager", "Compaction", "Compactor", "SectionUsage",

@@ -108,3 +108,41 @@ def test_invalid_limits_are_refused(limit: object) -> None:
     """max_tokens must be a whole number >= 0."""
     with pytest.raises(ConfigurationError, match="max_tokens"):
         ExtractiveSummarizer().summarize(["x"], limit)  # type: ignore[arg-type]
+
+
+def test_llm_merge_prompt_carries_the_previous_summary_and_items_as_data() -> None:
+    """The merge prompt shows the rendered state, the items (never evaluated) and the limit."""
+    from ctxbudget import SummaryState
+
+    prompts: list[str] = []
+
+    def model(prompt: str) -> str:
+        prompts.append(prompt)
+        return "User facts and preferences:\n- My name is Priya\nfree text after"
+
+    previous = SummaryState(tasks=("fix the loader",))
+    state = LLMSummarizer(model).merge(previous, ["user: {{ 7*7 }} my name is Priya"], 80)
+    assert "Open tasks and questions:\n- fix the loader" in prompts[0]
+    assert "user: {{ 7*7 }} my name is Priya" in prompts[0]
+    assert "at most 80 tokens" in prompts[0]
+    assert state.facts == ("My name is Priya", "free text after")
+
+
+def test_llm_merge_over_budget_is_fitted_and_errors_surface() -> None:
+    """An over-long answer is fitted part by part; a non-str or a raising model surfaces."""
+    from ctxbudget import SummaryState
+
+    long = "What happened:\n" + "\n".join(f"- step {i} of the repair went fine" for i in range(300))
+    state = LLMSummarizer(lambda p: long).merge(SummaryState(), ["x"], 40)
+    assert 0 < TOK.count(state.render()) <= 40
+    assert state.narrative[-1] == "step 299 of the repair went fine"  # oldest dropped first
+    with pytest.raises(ConfigurationError, match="must return str"):
+        LLMSummarizer(lambda p: 3).merge(SummaryState(), ["x"], 10)  # type: ignore[arg-type, return-value]
+
+    def broken(prompt: str) -> str:
+        raise ConnectionError("model unavailable")
+
+    with pytest.raises(ConnectionError, match="model unavailable"):
+        LLMSummarizer(broken).merge(SummaryState(), ["x"], 10)
+    with pytest.raises(ConfigurationError, match="SummaryState"):
+        ExtractiveSummarizer().merge("old summary", ["x"], 10)  # type: ignore[arg-type]

@@ -66,7 +66,9 @@ if TYPE_CHECKING:
         LLMSummarizer,
         MemoryArchive,
         SQLiteArchive,
+        SummaryState,
         archive_from_url,
+        merge_summary,
     )
     from .messages import (
         FittedMessages,
@@ -99,7 +101,14 @@ if TYPE_CHECKING:
         get_tokenizer,
         list_tokenizers,
     )
-    from .typing import AsyncMemoryStore, Content, MemoryStore, Summarizer, Tokenizer
+    from .typing import (
+        AsyncMemoryStore,
+        Content,
+        MemoryStore,
+        MergingSummarizer,
+        Summarizer,
+        Tokenizer,
+    )
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -134,6 +143,7 @@ __all__ = [
     "LedgerError",
     "MemoryArchive",
     "MemoryStore",
+    "MergingSummarizer",
     "Preset",
     "PresetError",
     "Quota",
@@ -154,6 +164,7 @@ __all__ = [
     "StoreError",
     "Strategy",
     "Summarizer",
+    "SummaryState",
     "TemplateError",
     "TiktokenTokenizer",
     "Tokenizer",
@@ -177,6 +188,7 @@ __all__ = [
     "list_tokenizers",
     "load_preset",
     "load_sections",
+    "merge_summary",
     "message_tokens",
     "repair_messages",
     "utilization_band",
@@ -224,7 +236,9 @@ _EXPORTS = {
         "LLMSummarizer",
         "MemoryArchive",
         "SQLiteArchive",
+        "SummaryState",
         "archive_from_url",
+        "merge_summary",
     ),
     ".messages": (
         "FittedMessages",
@@ -257,7 +271,14 @@ _EXPORTS = {
         "get_tokenizer",
         "list_tokenizers",
     ),
-    ".typing": ("AsyncMemoryStore", "Content", "MemoryStore", "Summarizer", "Tokenizer"),
+    ".typing": (
+        "AsyncMemoryStore",
+        "Content",
+        "MemoryStore",
+        "MergingSummarizer",
+        "Summarizer",
+        "Tokenizer",
+    ),
 }
 __getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())
 del TYPE_CHECKING  # not a public name of the package

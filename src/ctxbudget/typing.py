@@ -8,13 +8,17 @@ that an object has the right methods (not their signatures): ``name`` and ``coun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .memory import SummaryState
 
 __all__ = [
     "AsyncMemoryStore",
     "Content",
     "EncodingTokenizer",
     "MemoryStore",
+    "MergingSummarizer",
     "Summarizer",
     "Tokenizer",
 ]
@@ -122,4 +126,15 @@ class Summarizer(Protocol):
 
     def summarize(self, items: Sequence[str], max_tokens: int) -> str:
         """A summary of ``items`` of at most ``max_tokens`` tokens."""
+        ...
+
+
+@runtime_checkable
+class MergingSummarizer(Summarizer, Protocol):
+    """A :class:`Summarizer` that also folds new items into a structured running summary
+    (:class:`~ctxbudget.memory.SummaryState`) without re-summarizing the old one as text.
+    :func:`~ctxbudget.memory.merge_summary` uses ``merge`` when a summarizer has it."""
+
+    def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:
+        """``state`` updated with ``items``; its ``render()`` has at most ``max_tokens`` tokens."""
         ...

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
         reducer_from_spec,
         summarize_oldest,
     )
-    from ._summarize import TRUNCATED_MARKER, ExtractiveSummarizer, LLMSummarizer
+    from ._state import SummaryState
+    from ._summarize import TRUNCATED_MARKER, ExtractiveSummarizer, LLMSummarizer, merge_summary
 
 __all__ = [
     "REDUCERS",
@@ -45,12 +46,14 @@ __all__ = [
     "Reducer",
     "Reduction",
     "SQLiteArchive",
+    "SummaryState",
     "archive_from_url",
     "check_reducer_spec",
     "dedupe",
     "evict_older_than",
     "from_json_data",
     "keep_summary_only",
+    "merge_summary",
     "reducer_from_spec",
     "summarize_oldest",
     "to_json_data",
@@ -78,6 +81,7 @@ _EXPORTS = {
         "reducer_from_spec",
         "summarize_oldest",
     ),
-    "._summarize": ("TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer"),
+    "._state": ("SummaryState",),
+    "._summarize": ("TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer", "merge_summary"),
 }
 __getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

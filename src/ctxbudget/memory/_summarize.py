@@ -1,12 +1,15 @@
 """Summarization: shrink old items into one summary that fits a token limit.
 
-:class:`ExtractiveSummarizer` works offline and deterministically. It scores each sentence by
-the frequency of its content words across the items being summarized (the frequency criterion of
-H. P. Luhn, "The Automatic Creation of Literature Abstracts", IBM Journal, 1958). It keeps the
-highest-scoring sentences that fit, in their original order, each prefixed with who said it.
+``summarize(items, max_tokens) -> str`` makes one summary; ``merge(state, items, max_tokens)``
+folds new items into the running :class:`~ctxbudget.memory.SummaryState` (the old summary is
+never wrapped as an item again, so nothing nests). :func:`merge_summary` merges with any
+summarizer, a plain ``summarize``-only one included.
 
-:class:`LLMSummarizer` wraps any ``(prompt: str) -> str`` callable. Its output is measured and,
-when over the limit, cut to it and marked as truncated.
+:class:`ExtractiveSummarizer` is offline and deterministic. ``summarize`` scores sentences by
+the frequency of their content words (H. P. Luhn, "The Automatic Creation of Literature
+Abstracts", IBM Journal, 1958); ``merge`` classifies them and ranks one-off facts by
+specificity and rarity, the opposite of Luhn's criterion. :class:`LLMSummarizer` wraps any
+``(prompt: str) -> str`` callable; its output is measured and cut or fitted to the limit.
 """
 
 from __future__ import annotations
@@ -20,8 +23,27 @@ from .._errors import ConfigurationError
 from .._sandbox import SandboxedTemplate
 from .._validate import whole_number
 from ..tokenizers import get_tokenizer, truncate
+from ..typing import Summarizer, Tokenizer
+from ._state import (
+    HEADERS,
+    IDENTIFIER,
+    PARTS,
+    SHARES,
+    SPECIFIC,
+    SummaryState,
+    clean_line,
+    part_of,
+    specificity,
+    strip_prefixes,
+)
 
-__all__ = ["TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer"]
+__all__ = [
+    "DEFAULT_MERGE_PROMPT",
+    "TRUNCATED_MARKER",
+    "ExtractiveSummarizer",
+    "LLMSummarizer",
+    "merge_summary",
+]
 
 #: Appended to a summary cut to its limit.
 TRUNCATED_MARKER = " [summary truncated]"
@@ -40,6 +62,55 @@ _STOPWORDS = frozenset(
 
 def _check_limit(max_tokens: object) -> int:
     return whole_number(max_tokens, "max_tokens", unit="tokens")
+
+
+def _luhn(lines: Sequence[str]) -> Callable[[str], float]:
+    """Luhn's score over ``lines``: the frequency of a line's content words, over the root of
+    their number."""
+    frequency = Counter(w for x in lines for w in _WORD.findall(x.lower()) if w not in _STOPWORDS)
+
+    def score(line: str) -> float:
+        words = [w for w in _WORD.findall(line.lower()) if w not in _STOPWORDS]
+        return sum(frequency[w] for w in words) / (len(words) ** 0.5 or 1.0)
+
+    return score
+
+
+#: Bounded work per merge: characters read from each item's start and end, the longest
+#: sentence considered (in characters), the most sentences considered.
+HEAD_CHARS, TAIL_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES = 16_000, 4_000, 400, 4_000
+#: Score bonus of a line already in the running summary (so kept facts outrank new ones).
+OLD_BONUS = 2.0
+
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_BREAK = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+_PUNCT = ".,;:!?()[]{}\"'*`"
+_RUN_ON = re.compile(r"(?<=[a-z,]) (?=(?:My|Our|We)\b|I (?:live|work|was|am|prefer|moved)\b)")
+
+
+def _bounded(text: str) -> str:
+    """``text`` read within the work bounds: its start and its end, code blocks left out."""
+    if len(text) > HEAD_CHARS + TAIL_CHARS:
+        text = f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
+    return _FENCE.sub("\n", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``: at line breaks, and after ``.!?`` (and CJK stops) unless the next
+    word starts in lower case (``a.m. on``) or the stop ends a list number (``1.``); also
+    before a capitalised ``My``/``Our``/``We`` (or ``I`` + a fact cue) after a lower-case word,
+    where a sentence's stop was left out (``...as a list My name is Priya``)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        start = 0
+        for match in _BREAK.finditer(line):
+            rest, head = line[match.end() : match.end() + 1], line[start : match.start()]
+            if rest.islower() or re.fullmatch(r"\s*\d{1,3}[.)]", head):
+                continue
+            out.append(head)
+            start = match.end()
+        out.append(line[start:])
+    return [" ".join(x.split()) for x in out for x in _RUN_ON.split(x) if x.strip()]
 
 
 class ExtractiveSummarizer:
@@ -79,14 +150,7 @@ class ExtractiveSummarizer:
                 if any(w not in _STOPWORDS for w in _WORD.findall(sentence.lower())):
                     line = f"{speaker}: {sentence}" if speaker else sentence
                     sentences.append((len(sentences), line))
-        frequency = Counter(
-            w for _, s in sentences for w in _WORD.findall(s.lower()) if w not in _STOPWORDS
-        )
-
-        def score(line: str) -> float:
-            words = [w for w in _WORD.findall(line.lower()) if w not in _STOPWORDS]
-            return sum(frequency[w] for w in words) / (len(words) ** 0.5 or 1.0)
-
+        score = _luhn([line for _, line in sentences])
         ranked = sorted(sentences, key=lambda p: (-score(p[1]), p[0]))
         count = self.tokenizer.count
         chosen: list[tuple[int, str]] = []
@@ -104,12 +168,108 @@ class ExtractiveSummarizer:
             text = "\n".join(line for _, line in chosen)
         return text
 
+    def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:
+        """``state`` updated with ``items`` (``"role: text"`` lines, oldest first), fitted to
+        ``max_tokens`` tokens of its rendered text.
+
+        Each sentence is classified: a user's first-person statement with a strong cue
+        (``my name is``, ``I live in``, ``I prefer``, ``allergic``, ``call me``, ``my X is``...)
+        or specifics (numbers, dates, times, amounts, emails, identifiers, proper names) is a
+        *fact*; ``we decided``, ``let's go with``, ``agreed``, ``we'll use``, ``chose``... a
+        *decision*; a user's ``TODO``, ``need to``, ``remind me``, ``next step``... or a
+        question of the last user item with no reply is a *task*; proper names and identifiers
+        are *entities*; the best of the rest by Luhn's frequency score is *narrative*. Facts,
+        decisions and tasks rank by :func:`specificity` plus rarity (the share of their words
+        that occur once in ``items``); a line already in ``state`` gets :data:`OLD_BONUS`
+        instead of rarity, so kept facts outrank new generic lines.
+
+        Bounded work: each item is read from its first :data:`HEAD_CHARS` and last
+        :data:`TAIL_CHARS` characters, fenced code blocks are skipped, sentences over
+        :data:`MAX_SENTENCE_CHARS` characters are ignored, and at most :data:`MAX_SENTENCES`
+        sentences (the newest) are considered.
+
+        Raises:
+            ConfigurationError: ``max_tokens`` is not a whole number >= 0, or ``state`` is not
+                a :class:`SummaryState`.
+        """
+        limit = _check_limit(max_tokens)
+        if not isinstance(state, SummaryState):
+            raise ConfigurationError(f"state must be a SummaryState, got {type(state).__name__}")
+        found: list[tuple[str, str, bool]] = []  # (speaker, sentence, an unanswered question)
+        for position, item in enumerate(items):
+            speaker, body = strip_prefixes(item)
+            last = position == len(items) - 1 and speaker in ("user", "human")
+            sentences = split_sentences(_bounded(body))
+            found += [(speaker, x, last) for x in sentences if len(x) <= MAX_SENTENCE_CHARS]
+        found = found[-MAX_SENTENCES:]
+        frequency = Counter(w for _, x, _ in found for w in _WORD.findall(x.lower()))
+        new: dict[str, list[str]] = {p: [] for p in PARTS}
+        score: dict[str, float] = {}
+        for speaker, sentence, last in found:
+            words = [w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS]
+            part = part_of(speaker, sentence, last_question=last)
+            if part is None or not (words or SPECIFIC.search(sentence)):
+                continue
+            line = clean_line(f"{speaker}: {sentence}" if speaker and part != "facts" else sentence)
+            rare = sum(frequency[w] == 1 for w in words) / (len(words) or 1)
+            score[line] = specificity(line) + 2.0 * rare
+            if part == "facts" and score[line] < 2.5:  # a weak fact is told as what happened
+                part, line = "narrative", clean_line(f"{speaker}: {sentence}")
+            new[part].append(line)
+        kept = {w.strip(_PUNCT) for p in PARTS[:3] for x in new[p] for w in x.split()}
+        names = Counter(
+            w.strip(_PUNCT)
+            for _, x, _ in found
+            for w in x.split()[1:]
+            if w.strip(_PUNCT)[:1].isupper() or IDENTIFIER.fullmatch(w.strip(_PUNCT))
+        )
+        new["entities"] = [  # a capitalised word also seen in lower case is a common word
+            w
+            for w, _ in names.most_common(48)
+            if len(w) > 2 and w not in kept and (w.isupper() or w.lower() not in frequency)
+        ][:12]
+        score.update({w: 1.0 + min(2.0, names[w] / 3) for w in new["entities"]})
+        leftovers, strength = new["narrative"], _luhn(new["narrative"])
+        room, count, chosen = int(limit * SHARES["narrative"] * 0.6), self.tokenizer.count, set()
+        for i in sorted(range(len(leftovers)), key=lambda i: (-strength(leftovers[i]), i)):
+            cost = count(leftovers[i]) + 2
+            if room > 2 and 5 <= len(leftovers[i].split()) <= 40 and cost <= room:
+                chosen.add(i)
+                room -= cost
+        new["narrative"] = [x for i, x in enumerate(leftovers) if i in chosen]
+        for part in PARTS[:3]:  # bounded: the best 32 new lines of each part, in order
+            best = set(sorted(new[part], key=lambda x: -score[x])[:32])
+            new[part] = [x for x in new[part] if x in best]
+        old = set(state.lines())
+        merged = SummaryState(**{p: (*getattr(state, p), *new[p]) for p in PARTS})
+
+        def rank(part: str, line: str) -> float:
+            if line in old:
+                return specificity(line) + OLD_BONUS
+            return score.get(line, specificity(line))
+
+        return merged.fit(limit, self.tokenizer, rank=rank)
+
 
 #: The default prompt of :class:`LLMSummarizer` (items are data, never template source).
 DEFAULT_PROMPT = (
     "Summarize the conversation below in at most {{ max_tokens }} tokens. Keep who said what, "
     "decisions, facts and open questions.\n\n"
     "{% for item in items %}{{ item }}\n{% endfor %}"
+)
+
+
+#: The default merge prompt of :class:`LLMSummarizer` (``previous`` is the rendered state).
+DEFAULT_MERGE_PROMPT = (
+    "You keep the running summary of a conversation. Update it with the new messages below, "
+    "in at most {{ max_tokens }} tokens. Keep every fact and preference the user stated "
+    "(names, numbers, dates, times, places, allergies, ids, amounts), every decision and every "
+    "open task; keep what happened short. Answer with the updated summary only, in this "
+    "format: each header on its own line, then one '- ' line per item; leave out empty "
+    "sections.\n\n"
+    "{% for header in headers %}{{ header }}\n- ...\n\n{% endfor %}"
+    "Previous summary:\n{{ previous or '(none)' }}\n\n"
+    "New messages:\n{% for item in items %}{{ item }}\n{% endfor %}"
 )
 
 
@@ -132,10 +292,12 @@ class LLMSummarizer:
         call: Callable[[str], str],
         *,
         template: str = DEFAULT_PROMPT,
+        merge_template: str = DEFAULT_MERGE_PROMPT,
         tokenizer: Any = "o200k_base",
     ) -> None:
         self.call = call
         self.template = SandboxedTemplate(template)
+        self.merge_template = SandboxedTemplate(merge_template)
         self.tokenizer = get_tokenizer(tokenizer)
 
     def prompt(self, items: Sequence[str], max_tokens: int) -> str:
@@ -162,3 +324,84 @@ class LLMSummarizer:
             )
         # the longest start that fits with the marker; count-only tokenizers work too
         return truncate(text, limit, self.tokenizer, keep="start", marker=TRUNCATED_MARKER)
+
+    def merge_prompt(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> str:
+        """The merge prompt: ``previous`` (the rendered state), ``items``, ``max_tokens`` and
+        ``headers`` (the part headers, in order) rendered into the sandboxed merge template.
+
+        Raises:
+            TemplateError: the template fails while rendering.
+        """
+        return self.merge_template.render(
+            previous=state.render(),
+            items=list(items),
+            max_tokens=max_tokens,
+            headers=[HEADERS[p] for p in PARTS],
+        )
+
+    def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:
+        """``state`` updated with ``items`` by the model: its answer read by
+        :meth:`SummaryState.parse` (free-form text becomes narrative) and fitted to
+        ``max_tokens`` tokens (:meth:`SummaryState.fit`, oldest lines of a part dropped first).
+
+        Raises:
+            ConfigurationError: ``max_tokens`` is invalid, ``state`` is not a
+                :class:`SummaryState`, or the callable returned a non-str.
+            TemplateError: the merge template fails while rendering.
+            Exception: whatever the callable raises.
+        """
+        limit = _check_limit(max_tokens)
+        if not isinstance(state, SummaryState):
+            raise ConfigurationError(f"state must be a SummaryState, got {type(state).__name__}")
+        text = self.call(self.merge_prompt(state, items, limit))
+        if not isinstance(text, str):
+            raise ConfigurationError(
+                f"the summarizer callable must return str, got {type(text).__name__}"
+            )
+        return SummaryState.parse(text).fit(limit, self.tokenizer)
+
+
+def merge_summary(
+    summarizer: Summarizer,
+    state: SummaryState,
+    items: Sequence[str],
+    max_tokens: int,
+    *,
+    tokenizer: Any = None,
+) -> SummaryState:
+    """Fold ``items`` (``"role: text"`` lines, oldest first) into the running summary ``state``.
+
+    Uses ``summarizer.merge(state, items, max_tokens)`` when it has one. A plain
+    :class:`~ctxbudget.Summarizer` (only ``summarize(items, max_tokens) -> str``) gets the
+    state's lines as items before the new ones, never wrapped as ``"summary: ..."``; its answer
+    is read by :meth:`SummaryState.parse` and fitted to ``max_tokens`` tokens.
+
+    ``state`` is the summary so far (``SummaryState()`` to start); ``max_tokens`` limits the
+    result's ``render()``, in tokens, measured by ``tokenizer`` (default: the summarizer's
+    ``tokenizer`` attribute when it is a :class:`~ctxbudget.Tokenizer`, else o200k_base).
+
+    Raises:
+        ConfigurationError: ``max_tokens`` is invalid, ``state`` is not a
+            :class:`SummaryState`, or the summarizer returned the wrong type.
+        Exception: whatever the summarizer raises.
+    """
+    limit = _check_limit(max_tokens)
+    if not isinstance(state, SummaryState):
+        raise ConfigurationError(f"state must be a SummaryState, got {type(state).__name__}")
+    merge = getattr(summarizer, "merge", None)
+    if callable(merge):
+        merged = merge(state, items, limit)
+        if not isinstance(merged, SummaryState):
+            raise ConfigurationError(
+                f"{type(summarizer).__name__}.merge must return a SummaryState, "
+                f"got {type(merged).__name__}"
+            )
+        return merged
+    text = summarizer.summarize([*state.lines(), *items], limit)
+    if not isinstance(text, str):
+        raise ConfigurationError(
+            f"{type(summarizer).__name__}.summarize must return str, got {type(text).__name__}"
+        )
+    own = getattr(summarizer, "tokenizer", None)
+    measure = tokenizer if tokenizer is not None else own if isinstance(own, Tokenizer) else None
+    return SummaryState.parse(text).fit(limit, measure or "o200k_base")
