@@ -63,11 +63,11 @@ def _failed(
         reservation.commit(estimate[0], 0, model)
 
 
-def _observe(budget: SessionBudget, conversation: str | None, tokens: int) -> None:
+def _observe(budget: object, conversation: str | None, tokens: int) -> None:
     """Feed ``tokens`` (the conversation's context after a call) to the conversation's
     :class:`~ctxbudget.ContextWindow`, if :meth:`SessionBudget.context_window` made one: the
     summarization trigger then runs on observed usage, without the caller feeding it."""
-    if conversation is None:
+    if conversation is None or not isinstance(budget, SessionBudget):
         return
     with budget._lock:
         window = budget._windows.get(conversation)
