@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import subprocess
 import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,6 +213,26 @@ def test_an_old_sqlite_archive_with_random_ids_still_opens_and_reads(tmp_path: P
     archive.close()
 
 
+def test_a_failed_sqlite_batch_stores_nothing(tmp_path: Path) -> None:
+    """Puts in one transaction (how a build archives its items) commit together or not at all."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    archive = SQLiteArchive(str(tmp_path / "a.db"))
+    with archive._transaction():
+        archive.put("one", tokens=1)
+        archive.put("two", tokens=1)
+    assert len(archive_from_url(url)) == 2
+
+    def batch() -> None:
+        with archive._transaction():
+            archive.put("three", tokens=1)
+            archive.put({"bad": object()}, tokens=1)
+
+    with pytest.raises(ArchiveError):
+        batch()
+    assert len(archive) == len(archive_from_url(url)) == 2
+    archive.close()
+
+
 def test_len_counts_distinct_blocks() -> None:
     """len() of either backend is the number of distinct blocks, not of puts."""
     for archive in (MemoryArchive(), SQLiteArchive(":memory:")):
@@ -220,37 +242,138 @@ def test_len_counts_distinct_blocks() -> None:
         assert len(archive) == 2
 
 
-def test_build_sends_what_it_trimmed_to_the_archive(archive_url: str) -> None:
-    """Each section that lost items gets one block; kept plus archived is the whole section."""
+def test_build_sends_each_trimmed_item_to_the_archive(archive_url: str) -> None:
+    """Each trimmed item gets its own block, aligned with trimmed_items; kept plus archived
+    is the whole section."""
     lines = [f"fact {i}" for i in range(30)]
     builder = ContextBuilder(tokenizer=CharTokenizer(), archive=archive_url)
     result = builder.build([Section(name="facts", content="\n".join(lines))], max_tokens=60)
     report = result.section("facts")
+    archive = builder.archive
+    assert archive is not None
     assert report.status == "trimmed"
-    assert report.archived_id is not None
-    block = builder.archive.get(report.archived_id)  # type: ignore[union-attr]
+    assert len(report.archived_ids) == len(report.trimmed_items) == len(archive) > 1
+    blocks = [archive.get(i) for i in report.archived_ids]
     kept = result.text.split("\n")[1:]
-    assert block.content + kept == lines
-    assert block.tokens == len("\n".join(block.content))
-    assert block.source == "facts"
-    assert result.to_dict()["sections"][0]["archived_id"] == report.archived_id
+    assert [b.content for b in blocks] + kept == lines
+    assert [b.tokens for b in blocks] == [len(b.content) for b in blocks]
+    assert {b.source for b in blocks} == {"facts"}
+    assert blocks[0].summary == "item trimmed from section facts: fact 0"
+    assert report.archived_id == report.archived_ids[0]
+    data = result.to_dict()["sections"][0]
+    assert (data["archived_id"], data["archived_ids"]) == (
+        report.archived_id,
+        [*report.archived_ids],
+    )
+
+
+_INDICATOR = re.compile(
+    r"\[Context: ([\d,]+)/([\d,]+) tokens \((\d+)%\) \| (\d+) archived blocks available\]"
+)
+
+
+def _shown(text: str) -> int:
+    match = _INDICATOR.search(text)
+    assert match is not None, text
+    return int(match.group(4))
 
 
 def test_budget_indicator_is_fresh_and_counted_in_every_build() -> None:
-    """The injected indicator shows the final count of the very text that contains it."""
-    import re
-
+    """The injected indicator shows the final count of the very text that contains it, and
+    the blocks archived so far, this build's included."""
     builder = ContextBuilder(preset="default", indicator=True, archive="memory://")
     sections = [Section(name="facts", content="\n".join(f"fact {i}" for i in range(400)))]
-    for cap in (120, 500, 2000):
+    trimmed: set[str] = set()
+    for cap in (2000, 500, 120):
         result = builder.build(sections, max_tokens=cap)
         line = result.text.split("\n")[1]
-        match = re.fullmatch(
-            r"\[Context: ([\d,]+)/([\d,]+) tokens \((\d+)%\) \| (\d+) archived blocks available\]",
-            line,
-        )
+        match = _INDICATOR.fullmatch(line)
         assert match is not None, line
         assert int(match.group(1).replace(",", "")) == result.tokens <= cap
         assert int(match.group(2).replace(",", "")) == cap
         assert result.section("budget").status == "full"
-    assert match.group(4) == "2"  # two earlier builds archived their trimmed facts
+        trimmed.update(result.section("facts").trimmed_items)
+        assert _shown(result.text) == len(trimmed) == len(builder.archive)  # type: ignore[arg-type]
+
+
+def test_the_first_build_counts_the_blocks_it_archives() -> None:
+    """Regression: the count was read before the build's blocks were put (it showed 0)."""
+    builder = ContextBuilder(tokenizer=CharTokenizer(), indicator=True, archive="memory://")
+    result = builder.build({"facts": [f"fact {i}" for i in range(50)]}, max_tokens=200)
+    assert builder.archive is not None
+    assert _shown(result.text) == len(builder.archive) == result.section("facts").items_trimmed
+    assert len(builder.archive) > 0
+
+
+def _growing_history_loop(url: str) -> tuple[ContextBuilder, list[tuple[str, ...]]]:
+    builder = ContextBuilder(tokenizer=CharTokenizer(), archive=url, indicator=True)
+    archive = builder.archive
+    assert archive is not None
+    history = [f"turn {i}: " + "word " * (i % 7 + 2) for i in range(150)]
+    distinct: set[str] = set()
+    ids = []
+    for _ in range(60):
+        history.append(f"turn {len(history)}: " + "word " * (len(history) % 7 + 2))
+        result = builder.build(
+            [
+                Section(name="system", content="be brief", required=True),
+                Section(name="history", content=list(history)),
+            ],
+            max_tokens=1500,
+        )
+        report = result.section("history")
+        assert report.status == "trimmed"
+        # every build's archived content is retrievable, byte for byte, in order
+        assert [archive.get(i).content for i in report.archived_ids] == report.trimmed_items
+        distinct.update(report.trimmed_items)
+        assert _shown(result.text) == len(archive) == len(distinct)
+        ids.append(report.archived_ids)
+    stored = sum(1 if isinstance(b.content, str) else len(b.content) for b in archive.blocks())
+    assert stored == len(distinct) == len(archive)
+    return builder, ids
+
+
+def test_a_growing_history_stores_each_trimmed_item_once(archive_url: str) -> None:
+    """60 builds, each trimming the same old turns plus newer ones: every distinct item is
+    stored once (the old code stored 8,567 items for 173 distinct), and each build's ids are
+    the ones a fresh builder and archive give: prompts listing them are reproducible."""
+    builder, ids = _growing_history_loop(archive_url)
+    assert len(builder.archive) == len(set(ids[-1])) > 150  # type: ignore[arg-type]
+    _, again = _growing_history_loop("memory://")
+    assert again == ids
+
+
+class _CountingArchive(MemoryArchive):
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts = 0
+
+    def put(self, content: object, **labels: Any) -> str:
+        self.puts += 1
+        return super().put(content, **labels)
+
+
+def test_a_rebuild_puts_only_newly_trimmed_items() -> None:
+    """The builder remembers what it archived: a rebuild does not hash, count or put the same
+    items again; only a newly trimmed one is put."""
+    archive = _CountingArchive()
+    builder = ContextBuilder(tokenizer=CharTokenizer(), archive=archive)
+    history = [f"turn {i}" for i in range(100)]
+    first = builder.build({"history": history}, max_tokens=200).section("history")
+    assert archive.puts == len(first.trimmed_items) == len(archive)
+    again = builder.build({"history": list(history)}, max_tokens=200).section("history")
+    assert archive.puts == len(first.trimmed_items)
+    assert again.archived_ids == first.archived_ids
+    grown = builder.build({"history": [*history, "turn 100"]}, max_tokens=200).section("history")
+    assert archive.puts == len(grown.trimmed_items) == len(first.trimmed_items) + 1
+
+
+def test_a_new_archive_object_gets_every_item_despite_the_memo() -> None:
+    """Swapping builder.archive starts over: the new archive receives the trimmed items."""
+    builder = ContextBuilder(tokenizer=CharTokenizer(), archive="memory://")
+    sections = {"history": [f"turn {i}" for i in range(100)]}
+    first = builder.build(sections, max_tokens=200).section("history")
+    builder.archive = MemoryArchive()
+    second = builder.build(sections, max_tokens=200).section("history")
+    assert second.archived_ids == first.archived_ids
+    assert [builder.archive.get(i).content for i in second.archived_ids] == second.trimmed_items

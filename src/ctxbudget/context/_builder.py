@@ -21,11 +21,12 @@ from ..models import cap_for
 from ..tokenizers import CountCache, get_tokenizer
 from ..typing import AsyncMemoryStore, Content, MemoryStore, Tokenizer
 from ._allocation import Strategy, priority_order
+from ._archiving import Archiver
 from ._gather import Source, check_sources, gather, gather_async, is_content, name_of
 from ._indicator import INDICATOR, budget_indicator, fill_indicator
 from ._measure import MeasurementCache, token_floor
 from ._options import Keep, SectionOptions, Split, merge_options, options_error
-from ._parts import Part, archive_removed, report
+from ._parts import Part, report
 from ._plan import allocate_parts, allocate_uncapped, reduce_parts
 from ._presets import Preset, load_preset
 from ._rendering import Layout, Template, frame_of
@@ -59,12 +60,12 @@ class ContextBuilder:
             ``"strict"`` (highest priority served whole first).
         count_cache: a :class:`~ctxbudget.CountCache` to share; default a new one, kept across
             builds so unchanged items are never counted twice.
-        archive: an :class:`~ctxbudget.Archive` (or its URL) that receives, after every build,
-            the items each section lost, one block per section (its id in
-            ``SectionReport.archived_id``). Archiving counts the removed text, so its cost grows
-            with what was trimmed; leave it ``None`` when that is large and not wanted. A block
-            that the tokenizer's lower bound shows larger than the cap is not counted: it is
-            archived with that bound, and its summary says "at least".
+        archive: an :class:`~ctxbudget.Archive` (or its URL) that receives the items each build
+            trimmed, one content-addressed block per item, each stored once however many builds
+            trim it (ids in ``SectionReport.archived_ids``); the builder remembers what it put.
+            A new item is counted when first archived; a block that the tokenizer's lower bound
+            shows larger than the cap is not counted: it is archived with that bound, and its
+            summary says "at least".
         indicator: a soft budget indicator to inject as the first, required section
             ``budget``: ``True`` for :data:`~ctxbudget.context.INDICATOR`
             (``[Context: 12,450/16,000 tokens (78%) | 3 archived blocks available]``), or a
@@ -113,6 +114,7 @@ class ContextBuilder:
         # Text measurements kept between builds (bounded).
         self._measurements = MeasurementCache(_KEEP_MEASUREMENTS, floor=token_floor(self.tokenizer))
         self._lock = threading.Lock()
+        self._archiver = Archiver()
 
     def register(self, store: MemoryStore | AsyncMemoryStore, **options: Any) -> None:
         """Register a memory store; its section is gathered at every build.
@@ -302,7 +304,7 @@ class ContextBuilder:
             text, tokens = self._fill_indicator(live, text, tokens, cap)
         reports = tuple(report(p) for p in order)
         if self.archive is not None:
-            archive_removed(reports, self.archive, self.tokenizer, ceiling=cap)
+            self._archiver.archive(reports, self.archive, self.tokenizer, ceiling=cap)
         return BuiltContext(
             text=text,
             tokens=tokens,
@@ -326,9 +328,12 @@ class ContextBuilder:
             p.header = header
         return base
 
-    def _indicator_text(self, used: int, cap: int) -> str:
-        archived = len(self.archive) if self.archive is not None else 0
-        return budget_indicator(used, cap, archived, self.indicator or "")
+    def _indicator_text(self, used: int, cap: int, live: Sequence[Part] = ()) -> str:
+        if self.archive is None:
+            return budget_indicator(used, cap, 0, self.indicator or "")
+        # This build's blocks count too: what ``live`` lost so far is archived before counting.
+        self._archiver.archive([report(p) for p in live], self.archive, self.tokenizer, ceiling=cap)
+        return budget_indicator(used, cap, len(self.archive), self.indicator or "")
 
     def _fill_indicator(
         self, live: list[Part], text: str, tokens: int, cap: int
@@ -342,7 +347,7 @@ class ContextBuilder:
             text,
             tokens,
             cap,
-            line=self._indicator_text,
+            line=lambda used, cap: self._indicator_text(used, cap, live),
             count=self._counter(),
             assemble=self._assemble,
         )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..memory import Archive, Reducer, Reduction
-from ..typing import Tokenizer
-from ._measure import Cut, MeasuredSection, token_floor
+from ..memory import Reducer, Reduction
+from ._measure import Cut, MeasuredSection
 from ._rendering import SectionView
 from ._result import SectionReport, Status
 
-__all__ = ["Part", "archive_removed", "report"]
+__all__ = ["Part", "report"]
 
 
 @dataclass
@@ -105,47 +103,3 @@ def report(p: Part) -> SectionReport:
         measured=m,
         reductions=p.reductions,
     )
-
-
-def archive_removed(
-    reports: Sequence[SectionReport],
-    archive: Archive,
-    tokenizer: Tokenizer,
-    *,
-    ceiling: int | None = None,
-) -> None:
-    """Put what each section lost (trimmed items, reducers' removals) in ``archive``, one
-    block per section and reduction; the block ids go into the reports.
-
-    A block is archived with its exact count, unless the tokenizer's lower bound
-    (:func:`~ctxbudget.context._measure.token_floor`) shows it larger than ``ceiling`` tokens
-    (the build's cap): it is then archived with that bound, not counted, and its summary
-    says "at least".
-    """
-    floor = token_floor(tokenizer) if ceiling is not None else None
-
-    def put(items: list[str], summary: str, source: str) -> str:
-        text = "\n".join(items)
-        bound = floor(text, ceiling) if floor is not None and ceiling is not None else 0
-        if ceiling is not None and bound > ceiling:
-            tokens, summary = bound, f"{summary} (at least {bound} tokens, not counted in full)"
-        else:
-            tokens = tokenizer.count(text)
-        return archive.put(items, tokens=tokens, summary=summary, source=source)
-
-    for rep in reports:
-        for reduction in rep.reductions:
-            if reduction.removed:
-                rep.reduction_archive_ids.append(
-                    put(
-                        reduction.removed,
-                        f"{len(reduction.removed)} items removed by {reduction.reducer} "
-                        f"from section {rep.name}",
-                        rep.name,
-                    )
-                )
-        items = rep.trimmed_items
-        if items:
-            rep.archived_id = put(
-                items, f"{len(items)} items trimmed from section {rep.name}", rep.name
-            )

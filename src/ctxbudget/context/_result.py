@@ -35,7 +35,14 @@ class SectionReport:
         items_kept: whole or cut items kept.
         cut: whether the one kept item was cut at token level (with a marker).
         error: ``"ExceptionType: message"`` when the store failed, else ``None``.
-        archived_id: the archive block holding ``trimmed_items``, when the builder archives.
+        archived_ids: when the builder archives, the id of each trimmed item's own archive
+            block, aligned with ``trimmed_items``
+            (``archive.get(archived_ids[i]).content == trimmed_items[i]``, a ``str``); else
+            ``()``. Blocks are content-addressed, so an item trimmed again by a later build has
+            the same id and is not stored again.
+        archived_id: ``archived_ids[0]``, the block of the first trimmed item, or ``None``
+            (nothing trimmed, or no archive). Before items had blocks of their own, it held
+            the whole list of ``trimmed_items``; read ``archived_ids`` for all of them.
         reductions: what each reducer did before trimming (items removed, tokens freed); the
             removed items are archived when the builder archives (ids in
             ``reduction_archive_ids``), and are kept here either way.
@@ -71,6 +78,7 @@ class SectionReport:
         self.items_kept = items_kept
         self.cut = cut is not None
         self.error = error
+        self.archived_ids: tuple[str, ...] = ()
         self.archived_id: str | None = None
         self.reductions: list[Reduction] = list(reductions or [])
         self.reduction_archive_ids: list[str] = []
@@ -115,6 +123,7 @@ class SectionReport:
             "cut": self.cut,
             "error": self.error,
             "archived_id": self.archived_id,
+            "archived_ids": list(self.archived_ids),
             "reductions": [
                 {
                     "reducer": r.reducer,
