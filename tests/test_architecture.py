@@ -76,7 +76,7 @@ SURFACES = {
         "summarize_oldest", "to_json_data",
     },
     "ctxbudget.agents": {
-        "Allocation", "BudgetManager", "Compaction", "Compactor", "SectionUsage",
+        "Allocation", "BudgetManager", "Compaction", "CompactionStep", "Compactor", "SectionUsage",
         "UsageTracker", "adjust_allocations", "adjusted_preset_yaml", "utilization_band",
         "utilization_report",
     },

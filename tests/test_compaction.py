@@ -68,9 +68,9 @@ def test_200_turn_agent_loop_never_exceeds_a_16k_window(shared_data: Path) -> No
         assert tokens <= 16_000
         peak = max(peak, tokens)
         assert request[0] is system
-        assert request[-1] is user  # the newest turn is always in the request
+        assert request[-2] is user  # the newest turn is always in the request
         indicator = [m for m in request if str(m.get("content", "")).startswith("[Context: ")]
-        assert len(indicator) == 1
+        assert indicator == [request[-1]]  # last: it never changes the cached prefix
         assert "/16,000 tokens" in indicator[0]["content"]
         agent.add(assistant)
         sent += [user, assistant]
@@ -144,43 +144,110 @@ def test_consecutive_compactions_keep_the_summary_within_budget() -> None:
     assert agent.summary
 
 
-def test_summarizer_errors_are_raised_and_change_nothing() -> None:
-    """A failing summarizer surfaces its error; history and archive are untouched."""
+def test_a_summarizer_that_raises_falls_back_to_the_offline_one() -> None:
+    """A failing summarizer does not stop the loop: the offline summarizer writes the summary,
+    the receipt is partial and its note names the error, and the originals are archived."""
 
     def broken(prompt: str) -> str:
         raise RuntimeError("summarizer down")
 
+    receipts: list[Compaction] = []
     agent = Compactor(
-        400, keep_last_turns=1, summarizer=LLMSummarizer(broken), tokenizer=CharTokenizer()
+        600,
+        keep_last_turns=1,
+        summarizer=LLMSummarizer(broken),
+        tokenizer=CharTokenizer(),
+        on_compaction=receipts.append,
     )
     msgs = conversation(3)
     agent.add(*msgs)
-    with pytest.raises(RuntimeError, match="summarizer down"):
-        agent.compact()
-    assert agent.recent == msgs
-    assert len(agent.archive) == 0
+    result = agent.compact()
+    assert result is not None
+    assert result.partial
+    assert result.strategies == ("offline_summary",)
+    assert "RuntimeError: summarizer down" in result.steps[0].note
+    assert receipts == [result]
+    assert "question 0" in agent.summary
+    assert agent.expand(result.block_id) + agent.recent == msgs
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [("", "left nothing"), (None, "must return str"), ("word " * 5_000, "left nothing")],
+    ids=["nothing", "not-str", "too-much"],
+)
+def test_a_summarizer_that_returns_nothing_or_too_much_is_contained(
+    reply: str | None, why: str
+) -> None:
+    """Nothing, a non-str, or one line longer than the whole budget: the offline summarizer
+    writes the summary (the note says why), within its budget; the loop continues."""
+    agent = Compactor(
+        900,
+        keep_last_turns=1,
+        summary_tokens=150,
+        summarizer=LLMSummarizer(lambda prompt: reply),  # type: ignore[arg-type,return-value]
+        tokenizer=CharTokenizer(),
+    )
+    agent.add(*conversation(4))
+    result = agent.compact()
+    assert result is not None
+    assert result.partial
+    assert why in result.steps[0].note
+    assert 0 < len(agent.summary) <= 150
+    for i in range(20):
+        request = agent.step({"role": "user", "content": f"more {i} " * 10})
+        assert 3 + sum(message_tokens(m, CharTokenizer()) for m in request) <= 900
+        agent.add({"role": "assistant", "content": "ok"})
 
 
 def test_a_turn_larger_than_the_free_room_is_archived_not_lost() -> None:
     """When recent turns alone overflow, the oldest are dropped from the request and archived."""
-    agent = Compactor(300, keep_last_turns=3, summary_tokens=50, tokenizer=CharTokenizer())
+    agent = Compactor(500, keep_last_turns=3, summary_tokens=50, tokenizer=CharTokenizer())
     msgs = conversation(3)
     agent.add(*msgs)
     request = agent.prompt()
-    assert 3 + sum(message_tokens(m, CharTokenizer()) for m in request) <= 300
+    assert 3 + sum(message_tokens(m, CharTokenizer()) for m in request) <= 500
     archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
     assert archived + agent.recent == msgs
 
 
-def test_newest_turn_alone_over_the_window_raises() -> None:
-    """A single message larger than the window cannot be sent: a clear error."""
-    agent = Compactor(100, tokenizer=CharTokenizer())
-    with pytest.raises(BudgetError, match="over the budget of"):
-        agent.step({"role": "user", "content": "x" * 500})
+def test_a_message_larger_than_the_window_is_clamped_and_archived() -> None:
+    """A single message larger than the window is sent clamped (its head and tail, a marker
+    with the archive id), and the original comes back whole from the archive."""
+    agent = Compactor(600, tokenizer=CharTokenizer())
+    text = "".join(f"line {i:05d}\n" for i in range(2_000))
+    request = agent.step({"role": "user", "content": text})
+    assert 3 + sum(message_tokens(m, CharTokenizer()) for m in request) <= 600
+    sent = request[-1]["content"]
+    assert sent.startswith("line 00000")
+    assert sent.endswith("line 01999\n")
+    block = next(b for b in agent.blocks if b["description"].startswith("clamped"))
+    assert f"archived block {block['id']}" in sent
+    assert agent.expand(block["id"]) == [{"role": "user", "content": text}]
+
+
+def test_a_window_below_the_smallest_workable_one_is_refused_with_the_numbers() -> None:
+    """The constructor names the smallest workable window and what it is made of."""
+    # one token per character: reply priming 3; summary message 3 + len("system") 6 + headers
+    # 81 + summary 20 + index 48 + join slack 4 = 162; the newest message clamped: 3 +
+    # len("assistant") 9 + the widest marker 110 + 24 kept = 146, twice (a call and its result)
+    # = 292. 3 + 162 + 292 = 457.
+    with pytest.raises(ConfigurationError, match=r"window_tokens=100 is below .* 457 tokens"):
+        Compactor(100, summary_tokens=20, tokenizer=CharTokenizer())
+    with pytest.raises(ConfigurationError, match="summary_tokens=1000"):
+        Compactor(900, summary_tokens=1000)
+
+
+def test_system_messages_that_leave_no_room_are_refused() -> None:
+    """Pins are budgeted: system messages that leave less than a turn's minimum raise."""
+    agent = Compactor(600, tokenizer=CharTokenizer())
+    with pytest.raises(BudgetError, match="system messages of"):
+        agent.add({"role": "system", "content": "x" * 500})
+    assert agent.system == []
 
 
 def test_recover_refuses_foreign_data() -> None:
-    """Only version-1 checkpoints are accepted."""
+    """Only version 1 and 2 checkpoints are accepted."""
     with pytest.raises(ConfigurationError, match="checkpoint"):
         Compactor.recover({"version": 9}, archive="memory://")
 

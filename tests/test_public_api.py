@@ -25,6 +25,7 @@ PUBLIC = {
     "budget_indicator",
     "Compactor",
     "Compaction",
+    "CompactionStep",
     "Summarizer",
     "MergingSummarizer",
     "SummaryState",

@@ -18,13 +18,15 @@ if TYPE_CHECKING:
         utilization_band,
         utilization_report,
     )
-    from ._compaction import Compaction, Compactor
+    from ._compaction import Compactor
     from ._manager import Allocation, BudgetManager
+    from ._receipts import Compaction, CompactionStep
 
 __all__ = [
     "Allocation",
     "BudgetManager",
     "Compaction",
+    "CompactionStep",
     "Compactor",
     "SectionUsage",
     "UsageTracker",
@@ -44,7 +46,8 @@ _EXPORTS = {
         "utilization_band",
         "utilization_report",
     ),
-    "._compaction": ("Compaction", "Compactor"),
+    "._compaction": ("Compactor",),
+    "._receipts": ("Compaction", "CompactionStep"),
     "._manager": ("Allocation", "BudgetManager"),
 }
 __getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

@@ -230,10 +230,13 @@ class ExtractiveSummarizer:
         ][:12]
         score.update({w: 1.0 + min(2.0, names[w] / 3) for w in new["entities"]})
         leftovers, strength = new["narrative"], _luhn(new["narrative"])
-        room, count, chosen = int(limit * SHARES["narrative"] * 0.6), self.tokenizer.count, set()
+        count, chosen = self.tokenizer.count, set()
+        # narrative: what the other parts leave (>= its share); fit() drops its oldest first
+        others = sum(count(x) + 2 for p in PARTS[:4] for x in (*getattr(state, p), *new[p]))
+        room = max(int(limit * SHARES["narrative"]), limit - others - 40)
         for i in sorted(range(len(leftovers)), key=lambda i: (-strength(leftovers[i]), i)):
             cost = count(leftovers[i]) + 2
-            if room > 2 and 5 <= len(leftovers[i].split()) <= 40 and cost <= room:
+            if room > 2 and 3 <= len(leftovers[i].split()) <= 40 and cost <= room:
                 chosen.add(i)
                 room -= cost
         new["narrative"] = [x for i, x in enumerate(leftovers) if i in chosen]

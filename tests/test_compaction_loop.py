@@ -1,0 +1,276 @@
+"""Compaction in long agent loops: every window fits, progress is made, the cached prefix
+holds between compactions, the index stays within its budget, tool results are contained."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks import corpus
+from ctxbudget import Compaction, Compactor, get_tokenizer, message_tokens
+from ctxbudget.agents._layout import minimum_window
+from ctxbudget.testing import CharTokenizer
+
+TOK = get_tokenizer("o200k_base")
+CHAR = CharTokenizer()
+
+
+def sent_tokens(request: list[dict[str, Any]], tok: Any = TOK) -> int:
+    return 3 + sum(message_tokens(m, tok) for m in request)
+
+
+def real_turns(count: int, limit: int = 3000) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(user, assistant) pairs of real ShareGPT text, pairs over ``limit`` tokens left out."""
+    pairs = []
+    for conversation in corpus.conversations():
+        msgs = [m for m in conversation if m["content"].strip() and m["role"] != "system"]
+        for user, assistant in zip(msgs[::2], msgs[1::2], strict=False):
+            if (user["role"], assistant["role"]) != ("user", "assistant"):
+                continue
+            if TOK.count(user["content"]) + TOK.count(assistant["content"]) > limit:
+                continue
+            pairs.append(({"role": "user", "content": user["content"]}, dict(assistant)))
+            if len(pairs) == count:
+                return pairs
+    return pairs
+
+
+def run_loop(turns: list[tuple[dict[str, Any], dict[str, Any]]], **kwargs: Any) -> dict[str, Any]:
+    """Drive a Compactor through ``turns``; every request, receipt and the final agent."""
+    receipts: list[Compaction] = []
+    agent = Compactor(16_000, on_compaction=receipts.append, **kwargs)
+    agent.add({"role": "system", "content": "You are a careful assistant."})
+    requests = []
+    for user, assistant in turns:
+        requests.append(agent.step(dict(user)))
+        agent.add(dict(assistant))
+    return {"agent": agent, "requests": requests, "receipts": receipts}
+
+
+def prefix_stable(requests: list[list[dict[str, Any]]]) -> float:
+    """Share of requests that start with the whole previous request."""
+    hits = sum(b[: len(a)] == a for a, b in itertools.pairwise(requests))
+    return hits / max(1, len(requests) - 1)
+
+
+# -- every window fits --------------------------------------------------------------------
+
+event = st.one_of(
+    st.tuples(st.just("user"), st.integers(1, 3_000)),
+    st.tuples(st.just("huge"), st.integers(1, 4)),  # a multiple of the window
+    st.tuples(st.just("tool"), st.integers(1, 6_000)),
+    st.tuples(st.just("reply"), st.integers(1, 2_000)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), events=st.lists(event, min_size=1, max_size=40))
+def test_no_request_exceeds_any_window_from_the_minimum_to_200k(
+    data: st.DataObject, events: list[tuple[str, int]]
+) -> None:
+    """Any window from the computed minimum to 200k, any mix of turns, tool results and
+    messages larger than the window: every request fits, and every original message is still
+    in the request or in the archive, exactly."""
+    smallest = minimum_window(400, 48, None, CHAR)
+    window = data.draw(st.integers(smallest, 200_000), label="window")
+    agent = Compactor(window, summary_tokens=400, index_tokens=48, tokenizer=CHAR)
+    originals: list[dict[str, Any]] = []
+    for i, (kind, size) in enumerate(events):
+        if kind == "tool":
+            call = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": f"c{i}", "function": {"name": "f", "arguments": "{}"}}],
+            }
+            result = {"role": "tool", "tool_call_id": f"c{i}", "content": f"r{i} " * size}
+            agent.add(call, result)
+            originals += [call, result]
+            continue
+        if kind == "reply":
+            message = {"role": "assistant", "content": f"a{i} " * size}
+            agent.add(message)
+            originals.append(message)
+            continue
+        words = size * window // 3 if kind == "huge" else size
+        message = {"role": "user", "content": f"u{i} " * words}
+        originals.append(message)
+        request = agent.step(message)
+        assert sent_tokens(request, CHAR) <= window
+    assert sent_tokens(agent.prompt(), CHAR) <= window
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    for m in originals:
+        assert m in agent.recent or m in archived
+
+
+# -- a long loop on real conversations ----------------------------------------------------
+
+
+@pytest.mark.data
+def test_a_200_turn_loop_keeps_its_prefix_and_is_reproducible(shared_data: Path) -> None:
+    """200 real turns in a 16k window: >= 90% of requests start with the whole previous one,
+    two runs send identical requests, every archived block is byte-exact, and a checkpoint
+    through JSON recovers the identical next prompt."""
+    turns = real_turns(200)
+    first, second = run_loop(turns), run_loop(turns)
+    assert all(sent_tokens(r) <= 16_000 for r in first["requests"])
+    assert first["requests"] == second["requests"]
+    assert prefix_stable(first["requests"]) >= 0.9
+    receipts: list[Compaction] = first["receipts"]
+    assert len(receipts) >= 3
+    assert all(r.tokens_after <= 0.5 * 16_000 for r in receipts)  # down to the low-water mark
+    agent: Compactor = first["agent"]
+    sent = [m for pair in turns for m in pair]
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    assert archived + agent.recent == sent
+    state = json.loads(json.dumps(agent.checkpoint()))
+    again = Compactor.recover(state, archive=agent.archive)
+    probe = {"role": "user", "content": "What did we decide about the loader?"}
+    assert again.step(dict(probe)) == agent.step(dict(probe))
+
+
+@pytest.mark.data
+def test_the_indicator_goes_last_and_the_prefix_before_it_holds(shared_data: Path) -> None:
+    """With the budget indicator on, it is the last message; the requests without it keep
+    their prefix as often as without the indicator."""
+    loop = run_loop(real_turns(120), indicator=True)
+    requests = loop["requests"]
+    assert all(r[-1]["content"].startswith("[Context: ") for r in requests)
+    assert prefix_stable([r[:-1] for r in requests]) >= 0.9
+
+
+@pytest.mark.data
+def test_thirty_compactions_leave_no_nested_prefixes(shared_data: Path) -> None:
+    """After 30+ compactions the summary is within its budget and no line of it starts with
+    a repeated speaker or "summary:" prefix."""
+    receipts: list[Compaction] = []
+    agent = Compactor(4_000, keep_last_turns=1, summary_tokens=600, on_compaction=receipts.append)
+    for user, assistant in real_turns(400, limit=900):
+        agent.step(dict(user))
+        agent.add(dict(assistant))
+        assert TOK.count(agent.summary) <= 600
+        if len(receipts) >= 30:
+            break
+    assert len(receipts) >= 30
+    nested = re.compile(r"^\W*(\w+: ){2,}", re.MULTILINE)
+    assert not nested.search(agent.summary)
+    assert "summary: " not in agent.summary
+
+
+# -- the index ----------------------------------------------------------------------------
+
+
+def test_the_index_collapses_the_oldest_blocks_into_a_range_within_its_budget() -> None:
+    """Many blocks in a small index: the newest are listed by id, the oldest collapse into
+    one range line, and the index stays within index_tokens."""
+    agent = Compactor(2_000, keep_last_turns=1, summary_tokens=100, index_tokens=120)
+    for i in range(40):
+        agent.add({"role": "user", "content": f"question {i} about port {i}"})
+        agent.add({"role": "assistant", "content": f"answer {i}"})
+        agent.compact()
+    assert len(agent.blocks) >= 30
+    message, _ = agent.summary_message()
+    assert message is not None
+    index = message["content"].split("Archived blocks (ask to expand one by id):\n", 1)[1]
+    lines = index.split("\n")
+    assert TOK.count(index) <= 120
+    assert lines[0].startswith(f"{agent.blocks[0]['id']} .. ")
+    assert lines[-1].startswith(agent.blocks[-1]["id"])
+    collapsed = int(re.search(r": (\d+) older blocks", lines[0]).group(1))  # type: ignore[union-attr]
+    assert collapsed + len(lines) - 1 == len(agent.blocks)
+
+
+# -- tool results --------------------------------------------------------------------------
+
+
+def tool_unit(i: int, size: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": f"t{i}", "function": {"name": "read", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": f"t{i}", "content": f"row {i}\n" * size},
+    ]
+
+
+def test_old_tool_results_are_cleared_first_keeping_the_newest() -> None:
+    """The first strategy clears tool results older than the newest keep_tool_results, when
+    that frees enough; their originals are archived and the summary is not touched."""
+    agent = Compactor(3_000, keep_tool_results=2, tokenizer=CHAR, min_free_tokens=100)
+    agent.add({"role": "user", "content": "read the rows"})
+    units = [m for i in range(5) for m in tool_unit(i, 40)]
+    agent.add(*units)
+    result = agent.compact(trigger="threshold")
+    assert result is not None
+    assert result.strategies[0] == "clear_tool_results"
+    tools = [m for m in agent.recent if m["role"] == "tool"]
+    assert [t["content"].startswith("[tool result cleared") for t in tools] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert (
+        agent.expand(result.steps[0].archived[0]) == [u for u in units if u["role"] == "tool"][:3]
+    )
+
+
+def test_clearing_that_frees_too_little_is_skipped() -> None:
+    """Clearing tool results that would free less than min_free_tokens is not done (an edit
+    costs the prompt cache)."""
+    agent = Compactor(3_000, keep_tool_results=1, tokenizer=CHAR, min_free_tokens=10_000)
+    agent.add({"role": "user", "content": "go"}, *tool_unit(0, 5), *tool_unit(1, 5))
+    result = agent.compact(trigger="threshold")
+    assert result is None or "clear_tool_results" not in result.strategies
+    assert not any(str(m.get("content")).startswith("[tool result") for m in agent.recent)
+
+
+def test_an_oversized_tool_result_is_clamped_when_added() -> None:
+    """A tool result over tool_result_tokens is clamped on arrival (head and tail kept), the
+    original archived whole, before any history is evicted."""
+    receipts: list[Compaction] = []
+    agent = Compactor(4_000, tokenizer=CHAR, tool_result_tokens=500, on_compaction=receipts.append)
+    agent.add({"role": "user", "content": "dump the table"})
+    call, result = tool_unit(0, 5_000)
+    agent.add(call, result)
+    kept = agent.recent[-1]
+    assert message_tokens(kept, CHAR) <= 500
+    assert kept["content"].startswith("row 0\n")
+    assert kept["content"].endswith("row 0\n")
+    assert receipts
+    assert receipts[-1].strategies == ("clamp",)
+    block = receipts[-1].steps[0].archived[0]
+    assert f"archived block {block}" in kept["content"]
+    assert agent.expand(block) == [result]
+    assert agent.recent[0]["content"] == "dump the table"  # nothing evicted
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def test_a_version_1_checkpoint_is_still_read() -> None:
+    """A checkpoint written before the structured summary (version 1) recovers; its plain
+    summary becomes the new summary's text."""
+    v1 = {
+        "version": 1,
+        "window_tokens": 4_000,
+        "threshold": 0.85,
+        "keep_last_turns": 2,
+        "summary_tokens": 200,
+        "indicator": None,
+        "summary": "user: Maya owns the Rotterdam loader.",
+        "blocks": [],
+        "system": [],
+        "recent": [{"role": "user", "content": "hello"}],
+    }
+    agent = Compactor.recover(v1, archive="memory://")
+    assert "Maya owns the Rotterdam loader." in agent.summary
+    assert agent.prompt()[-1] == {"role": "user", "content": "hello"}
