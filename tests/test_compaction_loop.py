@@ -274,3 +274,164 @@ def test_a_version_1_checkpoint_is_still_read() -> None:
     agent = Compactor.recover(v1, archive="memory://")
     assert "Maya owns the Rotterdam loader." in agent.summary
     assert agent.prompt()[-1] == {"role": "user", "content": "hello"}
+
+
+# -- the session budget -------------------------------------------------------------------
+
+
+def chat(i: int) -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": f"question {i}: where does the loader keep port {i}?"},
+        {"role": "assistant", "content": f"Port {i} is kept in the loader's table {i}."},
+    ]
+
+
+def test_llm_summaries_are_reserved_and_committed_through_the_session_budget() -> None:
+    """An LLM summary is paid for like any call: the session's spend grows by the estimated
+    input and the summary's tokens, and the receipt is not partial."""
+    from ctxbudget import LLMSummarizer, SessionBudget
+
+    budget = SessionBudget("memory://", session_cap=1_000_000)
+    agent = Compactor(
+        3_000,
+        keep_last_turns=1,
+        summary_tokens=200,
+        summarizer=LLMSummarizer(lambda prompt: "User facts and preferences:\n- port 3 is kept"),
+        budget=budget,
+        session="s1",
+    )
+    for i in range(4):
+        agent.add(*chat(i))
+    result = agent.compact()
+    assert result is not None
+    assert not result.partial
+    assert result.strategies == ("summarize",)
+    status = budget.status("s1")
+    assert status.calls == 1
+    assert status.output_tokens == TOK.count(agent.summary)
+    assert status.input_tokens > sum(TOK.count(m["content"]) for i in range(3) for m in chat(i))
+    assert status.reserved == 0
+
+
+def test_an_unaffordable_llm_summary_falls_back_to_the_offline_one() -> None:
+    """When the session budget refuses the summary's reservation, the offline summarizer
+    writes it, the receipt is partial and names the refusing scope, and nothing is spent."""
+    from ctxbudget import LLMSummarizer, SessionBudget
+
+    calls: list[str] = []
+    budget = SessionBudget("memory://", session_cap=50)
+    agent = Compactor(
+        3_000,
+        keep_last_turns=1,
+        summary_tokens=200,
+        summarizer=LLMSummarizer(lambda prompt: calls.append(prompt) or "never used"),
+        budget=budget,
+        session="s1",
+    )
+    for i in range(4):
+        agent.add(*chat(i))
+    result = agent.compact()
+    assert result is not None
+    assert result.partial
+    assert result.strategies == ("offline_summary",)
+    assert "could not pay" in result.steps[0].note
+    assert "session:s1" in result.steps[0].note
+    assert calls == []
+    assert budget.status("s1").used == 0
+    assert "loader" in agent.summary
+
+
+def test_an_exhausted_budget_raises_or_degrades_by_policy() -> None:
+    """With the budget unable to pay for the next request, step() raises BudgetExhausted
+    ("raise"), or returns the smallest request that carries the conversation ("degrade"):
+    the system messages, the summary message and the newest turn, and flags it."""
+    from ctxbudget import BudgetExhausted, SessionBudget
+
+    budget = SessionBudget("memory://", session_cap=400)
+    budget.record(350, 0, session="s1")
+    system = {"role": "system", "content": "Be brief."}
+    strict = Compactor(3_000, keep_last_turns=1, budget=budget, session="s1")
+    strict.add(system, *chat(0), *chat(1))
+    with pytest.raises(BudgetExhausted, match="session:s1"):
+        strict.step(chat(2)[0])
+    lenient = Compactor(
+        3_000, keep_last_turns=1, budget=budget, session="s1", on_exhausted="degrade"
+    )
+    lenient.add(system, *chat(0), *chat(1))
+    request = lenient.step(chat(2)[0])
+    assert lenient.degraded
+    assert request == [system, chat(2)[0]]
+    assert lenient.recent[-1] == chat(2)[0]  # the history itself is unchanged
+    assert len(lenient.recent) == 5
+
+
+def test_a_budget_needs_a_session_and_a_known_policy() -> None:
+    """Bad budget arguments are refused with a one-line error."""
+    from ctxbudget import ConfigurationError, SessionBudget
+
+    with pytest.raises(ConfigurationError, match="needs session="):
+        Compactor(3_000, budget=SessionBudget("memory://"))
+    with pytest.raises(ConfigurationError, match="on_exhausted must be"):
+        Compactor(3_000, on_exhausted="ignore")  # type: ignore[arg-type]
+
+
+# -- reproducible prompts -----------------------------------------------------------------
+
+
+def test_an_agent_loop_snapshot(snapshot: Any) -> None:
+    """The requests of a small deterministic loop (content-addressed block ids, offline
+    summary), as text: the same on every run and machine."""
+    agent = Compactor(700, keep_last_turns=1, summary_tokens=120, index_tokens=60)
+    agent.add({"role": "system", "content": "You are the loader's assistant."})
+    agent.add(
+        {"role": "user", "content": "My name is Priya and I run the Rotterdam loader."},
+        {"role": "assistant", "content": "Noted, Priya."},
+    )
+    shown = []
+    for i in range(40):
+        request = agent.step(chat(i)[0])
+        agent.add(chat(i)[1])
+        if i in (25, 39):
+            shown.append("\n---\n".join(f"{m['role']}: {m['content']}" for m in request))
+    assert len(agent.blocks) >= 2
+    assert "\n\n=====\n\n".join(shown) == snapshot
+
+
+# -- facts survive compactions -------------------------------------------------------------
+
+
+def compact_stream(seed: int, summarizer: Any = None) -> tuple[str, int, list[Any]]:
+    """Ten compactions of a real stream with ten planted facts, through the Compactor: each
+    chunk of messages is added, then compacted (the last turn kept)."""
+    from benchmarks import facts
+
+    chunks = facts.stream(seed, 10)
+    planted = facts.plant(chunks, seed)
+    if summarizer == "llm":
+        from ctxbudget import LLMSummarizer
+
+        summarizer = LLMSummarizer(facts.fake_model(planted))
+    agent = Compactor(64_000, keep_last_turns=1, summary_tokens=1_000, summarizer=summarizer)
+    compactions = 0
+    for chunk in chunks:
+        for item in chunk:
+            role, text = item.split(": ", 1)
+            agent.add({"role": role if role in ("user", "assistant") else "user", "content": text})
+        agent.add({"role": "user", "content": "Let us continue."})
+        compactions += agent.compact() is not None
+    return agent.summary, compactions, planted
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_planted_facts_survive_ten_compactions(shared_data: Path, seed: int) -> None:
+    """At least 8 of 10 one-off facts survive 10 compactions with the offline summarizer at a
+    1,000-token summary budget, and 10 of 10 with an LLM callable that keeps its input's facts."""
+    from benchmarks import facts
+
+    offline, compactions, planted = compact_stream(seed)
+    assert compactions == 10
+    assert TOK.count(offline) <= 1_000
+    assert facts.survivors(offline, planted) >= 8
+    llm, _, planted = compact_stream(seed, "llm")
+    assert facts.survivors(llm, planted) == 10
