@@ -22,6 +22,9 @@ assistant messages of the shared corpus, pairs over 3,000 tokens left out), o200
   share of summary tokens that are repeated prefixes (every ``"summary: "``, and every speaker
   prefix but the last of a line).
 - **reproducible**: the same loop twice gives the same requests.
+- **facts**: ten one-off facts planted in a real stream (``benchmarks.facts``), ten
+  compactions through ``Compactor`` at a 1,000-token summary: facts that survive, with the
+  offline summarizer and with an LLM callable that keeps its input's facts, over 5 streams.
 
 The baseline (``--baseline-src``) runs this same module in a subprocess with the other code on
 ``PYTHONPATH``; the measures use only the API both versions share. Prints Markdown tables.
@@ -33,7 +36,6 @@ import argparse
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,8 +46,6 @@ from ctxbudget import Compactor, get_tokenizer, message_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 TOK = get_tokenizer("o200k_base")
-#: A line's run of prefixes: ``"summary: summary: user: "`` and the like.
-_PREFIXES = re.compile(r"^(?:- )?((?:(?:summary|user|assistant|tool|system): )+)", re.MULTILINE)
 
 
 def real_turns(count: int, limit: int = 3000) -> list[tuple[dict[str, str], dict[str, str]]]:
@@ -73,10 +73,16 @@ def request_tokens(request: list[dict[str, Any]]) -> int:
     return 3 + sum(message_tokens(m, TOK) for m in request)
 
 
-def prefix_share(requests: list[list[dict[str, Any]]]) -> float:
-    """Share of requests (after the first) that start with the whole previous request."""
-    hits = sum(b[: len(a)] == a for a, b in itertools.pairwise(requests))
-    return hits / max(1, len(requests) - 1)
+def prefix_share(requests: list[list[dict[str, Any]]], start: int = 0) -> float:
+    """Share of requests (from ``start``, after the first) that start with the whole previous
+    request."""
+    pairs = list(itertools.pairwise(requests))[start:]
+    return sum(b[: len(a)] == a for a, b in pairs) / max(1, len(pairs))
+
+
+def first_full(requests: list[list[dict[str, Any]]], window: int) -> int:
+    """Index of the first request over 80% of the window: where steady state begins."""
+    return next((i for i, r in enumerate(requests) if request_tokens(r) > 0.8 * window), 0)
 
 
 def uncached_tokens(requests: list[list[dict[str, Any]]]) -> int:
@@ -142,6 +148,8 @@ def measure(turns: int) -> dict[str, Any]:
         "turns": len(loop["requests"]),
         "ours": prefix_share(loop["requests"]),
         "sliding": prefix_share(base),
+        "ours_steady": prefix_share(loop["requests"], first_full(loop["requests"], 16_000)),
+        "sliding_steady": prefix_share(base, first_full(base, 16_000)),
         "ours_uncached": uncached_tokens(loop["requests"]),
         "sliding_uncached": uncached_tokens(base),
         "ours_over": sum(request_tokens(r) > 16_000 for r in loop["requests"]),
@@ -169,18 +177,34 @@ def measure(turns: int) -> dict[str, Any]:
     )
     agent = summary_run["agent"]
     text = agent.summary
-    repeated = 0  # tokens of every prefix but a line's last (its speaker), and any "summary: "
-    for match in _PREFIXES.finditer(text):
-        chain = match.group(1).split(": ")[:-1]
-        extra = chain[:-1] + (chain[-1:] if chain[-1] == "summary" else [])
-        repeated += sum(TOK.count(p + ": ") for p in extra)
+    from benchmarks import facts
+
     out["summary"] = {
         "blocks": len(agent.blocks),
         "tokens": TOK.count(text),
-        "prefix_share": repeated / max(1, TOK.count(text)),
+        "prefix_share": facts.prefix_share(text),
         "summary_prefixes": text.count("summary: "),
     }
     return out
+
+
+def compact_stream(seed: int, llm: bool) -> tuple[str, int, int]:
+    """(summary, compactions, facts surviving) after ten compactions of a planted stream."""
+    from benchmarks import facts
+    from ctxbudget import LLMSummarizer
+
+    chunks = facts.stream(seed, 10)
+    planted = facts.plant(chunks, seed)
+    summarizer = LLMSummarizer(facts.fake_model(planted)) if llm else None
+    agent = Compactor(64_000, keep_last_turns=1, summary_tokens=1_000, summarizer=summarizer)
+    compactions = 0
+    for chunk in chunks:
+        for item in chunk:
+            role, text = item.split(": ", 1)
+            agent.add({"role": role if role in ("user", "assistant") else "user", "content": text})
+        agent.add({"role": "user", "content": "Let us continue."})
+        compactions += agent.compact() is not None
+    return agent.summary, compactions, facts.survivors(agent.summary, planted)
 
 
 def _baseline(src: str, turns: int) -> dict[str, Any]:
@@ -210,6 +234,8 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
     row("requests over the window", lambda r: r["prefix"]["ours_over"])
     row("prefix-stable share (goal >= 90%)", lambda r: f"{r['prefix']['ours']:.1%}")
     row("sliding window baseline", lambda r: f"{r['prefix']['sliding']:.1%}")
+    row("prefix-stable, once the window is full", lambda r: f"{r['prefix']['ours_steady']:.1%}")
+    row("... sliding window", lambda r: f"{r['prefix']['sliding_steady']:.1%}")
     row("input tokens past the cached prefix", lambda r: f"{r['prefix']['ours_uncached']:,}")
     row("... sliding window", lambda r: f"{r['prefix']['sliding_uncached']:,}")
     row("two runs identical", lambda r: r["reproducible"])
@@ -219,6 +245,8 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
         row("... error", lambda r, s=small: s(r)["error"] or "none")
         row("... largest index share", lambda r, s=small: f"{s(r).get('index_share', 0):.0%}")
         row("... blocks", lambda r, s=small: s(r).get("blocks", 0))
+    row("facts kept of 10, offline, per stream (goal >= 8)", lambda r: r["facts"]["offline"])
+    row("facts kept of 10, LLM that keeps facts (goal 10)", lambda r: r["facts"]["llm"])
     row("summary: blocks compacted", lambda r: r["summary"]["blocks"])
     row(
         "summary: share of its tokens that are repeated prefixes (goal 0)",

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 from benchmarks import corpus
 from ctxbudget import ExtractiveSummarizer, LLMSummarizer, get_tokenizer
-from ctxbudget.memory import SummaryState
 
 TOK = get_tokenizer("o200k_base")
 BUDGET = 1000
@@ -168,6 +167,8 @@ def prefix_share(summary: str) -> float:
 
 def run_offline(chunks: Sequence[Sequence[str]]) -> str:
     """The rendered summary after merging every chunk with ``ExtractiveSummarizer.merge``."""
+    from ctxbudget.memory import SummaryState  # here: benchmarks.compaction runs older code
+
     summarizer, state = ExtractiveSummarizer(), SummaryState()
     for chunk in chunks:
         state = summarizer.merge(state, chunk, BUDGET)
@@ -176,6 +177,8 @@ def run_offline(chunks: Sequence[Sequence[str]]) -> str:
 
 def run_llm(chunks: Sequence[Sequence[str]], planted: Sequence[Planted]) -> str:
     """The rendered summary after merging every chunk with the fake-model LLMSummarizer."""
+    from ctxbudget.memory import SummaryState
+
     summarizer, state = LLMSummarizer(fake_model(planted)), SummaryState()
     for chunk in chunks:
         state = summarizer.merge(state, chunk, BUDGET)
