@@ -179,6 +179,11 @@ def measure(turns: int) -> dict[str, Any]:
     text = agent.summary
     from benchmarks import facts
 
+    seeds = (1, 2) if turns < 100 else (1, 2, 3, 4, 5)
+    out["facts"] = {
+        kind: [compact_stream(seed, kind == "llm")[2] for seed in seeds]
+        for kind in ("offline", "llm")
+    }
     out["summary"] = {
         "blocks": len(agent.blocks),
         "tokens": TOK.count(text),

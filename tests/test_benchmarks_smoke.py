@@ -99,3 +99,20 @@ def test_ledger_benchmark_leaves_the_log_level_as_it_found_it() -> None:
     with ledgers._quiet():
         assert logger.level == logging.ERROR
     assert logger.level == before
+
+
+@pytest.mark.data
+def test_compaction_benchmark_smoke_run(shared_data: Path) -> None:
+    """benchmarks.compaction measures a short loop, small windows, facts and the summary,
+    and renders its table (the sliding baseline never goes over the window either)."""
+    from benchmarks import compaction
+
+    out = compaction.measure(20)
+    assert out["prefix"]["turns"] == 20
+    assert out["prefix"]["ours_over"] == 0
+    assert out["reproducible"] is True
+    assert set(out["small"]) == {"900", "700"}
+    assert all(len(v) == 2 for v in out["facts"].values())
+    text = compaction.markdown({"after": out})
+    assert "prefix-stable share" in text
+    assert "facts kept of 10" in text
