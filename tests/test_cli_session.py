@@ -139,3 +139,62 @@ def test_session_corrupt_sqlite(runner: CliRunner, tmp_path: Path) -> None:
         assert len(lines) == 1
         assert lines[0].startswith("error: ")
         assert str(path) in lines[0]
+
+
+def test_session_status_json_has_the_session_and_global_rows(
+    runner: CliRunner, ledger: str
+) -> None:
+    """--json prints every row as JSON: the session's numbers, then the global scope."""
+    import json
+
+    result = runner.invoke(app, ["session", "status", "s1", "--json", "--ledger", ledger])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["scope"] for r in rows] == ["session:s1", "global"]
+    assert (rows[0]["used"], rows[0]["cap"], rows[0]["state"]) == (850, 1000, "near_cap")
+    assert rows[0]["input_tokens"] == 600
+    assert rows[0]["updated"].endswith("+00:00")
+    assert rows[1]["used"] == 950  # every session's spend
+
+
+def test_session_status_with_a_user_shows_the_user_row(runner: CliRunner, tmp_path: Path) -> None:
+    """--user adds the user's scope between the sessions and the global row."""
+    url = f"sqlite:///{tmp_path / 'spend.db'}"
+    b = SessionBudget(url, session_cap=1000)
+    b.reserve(100, session="s1", user="maya").commit(70, 30)
+    b.close()
+    result = runner.invoke(app, ["session", "status", "--user", "maya", "--ledger", url])
+    assert result.exit_code == 0, result.stderr
+    assert _cells(result.stdout, "user:maya")[:3] == ["user:maya", "active", "100"]
+    assert _cells(result.stdout, "global")[:3] == ["global", "active", "100"]
+
+
+def test_session_status_of_an_unknown_session_is_an_error(runner: CliRunner, ledger: str) -> None:
+    """A mistyped session id is one error line naming it and the ledger's sessions, not a
+    healthy-looking empty row."""
+    result = runner.invoke(app, ["session", "status", "s3", "--ledger", ledger])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: no session 's3' in the ledger sqlite:///")
+    assert "(it keeps: s1, s2)" in lines[0]
+
+
+def test_session_status_on_memory_notes_that_nothing_is_shared(runner: CliRunner) -> None:
+    """On the default memory:// ledger a note on stderr says it sees no other process."""
+    result = runner.invoke(app, ["session", "status", "--ledger", "memory://"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("note: the memory:// ledger keeps nothing between processes")
+
+
+def test_state_colours_exhausted_red_near_cap_yellow() -> None:
+    """The fill bar and the state cell take the state's colour (an exhausted bar is red)."""
+    from ctxbudget.cli._session import _fill_bar
+
+    b = SessionBudget("memory://", session_cap=100)
+    b.record(100, 0, session="full")
+    b.record(85, 0, session="near")
+    b.record(10, 0, session="ok")
+    styles = {s: _fill_bar(b.status(s)).complete_style for s in ("full", "near", "ok")}  # type: ignore[union-attr]
+    assert styles == {"full": "red", "near": "yellow", "ok": "green"}

@@ -5,6 +5,8 @@ The session budget (pydantic-settings, the ledgers) and Rich are imported when a
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,14 +29,32 @@ def _budget(ledger: str | None) -> SessionBudget:
     return SessionBudget(ledger)
 
 
+#: The colour of each state, in the state cell and the fill bar.
+STATE_STYLES = {"exhausted": "red", "near_cap": "yellow", "active": "green"}
+
+
 def _fill_bar(status: BudgetStatus) -> ProgressBar | str:
     from rich.progress_bar import ProgressBar
 
     if not status.cap:
         return "-"
+    style = STATE_STYLES.get(status.state, "green")
     return ProgressBar(
-        total=status.cap, completed=min(status.used + status.reserved, status.cap), width=20
+        total=status.cap,
+        completed=min(status.used + status.reserved, status.cap),
+        width=20,
+        complete_style=style,
+        finished_style=style,
     )
+
+
+def _as_json(status: BudgetStatus) -> dict[str, object]:
+    """A status as JSON data (times as ISO 8601 UTC, cost in US dollars)."""
+    data = {f: getattr(status, f) for f in status.__dataclass_fields__}
+    for key in ("created", "updated"):
+        value = data.get(key)
+        data[key] = value.isoformat() if value is not None else None
+    return data
 
 
 def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
@@ -57,7 +77,7 @@ def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
     for s in statuses:
         table.add_row(
             s.scope,
-            s.state,
+            f"[{STATE_STYLES.get(s.state, 'green')}]{s.state}[/]",
             f"{s.used:,}",
             f"{s.reserved:,}",
             "-" if s.remaining is None else f"{s.remaining:,}",
@@ -74,14 +94,45 @@ def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
 def session_status(
     session: Annotated[str | None, typer.Argument(help="A session id; all when omitted.")] = (None),
     ledger: LedgerOpt = None,
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="Also show this user's scope.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show the spend of one session (or every session) with its state and a fill bar."""
+    """Show the spend of one session (or every session), the user's scope with --user, and the
+    global scope, each with its state (exhausted red, near cap yellow) and a fill bar.
+
+    A session the ledger does not keep is an error. The default ``memory://`` ledger keeps
+    nothing between processes: a note on stderr says so.
+    """
     try:
         budget = _budget(ledger)
-        ids = [session] if session is not None else budget.sessions()
+        known = budget.sessions()
+        if session is not None and session not in known:
+            raise CtxBudgetError(
+                f"no session {session!r} in the ledger {budget.ledger.url}"
+                + (
+                    f" (it keeps: {', '.join(known[:5])}{'...' if len(known) > 5 else ''})"
+                    if known
+                    else ""
+                )
+            )
+        ids = [session] if session is not None else known
         statuses = [budget.status(s) for s in ids]
+        if user is not None:
+            statuses.append(budget.status(user=user))
+        statuses.append(budget.status(scope="global"))
     except CtxBudgetError as exc:
         fail(exc)
+        return
+    if budget.ledger.url.startswith("memory:"):
+        print(
+            "note: the memory:// ledger keeps nothing between processes; pass --ledger "
+            "(sqlite:///spend.db, redis://...) or set CTXBUDGET_LEDGER_URL",
+            file=sys.stderr,
+        )
+    if as_json:
+        print(json.dumps([_as_json(s) for s in statuses], indent=2))
         return
     out().print(_status_table(f"sessions in {budget.ledger.url}", statuses))
 
