@@ -198,3 +198,29 @@ def test_state_colours_exhausted_red_near_cap_yellow() -> None:
     b.record(10, 0, session="ok")
     styles = {s: _fill_bar(b.status(s)).complete_style for s in ("full", "near", "ok")}  # type: ignore[union-attr]
     assert styles == {"full": "red", "near": "yellow", "ok": "green"}
+
+
+def test_session_reap_reclaims_expired_reservations(runner: CliRunner, tmp_path: Path) -> None:
+    """session reap returns the tokens of a reservation whose holder died and whose lease ran
+    out, and says how many; a second run finds none."""
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'spend.db'}"
+    holder = (
+        "import os; from ctxbudget import SessionBudget; "
+        f"b = SessionBudget({url!r}, session_cap=1000, lease_s=0.2); "
+        "r = b.reserve(300, session='s1', heartbeat=False); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", holder], check=True, timeout=60)
+    time.sleep(0.4)
+    b = SessionBudget(url, session_cap=1000)
+    assert b.status("s1").reserved == 300
+    result = runner.invoke(app, ["session", "reap", "--ledger", url])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "reclaimed 1 expired reservation\n"
+    assert b.status("s1").reserved == 0
+    again = runner.invoke(app, ["session", "reap", "--ledger", url])
+    assert again.stdout == "reclaimed 0 expired reservations\n"
+    b.close()

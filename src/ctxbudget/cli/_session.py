@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from ..session import BudgetStatus, SessionBudget
 
-__all__ = ["session_list", "session_reset", "session_status"]
+__all__ = ["session_list", "session_reap", "session_reset", "session_status"]
 
 
 def _budget(ledger: str | None) -> SessionBudget:
@@ -163,3 +163,18 @@ def session_reset(
     if not found:
         fail(CtxBudgetError(f"no session {session!r} in the ledger"))
     print(f"reset session {session}")
+
+
+@session_app.command("reap")
+def session_reap(ledger: LedgerOpt = None) -> None:
+    """Reclaim expired reservations now and forget scopes past retention.
+
+    Every reserve, commit and renew already reclaims expired leases first (amortised in the
+    ledger's own step), so this is for a ledger nobody writes to, from cron or by hand.
+    """
+    try:
+        count = _budget(ledger).reap()
+    except CtxBudgetError as exc:
+        fail(exc)
+        return
+    print(f"reclaimed {count} expired reservation{'' if count == 1 else 's'}")
