@@ -1,9 +1,9 @@
 """Ledgers: where session-budget spend lives, chosen by URL scheme.
 
 ``ledger_from_url("memory://")``, ``ledger_from_url("sqlite:///spend.db")``,
-``ledger_from_url("redis://localhost:6379/0")``. An unknown scheme is a
-:class:`~ctxbudget.LedgerError` listing the known ones. The Redis ledger imports ``redis`` only
-when it is first used.
+``ledger_from_url("redis://localhost:6379/0")``, ``ledger_from_url("postgresql://host/db")``.
+An unknown scheme is a :class:`~ctxbudget.LedgerError` listing the known ones. The Redis and
+PostgreSQL ledgers import their drivers (``redis``, ``psycopg``) only when first used.
 
 To write a ledger of your own, subclass :class:`Ledger` (declare ``schemes`` and implement each
 step atomically in your store) or, for a store of rows with transactions, :class:`RowLedger`
@@ -12,6 +12,7 @@ over your :class:`Rows`; the records a step reads and returns are :class:`ScopeR
 :class:`Expired`.
 """
 
+from . import _postgres  # noqa: F401 - defining PostgresLedger registers postgresql://
 from ._base import (
     Expired,
     Hold,
