@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,17 +121,115 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+def _postgres_bindir() -> Path | None:
+    """The newest PostgreSQL server binaries: Debian's ``/usr/lib/postgresql/<N>/bin``, else
+    the ``initdb`` on PATH."""
+    import glob
+    import shutil
+
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if found:
+        newest = max(
+            found, key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0
+        )
+        return Path(newest).parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
+
+
+def _stop_postgres(bindir: Path, data: Path, as_postgres: Callable[[list[str]], list[str]]) -> None:
+    """``pg_ctl stop -m fast``; if that fails, SIGKILL the postmaster by its pid."""
+    import signal
+    import subprocess
+
+    stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"]
+    try:
+        subprocess.run(as_postgres(stop), check=True, capture_output=True, timeout=60)
+    except (subprocess.SubprocessError, OSError):
+        pid_file = data / "postmaster.pid"
+        if pid_file.is_file():
+            pid = int(pid_file.read_text().split()[0])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server (``initdb`` in a temp dir, as the ``postgres`` user when run as
+    root) on a free loopback port for the whole run, with a database ``ctxbudget_test``;
+    stopped by ``pg_ctl stop`` (SIGKILL by pid if that fails). Fails under CI when PostgreSQL
+    is missing, skips elsewhere (install the Debian package postgresql)."""
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    bindir = _postgres_bindir()
+    if bindir is None:
+        message = "PostgreSQL is not installed (no initdb): apt-get install -y postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    import psycopg
+
+    as_root = os.geteuid() == 0
+
+    def as_postgres(args: list[str]) -> list[str]:
+        if not as_root:  # initdb refuses root; a normal user runs the server as itself
+            return args
+        return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)]
+
+    base = Path(tempfile.mkdtemp(prefix="ctxbudget-pg-"))
+    if as_root:
+        shutil.chown(base, "postgres")
+    data, port = base / "data", _free_port()
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    start = [
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(base / "server.log"),
+        "-o",
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+        "-w",
+        "-t",
+        "60",
+        "start",
+    ]
+    try:
+        for step in ([*initdb, "--no-sync"], start):
+            done = subprocess.run(
+                as_postgres(step), check=False, capture_output=True, text=True, timeout=120
+            )
+            if done.returncode != 0:
+                log = base / "server.log"
+                tail = log.read_text()[-2000:] if log.is_file() else ""
+                pytest.fail(f"{step[0]} failed: {done.stderr.strip()} {tail}")
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True
+        ) as admin:
+            admin.execute("CREATE DATABASE ctxbudget_test")
+        yield f"postgresql://postgres@127.0.0.1:{port}/ctxbudget_test"
+    finally:
+        if data.is_dir():
+            _stop_postgres(bindir, data, as_postgres)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 LEDGERS = [
     pytest.param("memory", id="memory"),
     pytest.param("sqlite", id="sqlite"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
 
 
 @pytest.fixture(params=LEDGERS)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """One URL per ledger kind: the table that drives every session-budget behaviour test.
-    Each test gets a fresh ledger (a new SQLite file, a new Redis key prefix)."""
+    Each test gets a fresh ledger (a new SQLite file, a new Redis key prefix, a new
+    PostgreSQL table prefix)."""
     import uuid
 
     kind = request.param
@@ -138,5 +237,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
+    if kind == "postgres":
+        base = request.getfixturevalue("postgres_url")
+        return f"{base}?prefix=t_{uuid.uuid4().hex[:12]}_"
     base = request.getfixturevalue("redis_url")
     return f"{base}?prefix=test-{uuid.uuid4().hex[:12]}:"
