@@ -40,12 +40,12 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from ..._errors import ConfigurationError, LedgerError
 from ._base import Hold, ScopeRecord
 from ._rows import Clock, RowLedger, Rows
-from ._url import choice, positive_seconds, redact, url_options
+from ._url import choice, positive_seconds, url_options
 
 if TYPE_CHECKING:
     import psycopg
@@ -92,18 +92,31 @@ def _driver() -> Any:
     return psycopg
 
 
+_NETLOC_PASSWORD = re.compile(r"(://[^/@?#]*?:)[^/@?#]+(@)")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]+")
+
+
 def _safe(url: str) -> str:
-    """``url`` without its password, in the netloc or as a ``password=`` query option."""
-    parts = urlsplit(redact(url))
-    if "password" not in parts.query:
-        return parts.geturl()
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    return parts._replace(query=urlencode(query, safe="*")).geturl()
+    """``url`` with its password (in the netloc or a ``password=`` option) shown as ``***``;
+    textual, so a malformed URL is shown safely too."""
+    return _QUERY_PASSWORD.sub(r"\1***", _NETLOC_PASSWORD.sub(r"\1***\2", url))
 
 
-def _one_line(exc: BaseException) -> str:
-    """A driver error's message on one line (libpq adds hints on indented lines)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+def _secrets(url: str) -> list[str]:
+    """The passwords written in ``url`` (netloc and ``password=`` options), found without
+    parsing it whole: libpq quotes a malformed URL in its error, password and all."""
+    found = [m.group(0)[m.group(0).index(":", 3) + 1 : -1] for m in _NETLOC_PASSWORD.finditer(url)]
+    found += [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(url)]
+    return [s for secret in found if secret for s in {secret, unquote(secret)}]
+
+
+def _one_line(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A driver error's message on one line (libpq adds hints on indented lines), with every
+    password in ``secrets`` replaced by ``***``."""
+    text = str(exc)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return "; ".join(lines) or type(exc).__name__
 
 
@@ -405,6 +418,7 @@ class PostgresLedger(RowLedger):
         url: str | None = None,
     ) -> None:
         self.url = _safe(url if url is not None else conninfo)
+        self._secrets = _secrets(conninfo) + _secrets(url or "")
         self._psycopg = _driver()
         for name, value, convert in (
             ("prefix", prefix, _prefix),
@@ -420,7 +434,8 @@ class PostgresLedger(RowLedger):
             self._psycopg.conninfo.conninfo_to_dict(conninfo)
         except self._psycopg.Error as exc:
             raise ConfigurationError(
-                f"{self.url}: malformed PostgreSQL connection string: {_one_line(exc)}"
+                f"{self.url}: malformed PostgreSQL connection string: "
+                f"{_one_line(exc, self._secrets)}"
             ) from None
         self.prefix = prefix
         self._conninfo = conninfo
@@ -448,7 +463,10 @@ class PostgresLedger(RowLedger):
                 or libpq rejects the URL.
             LedgerError: the server cannot be reached or the tables cannot be created.
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"{_safe(url)}: malformed PostgreSQL URL: {exc}") from None
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         ours = [(k, v) for k, v in pairs if k in _OPTIONS]
         passed = [(k, v) for k, v in pairs if k not in _OPTIONS]
@@ -496,7 +514,7 @@ class PostgresLedger(RowLedger):
                 f"(lock_timeout); nothing was changed"
             )
         else:
-            reason = _one_line(exc)
+            reason = _one_line(exc, self._secrets)
         error = LedgerError(f"{what} failed: {reason}", url=self.url)
         error.__cause__ = exc
         return error
