@@ -224,3 +224,16 @@ def test_session_reap_reclaims_expired_reservations(runner: CliRunner, tmp_path:
     again = runner.invoke(app, ["session", "reap", "--ledger", url])
     assert again.stdout == "reclaimed 0 expired reservations\n"
     b.close()
+
+
+def test_session_status_shows_the_children_of_a_session(runner: CliRunner, tmp_path: Path) -> None:
+    """A session's nested budgets are rows under it, with their own caps."""
+    url = f"sqlite:///{tmp_path / 'spend.db'}"
+    b = SessionBudget(url, session_cap=1000)
+    b.child("s1", "search", cap=300).reserve(100).commit(80, 20)
+    b.close()
+    result = runner.invoke(app, ["session", "status", "s1", "--ledger", url])
+    assert result.exit_code == 0, result.stderr
+    assert _cells(result.stdout, "session:s1")[:3] == ["session:s1", "active", "100"]
+    child = _cells(result.stdout, "session:s1:search")
+    assert child[:6] == ["session:s1:search", "active", "100", "0", "200", "300"]

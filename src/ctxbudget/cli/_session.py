@@ -73,7 +73,11 @@ def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
         "updated (UTC)",
         "fill",
     ):
-        table.add_column(column, justify="left" if column in ("scope", "state") else "right")
+        if column == "scope":  # scope names stay whole (a child's is its parents' and its own)
+            widest = max((len(s.scope) for s in statuses), default=5)
+            table.add_column(column, justify="left", no_wrap=True, min_width=widest)
+            continue
+        table.add_column(column, justify="left" if column == "state" else "right")
     for s in statuses:
         table.add_row(
             s.scope,
@@ -99,8 +103,9 @@ def session_status(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show the spend of one session (or every session), the user's scope with --user, and the
-    global scope, each with its state (exhausted red, near cap yellow) and a fill bar.
+    """Show the spend of one session (or every session) and its nested children, the user's
+    scope with --user, and the global scope, each with its state (exhausted red, near cap
+    yellow) and a fill bar.
 
     A session the ledger does not keep is an error. The default ``memory://`` ledger keeps
     nothing between processes: a note on stderr says so.
@@ -118,7 +123,7 @@ def session_status(
                 )
             )
         ids = [session] if session is not None else known
-        statuses = [budget.status(s) for s in ids]
+        statuses = [row for s in ids for row in budget.tree(s)]  # each with its children
         if user is not None:
             statuses.append(budget.status(user=user))
         statuses.append(budget.status(scope="global"))

@@ -18,6 +18,8 @@ from .._errors import ConfigurationError
 from ..models import Catalogue
 from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
+from ._async import AsyncBudget
+from ._child import Nesting
 from ._events import EventHub, status_of
 from ._pricing import Pricer, PriceTable, unpriced_call
 from ._reservation import Reservation, rollback_open
@@ -41,7 +43,7 @@ from .ledgers._owner import this_process
 __all__ = ["SessionBudget"]
 
 
-class SessionBudget:
+class SessionBudget(AsyncBudget, Nesting):
     """Cumulative token spend per session, user, conversation and globally, never overspent.
 
     Args:
@@ -343,7 +345,8 @@ class SessionBudget:
 
     def sessions(self) -> list[str]:
         """Ids of the sessions the ledger keeps, sorted."""
-        return [unescape_id(s.removeprefix("session:")) for s in self.ledger.scopes("session:")]
+        names = [s.removeprefix("session:") for s in self.ledger.scopes("session:")]
+        return [unescape_id(s) for s in names if ":" not in s]  # ":" starts a child's name
 
     def reset(self, session: str) -> bool:
         """Forget a session's spend (it starts from zero); ``True`` if it had any."""
