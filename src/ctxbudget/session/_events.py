@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .._errors import BudgetExhausted, ConfigurationError
+from .._telemetry import note
+from ._usage import Usage
 from ._values import EVENTS, BudgetEvent, BudgetStatus, EventName, State, utc
 from .ledgers import Expired, Ledger, ReserveOutcome, ScopeRecord, SettleOutcome
 
@@ -77,6 +79,7 @@ class EventHub:
         refused = out.refused
         assert refused is not None
         assert refused.cap is not None
+        note("refused", refused.scope)
         if out.exhausted:
             self.emit(BudgetEvent("exhausted", refused.scope, status_of(refused, self._ratio)))
         raise BudgetExhausted(
@@ -86,6 +89,39 @@ class EventHub:
             cap=refused.cap,
             requested=tokens,
         )
+
+    def committed(
+        self,
+        scopes: Sequence[str],
+        usage: Usage,
+        model: str | None,
+        cost: float | None,
+        reservation_id: str | None,
+        *,
+        lease_had_expired: bool = False,
+    ) -> None:
+        """Fire ``committed`` for a commit or record of ``usage`` (tokens) charged to
+        ``scopes``, costing ``cost`` US dollars (``None``: unknown), and tell the traced call
+        around it, if any (:func:`ctxbudget._telemetry.note`). Fired right after the ledger
+        step, before the events the step caused (soft warnings, exhaustion, overspend)."""
+        event = BudgetEvent(
+            "committed",
+            scopes[0] if scopes else None,
+            reservation_id=reservation_id,
+            tokens=usage.input_tokens + usage.output_tokens,
+            detail={
+                "scopes": tuple(scopes),
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_input_tokens": usage.cached_input_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "model": model,
+                "cost": cost,
+                "lease_had_expired": lease_had_expired,
+            },
+        )
+        note("committed", event)
+        self.emit(event)
 
     def settled(self, out: SettleOutcome, reservation_id: str | None) -> None:
         """The events of a commit or record."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .._errors import ConfigurationError, ReservationError
 from ._heartbeat import HEARTBEAT
 from ._pricing import Pricer, unpriced_call
 from ._usage import Usage, checked_usage
 from .ledgers import Ledger, Limit, SettleOutcome
+
+if TYPE_CHECKING:
+    from ._events import EventHub
 
 __all__ = ["Reservation", "rollback_open"]
 
@@ -29,6 +32,9 @@ class _Holder(Protocol):
 
     @property
     def lease_s(self) -> float: ...
+
+    @property
+    def _events(self) -> EventHub: ...
 
     def _after(
         self,
@@ -125,8 +131,9 @@ class Reservation:
         """Record the call's actual usage and release the rest of the hold.
 
         More than reserved is recorded truthfully (a scope may then pass its cap and be
-        ``exhausted``). A reservation whose lease expired is still recorded. Either way, a
-        scope this commit pushes past its cap fires ``overspent`` and counts in its status.
+        ``exhausted``). A reservation whose lease expired is still recorded. Either way, it
+        fires ``committed`` (usage, model, cost), then a scope this commit pushes past its
+        cap fires ``overspent`` and counts in its status.
 
         Cached tokens count against caps like any input (they fill the window); only their
         price differs. The cost comes from the budget's ``prices``, then the model
@@ -163,6 +170,9 @@ class Reservation:
             HEARTBEAT.remove(self.id)
         self.lease_had_expired = out.lease_had_expired
         self.lease_lost = self.lease_lost or out.lease_had_expired
+        self._budget._events.committed(
+            self.scopes, usage, model, cost, self.id, lease_had_expired=out.lease_had_expired
+        )
         self._budget._after(out, self.id, unpriced=unpriced_call(cost, model, self.limits))
 
     def commit_usage(self, usage: Usage, model: str | None = None) -> None:

@@ -33,6 +33,7 @@ SYSTEM_SESSION = "__system__"
 
 State = Literal["active", "near_cap", "exhausted"]
 EventName = Literal[
+    "committed",
     "soft_warned",
     "exhausted",
     "overspent",
@@ -123,13 +124,21 @@ class BudgetEvent:
     Attributes:
         name: the event name.
         scope: the scope concerned (``"conversation:<id>"`` for ``summarization_triggered``,
-            ``None`` for ``not_durable``).
-        status: the scope's status right after the step (``None`` for expiries).
-        reservation_id: the reservation concerned, for ``reservation_expired``,
-            ``overspent`` and ``unknown_model`` (``None`` for :meth:`~SessionBudget.record`).
-        tokens: tokens of the expired reservation; for ``overspent`` the tokens this step put
-            beyond the cap; the predicted context size for ``summarization_triggered``.
-        detail: event-specific data: for ``overspent`` ``cause`` (``"lease_lost"``,
+            ``None`` for ``not_durable``; for ``committed`` the first scope charged, the
+            session's).
+        status: the scope's status right after the step (``None`` for expiries and
+            ``committed``).
+        reservation_id: the reservation concerned, for ``committed``,
+            ``reservation_expired``, ``overspent`` and ``unknown_model`` (``None`` for
+            :meth:`~SessionBudget.record`).
+        tokens: for ``committed`` the tokens spent (input + output); tokens of the expired
+            reservation; for ``overspent`` the tokens this step put beyond the cap; the
+            predicted context size for ``summarization_triggered``.
+        detail: event-specific data: for ``committed`` ``scopes`` (every scope charged, a
+            tuple of str), ``input_tokens``, ``output_tokens``, ``cached_input_tokens``,
+            ``cache_write_tokens`` (ints, tokens), ``model`` (str or ``None``), ``cost`` (US
+            dollars, ``None`` when unknown) and ``lease_had_expired`` (bool); for
+            ``overspent`` ``cause`` (``"lease_lost"``,
             ``"over_reservation"`` or ``"unreserved"``), ``spent`` and ``cap``; for
             ``not_durable`` ``message`` and ``ledger`` (its URL); for a trigger the
             conversation and forecast; for ``unknown_model`` ``model`` (``None`` when no
