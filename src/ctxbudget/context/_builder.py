@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from .._errors import ConfigurationError, SectionError, StoreError
+from .._telemetry import stage, traced
 from .._validate import whole_number
 from ..memory import Archive, archive_from_url, reducer_from_spec
 from ..models import cap_for
@@ -143,6 +144,7 @@ class ContextBuilder:
             raise SectionError("a store of this name is already registered", section=name)
         self._stores.append((store, opts))
 
+    @traced("ctxbudget.build_context")
     def build(
         self,
         sections: Mapping[str, Content] | Iterable[Source] = (),
@@ -171,6 +173,7 @@ class ContextBuilder:
         gathered = gather(sources)
         return self._build(sources, gathered, max_tokens)
 
+    @traced("ctxbudget.build_context")
     async def abuild(
         self,
         sections: Mapping[str, Content] | Iterable[Source] = (),
@@ -254,6 +257,7 @@ class ContextBuilder:
 
     # -- the pipeline ----------------------------------------------------------------------
 
+    @stage("measure")
     def _build(
         self,
         sources: Sequence[Source],
@@ -271,6 +275,7 @@ class ContextBuilder:
         finally:
             self._measurements.checkin(p.measured for p in parts)
 
+    @stage("fit")
     def _run(self, parts: list[Part], cap: int | None) -> BuiltContext:
         weights = {p.name: p.weight for p in parts}
         by_name = {p.name: p for p in parts}

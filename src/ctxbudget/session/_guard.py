@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from .._errors import BudgetExhausted, ConfigurationError
+from .._telemetry import note, traced
 from ..messages import Prompt, count_prompt
 from ._budget import SessionBudget
 from ._calibration import observe_call
@@ -32,6 +33,7 @@ def _prepare(
     _check_policy(bill_on_error)
     estimate = count_prompt(prompt, budget.tokenizer)
     reservation = budget.reserve(estimate + max_output_tokens, **ids)
+    note("reserved", reservation.tokens)
     return reservation, (estimate, max_output_tokens)
 
 
@@ -108,6 +110,7 @@ def _succeeded(
     return response
 
 
+@traced("ctxbudget.guard")
 def guard(
     budget: SessionBudget,
     call: Callable[[], T],
@@ -179,6 +182,7 @@ def guard(
     return _succeeded(reservation, response, usage, estimate, model, conversation=conversation)
 
 
+@traced("ctxbudget.guard")
 async def aguard(
     budget: SessionBudget,
     call: Callable[[], Awaitable[T]],
