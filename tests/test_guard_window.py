@@ -621,6 +621,26 @@ def test_guard_feeds_the_conversation_trigger_from_observed_usage() -> None:
     assert other.observe(100).growth == 0
 
 
+def test_a_failing_summarize_callback_never_loses_the_call_or_its_spend(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the conversation's summarize callback raises, guard still returns the response,
+    commits the reported usage and holds nothing; the error is logged."""
+    b = SessionBudget("memory://", session_cap=10**6)
+    b.context_window("c1", 1000, summarize=lambda f: 1 / 0)
+    first = {"usage": {"prompt_tokens": 500, "completion_tokens": 10}}
+    guard(b, lambda: first, prompt="hi", max_output_tokens=10, session="s1", conversation="c1")
+    response = {"usage": {"prompt_tokens": 700, "completion_tokens": 10}}  # predicted 910
+    with caplog.at_level("ERROR", logger="ctxbudget.session"):
+        got = guard(
+            b, lambda: response, prompt="hi", max_output_tokens=10, session="s1", conversation="c1"
+        )
+    assert got is response
+    status = b.status("s1")
+    assert (status.used, status.reserved) == (1_220, 0)
+    assert "summarization trigger of conversation 'c1' failed" in caplog.text
+
+
 # -- settings from the environment ----------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -14,6 +16,8 @@ from ._reservation import Reservation
 from ._usage import Usage, usage_of
 
 __all__ = ["aguard", "guard", "usage_of"]
+
+log = logging.getLogger("ctxbudget.session")
 
 T = TypeVar("T")
 
@@ -73,8 +77,12 @@ def _observe(budget: object, conversation: str | None, tokens: int) -> None:
         return
     with budget._lock:
         window = budget._windows.get(conversation)
-    if window is not None:
+    if window is None:
+        return
+    try:
         window.observe(tokens)
+    except Exception:  # the summarize callback is user code; the call itself succeeded
+        log.exception("the summarization trigger of conversation %r failed", conversation)
 
 
 def _succeeded(
@@ -94,7 +102,19 @@ def _succeeded(
         context = input_tokens + output_tokens  # the next request starts from both
     else:
         context = estimate[0]
-    _observe(reservation._budget, conversation, context)
+    try:
+        _settle(reservation, reported, estimate, model)
+    finally:  # the spend is recorded first: a failing summarize callback cannot lose it
+        _observe(reservation._budget, conversation, context)
+    return response
+
+
+def _settle(
+    reservation: Reservation,
+    reported: Usage | tuple[int, int] | None,
+    estimate: tuple[int, int],
+    model: str | None,
+) -> None:
     if isinstance(reported, Usage):
         reservation.commit_usage(reported, model)
         budget = reservation._budget
@@ -107,7 +127,6 @@ def _succeeded(
         )
     else:
         reservation.commit(*(reported or estimate), model)
-    return response
 
 
 @traced("ctxbudget.guard")
@@ -197,10 +216,18 @@ async def aguard(
     usage: UsageReader[T] = usage_of,
     bill_on_error: BillOnError = "input",
 ) -> T:
-    """:func:`guard` for an async call (and an async ``fallback``); same rules and errors."""
+    """:func:`guard` for an async call (and an async ``fallback``); same rules and errors.
+
+    The ledger steps (the reservation, the commit or the settlement of a failed call) run in
+    a worker thread, so the event loop never waits for the ledger (a SQLite write lock held by
+    another process, a network round trip). A call cancelled while it runs is settled as a
+    call that raised (``bill_on_error``), and the cancellation propagates.
+    """
     ids = {"session": session, "user": user, "conversation": conversation}
     try:
-        reservation, estimate = _prepare(budget, prompt, max_output_tokens, ids, bill_on_error)
+        reservation, estimate = await asyncio.to_thread(
+            _prepare, budget, prompt, max_output_tokens, ids, bill_on_error
+        )
     except BudgetExhausted as exc:
         if fallback is None:
             raise
@@ -208,6 +235,10 @@ async def aguard(
     try:
         response = await call()
     except BaseException:
-        _failed(reservation, estimate, model, bill_on_error)
+        await asyncio.shield(
+            asyncio.to_thread(_failed, reservation, estimate, model, bill_on_error)
+        )
         raise
-    return _succeeded(reservation, response, usage, estimate, model, conversation=conversation)
+    return await asyncio.to_thread(
+        _succeeded, reservation, response, usage, estimate, model, conversation=conversation
+    )
