@@ -5,21 +5,27 @@ Run by hand from the repository root::
     python -m benchmarks.ledgers                 # about a minute or two
     python -m benchmarks.ledgers --smoke         # tiny sizes, a few seconds
     python -m benchmarks.ledgers --json out.json # also write every row as JSON
+    python -m benchmarks.ledgers --no-postgres   # without the PostgreSQL rows
 
 Rows (reserve+commit pairs per second, medians of ``--repeats`` runs):
 
 - through :class:`~ctxbudget.SessionBudget` (``reserve(100, session=..., user=...)`` then
   ``commit(60, 30)``) for memory, SQLite ``synchronous=FULL`` (the ledger's default), SQLite
-  ``synchronous=NORMAL`` and Redis over loopback, each with 1 client, 8 threads sharing one
-  budget and 4 processes (each with its own budget on the same store; not for memory);
+  ``synchronous=NORMAL``, Redis and PostgreSQL over loopback, each with 1 client, 8 threads
+  sharing one budget and 4 processes (each with its own budget on the same store; not for
+  memory);
 - the store's bare round trip: one durable SQLite transaction (``BEGIN IMMEDIATE``, one
-  ``UPDATE``, ``COMMIT`` at the same synchronous setting, one connection per thread) and
-  Redis ``PING``, with 1 client and 8 threads;
+  ``UPDATE``, ``COMMIT`` at the same synchronous setting, one connection per thread), Redis
+  ``PING`` and PostgreSQL ``SELECT 1`` (autocommit, one connection per thread), with 1 client
+  and 8 threads;
 - the memory ledger itself (``Ledger.reserve`` + ``Ledger.commit``), and whether its rate stays
   flat: the first 100,000 pairs against 100,000 pairs after 1,000,000.
 
 The Redis server is started on a free loopback port by :func:`benchmarks.harness.start_redis`
-(no persistence: the Redis rows measure round trips, not fsync).
+(no persistence: the Redis rows measure round trips, not fsync). PostgreSQL is a throwaway
+cluster (Debian's ``initdb`` in a temp dir, as the ``postgres`` user when run as root) on a
+free loopback port, with its durable defaults (``fsync=on``, ``synchronous_commit=on``): every
+ledger step waits for its WAL flush.
 """
 
 from __future__ import annotations
@@ -180,6 +186,73 @@ def ping_rate(redis_url: str, pings: int, clients: int) -> float:
     return per * clients / _threads(clients, work)
 
 
+def select_rate(postgres_url: str, queries: int, clients: int) -> float:
+    """PostgreSQL ``SELECT 1`` round trips per second, one autocommit connection per thread."""
+    import psycopg
+
+    per = max(1, queries // clients)
+
+    def work(_: int) -> None:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("SELECT 1").fetchone()
+            for _ in range(per):
+                conn.execute("SELECT 1").fetchone()
+
+    return per * clients / _threads(clients, work)
+
+
+@contextlib.contextmanager
+def start_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port for the ``with`` block; yields
+    the URL of its database ``bench``.
+
+    Raises:
+        SystemExit: no PostgreSQL server binaries (``/usr/lib/postgresql/*/bin/initdb``).
+    """
+    import glob
+    import os
+    import shlex
+    import shutil
+    import socket
+    import subprocess
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    initdb = found[-1] if found else shutil.which("initdb")
+    if initdb is None:
+        raise SystemExit("the ledger benchmark needs PostgreSQL: apt-get install -y postgresql")
+    bindir = Path(initdb).parent
+    as_root = os.geteuid() == 0
+
+    def run(args: list[str]) -> None:
+        if as_root:  # initdb refuses root
+            args = ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)]
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = Path(tempfile.mkdtemp(prefix="ctxbudget-bench-pg-"))
+    if as_root:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+    pg_ctl = str(bindir / "pg_ctl")
+    try:
+        run([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
+        run([pg_ctl, "-D", str(data), "-l", str(base / "log"), "-o", options, "-w", "start"])
+        import psycopg
+
+        admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench")
+        yield f"postgresql://postgres@127.0.0.1:{port}/bench"
+    finally:
+        if data.is_dir():
+            with contextlib.suppress(subprocess.SubprocessError):
+                run([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the Redis "may not be durable" warning while the benchmark runs (this server
@@ -199,20 +272,31 @@ def _median(fn: Callable[[], float], repeats: int) -> float:
 
 
 def run(
-    *, smoke: bool, repeats: int, redis: bool = True, flat_after: int = 1_000_000
+    *,
+    smoke: bool,
+    repeats: int,
+    redis: bool = True,
+    postgres: bool = False,
+    flat_after: int = 1_000_000,
 ) -> list[dict[str, Any]]:
     """Measure every row; returns ``[{"row", "one", "eight", "four_processes"}...]`` in
     pairs (or round trips) per second, ``None`` where a column does not apply. The memory
-    flatness row holds the first rate in ``one`` and the late rate in ``eight``.
+    flatness row holds the first rate in ``one`` and the late rate in ``eight``. The
+    PostgreSQL rows come last, only with ``postgres=True`` (the command line's default).
 
     Raises:
-        SystemExit: ``redis`` is true and redis-server is not installed.
+        SystemExit: ``redis`` is true and redis-server is not installed, or ``postgres`` is
+            true and PostgreSQL's server binaries are not.
     """
     with _quiet():
-        return _measure(smoke=smoke, repeats=repeats, redis=redis, flat_after=flat_after)
+        return _measure(
+            smoke=smoke, repeats=repeats, redis=redis, postgres=postgres, flat_after=flat_after
+        )
 
 
-def _measure(*, smoke: bool, repeats: int, redis: bool, flat_after: int) -> list[dict[str, Any]]:
+def _measure(
+    *, smoke: bool, repeats: int, redis: bool, postgres: bool, flat_after: int
+) -> list[dict[str, Any]]:
     scale = 0.005 if smoke else 1.0
 
     def n(count: int) -> int:
@@ -264,6 +348,8 @@ def _measure(*, smoke: bool, repeats: int, redis: bool, flat_after: int) -> list
             )
         if redis:
             _redis_rows(add, n, repeats, smoke)
+        if postgres:
+            _postgres_rows(add, n, repeats, smoke)
     return rows
 
 
@@ -295,6 +381,28 @@ def _redis_rows(
         proc.wait(timeout=10)
 
 
+def _postgres_rows(
+    add: Callable[[str, float | None, float | None, float | None], None],
+    n: Callable[[int], int],
+    repeats: int,
+    smoke: bool,
+) -> None:
+    with start_postgres() as postgres_url:
+        url = f"{postgres_url}?prefix=bench_"
+        add(
+            "postgres over loopback: SessionBudget",
+            _median(lambda: budget_rate(url, n(1_500), 1), repeats),
+            _median(lambda: budget_rate(url, n(1_500), 8), repeats),
+            None if smoke else _median(lambda: process_rate(url, n(1_500), 4), repeats),
+        )
+        add(
+            "postgres over loopback: bare SELECT 1",
+            _median(lambda: select_rate(postgres_url, n(16_000), 1), repeats),
+            _median(lambda: select_rate(postgres_url, n(16_000), 8), repeats),
+            None,
+        )
+
+
 def markdown(rows: Sequence[dict[str, Any]], repeats: int) -> str:
     """The rows as a Markdown table (pairs or round trips per second)."""
 
@@ -321,13 +429,18 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--repeats", type=int, default=None, help="runs per cell (median)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows to this file")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis rows")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument(
         "--flat-after", type=int, default=1_000_000, help="pairs before the late memory rate"
     )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.smoke else 3)
     rows = run(
-        smoke=args.smoke, repeats=repeats, redis=not args.no_redis, flat_after=args.flat_after
+        smoke=args.smoke,
+        repeats=repeats,
+        redis=not args.no_redis,
+        postgres=not args.no_postgres,
+        flat_after=args.flat_after,
     )
     print(markdown(rows, repeats))
     if args.json is not None:
