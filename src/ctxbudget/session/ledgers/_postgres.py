@@ -94,12 +94,12 @@ def _driver() -> Any:
 
 
 _NETLOC_PASSWORD = re.compile(r"(://[^/@?#]*?:)[^/@?#]+(@)")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]+")
+_QUERY_PASSWORD = re.compile(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&#\s]+)")
 
 
 def _safe(url: str) -> str:
-    """``url`` with its password (in the netloc or a ``password=`` option) shown as ``***``;
-    textual, so a malformed URL is shown safely too."""
+    """``url`` with its password (in the netloc, a ``password=`` URL option or a key=value
+    connection string) shown as ``***``; textual, so a malformed URL is shown safely too."""
     return _QUERY_PASSWORD.sub(r"\1***", _NETLOC_PASSWORD.sub(r"\1***\2", url))
 
 
@@ -107,7 +107,7 @@ def _secrets(url: str) -> list[str]:
     """The passwords written in ``url`` (netloc and ``password=`` options), found without
     parsing it whole: libpq quotes a malformed URL in its error, password and all."""
     found = [m.group(0)[m.group(0).index(":", 3) + 1 : -1] for m in _NETLOC_PASSWORD.finditer(url)]
-    found += [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(url)]
+    found += [m.group(2).strip("'") for m in _QUERY_PASSWORD.finditer(url)]
     return [s for secret in found if secret for s in {secret, unquote(secret)}]
 
 
