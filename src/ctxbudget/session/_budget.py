@@ -153,8 +153,8 @@ class SessionBudget(AsyncBudget, Nesting):
         ``record``), with the numbers (see :class:`BudgetEvent`). ``reservation_expired``
         fires in the process that reclaims an expired lease. ``not_durable`` fires once, at
         the first step after the ledger found it may lose spend on a restart (Redis with no
-        persistence). An exception in a callback propagates to the caller after the ledger
-        step is done.
+        persistence). ``committed`` fires after every commit, record and charge. An exception
+        in a callback propagates to the caller after the ledger step is done.
 
         Raises:
             ConfigurationError: unknown event name (the message lists the known ones).
@@ -261,6 +261,7 @@ class SessionBudget(AsyncBudget, Nesting):
             cached_input_tokens=usage.cached_input_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
+        self._events.committed([lim.scope for lim in limits], usage, model, cost, None)
         self._after(out, unpriced=unpriced_call(cost, model, limits))
 
     def charge(
@@ -306,6 +307,7 @@ class SessionBudget(AsyncBudget, Nesting):
         self._events.expired(held.expired)
         if settled is None:  # refused
             self._events.refuse(held, usage.total_tokens)
+        self._events.committed([lim.scope for lim in limits], usage, model, cost, charge_id)
         self._after(settled, charge_id, unpriced=unpriced_call(cost, model, limits))
 
     def reap(self) -> int:
