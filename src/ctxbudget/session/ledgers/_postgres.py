@@ -33,18 +33,28 @@ step reclaims or keeps a hold by its owner's liveness: only the lease decides, a
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..._errors import ConfigurationError, LedgerError
-from ._base import Hold, ScopeRecord
+from ._base import ScopeRecord
+from ._postgres_conn import (
+    OPTIONS,
+    SYNCHRONOUS_COMMIT,
+    Pool,
+    check_pool_size,
+    check_prefix,
+    driver,
+    one_line,
+    rollback,
+    safe_url,
+    secrets_of,
+)
+from ._postgres_rows import PgRows, Statements, scope_record
 from ._rows import Clock, RowLedger, Rows
 from ._url import choice, positive_seconds, url_options
 
@@ -55,330 +65,6 @@ __all__ = ["PostgresLedger"]
 
 T = TypeVar("T")
 log = logging.getLogger("ctxbudget.ledgers")
-
-_INSTALL = "pip install 'ctxbudget[postgres]'"
-_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
-_SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
-_SCOPE_COLUMNS = (
-    "scope",
-    "cap",
-    "used",
-    "reserved",
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "created",
-    "updated",
-    "warned",
-    "exhausted",
-    "expires",
-    "overspent",
-    "overspends",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "calls_unpriced",
-)
-_HOLD_COLUMNS = ("id", "tokens", "scopes", "state", "created", "expires", "retention", "owner")
-
-
-def _driver() -> Any:
-    """The ``psycopg`` module, imported on first use."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the PostgreSQL ledger needs the psycopg package (3.1 or later): {_INSTALL}"
-        ) from exc
-    return psycopg
-
-
-_NETLOC_PASSWORD = re.compile(r"(://[^/@?#]*?:)[^/@?#]+(@)")
-_QUERY_PASSWORD = re.compile(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&#\s]+)")
-
-
-def _safe(url: str) -> str:
-    """``url`` with its password (in the netloc, a ``password=`` URL option or a key=value
-    connection string) shown as ``***``; textual, so a malformed URL is shown safely too."""
-    return _QUERY_PASSWORD.sub(r"\1***", _NETLOC_PASSWORD.sub(r"\1***\2", url))
-
-
-def _secrets(url: str) -> list[str]:
-    """The passwords written in ``url`` (netloc and ``password=`` options), found without
-    parsing it whole: libpq quotes a malformed URL in its error, password and all."""
-    found = [m.group(0)[m.group(0).index(":", 3) + 1 : -1] for m in _NETLOC_PASSWORD.finditer(url)]
-    found += [m.group(2).strip("'") for m in _QUERY_PASSWORD.finditer(url)]
-    return [s for secret in found if secret for s in {secret, unquote(secret)}]
-
-
-def _one_line(exc: BaseException, secrets: Sequence[str] = ()) -> str:
-    """A driver error's message on one line (libpq adds hints on indented lines), with every
-    password in ``secrets`` replaced by ``***``."""
-    text = str(exc)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return "; ".join(lines) or type(exc).__name__
-
-
-def _prefix(value: str) -> str:
-    if not _PREFIX.fullmatch(value):
-        raise ValueError("must be 1-40 letters, digits or underscores, not starting with a digit")
-    return value
-
-
-def _pool_size(value: str) -> int:
-    size = int(value) if value.isdigit() else 0
-    if not 1 <= size <= 1000:
-        raise ValueError("must be a whole number from 1 to 1000")
-    return size
-
-
-_OPTIONS: dict[str, Callable[[str], Any]] = {
-    "prefix": _prefix,
-    "pool_size": _pool_size,
-    "lock_timeout": positive_seconds,
-    "synchronous_commit": choice(*_SYNCHRONOUS_COMMIT),
-}
-
-
-def _record(row: Sequence[Any]) -> ScopeRecord:
-    record = ScopeRecord(row[0])
-    (
-        _,
-        record.cap,
-        record.used,
-        record.reserved,
-        record.calls,
-        record.input_tokens,
-        record.output_tokens,
-        record.cost,
-        record.created,
-        record.updated,
-        record.warned,
-        record.exhausted,
-        record.expires,
-        record.overspent,
-        record.overspends,
-        record.cached_input_tokens,
-        record.cache_write_tokens,
-        record.calls_unpriced,
-    ) = row
-    return record
-
-
-def _hold(row: Sequence[Any]) -> Hold:
-    return Hold(row[0], row[1], tuple(row[2]), row[3], row[4], row[5], row[6], row[7])
-
-
-class _Sql:
-    """Every statement of one namespace (table prefix); only the validated prefix and
-    constant column lists are joined into SQL, values are always parameters."""
-
-    def __init__(self, prefix: str) -> None:
-        scopes, holds = f'"{prefix}scopes"', f'"{prefix}holds"'
-        self.scopes_table, self.holds_table = scopes, holds
-        self.schema = (
-            f"CREATE TABLE IF NOT EXISTS {scopes} ("
-            'scope text COLLATE "C" PRIMARY KEY, cap bigint, '
-            "used bigint NOT NULL, reserved bigint NOT NULL, calls bigint NOT NULL, "
-            "input_tokens bigint NOT NULL, output_tokens bigint NOT NULL, "
-            "cost double precision NOT NULL, created double precision NOT NULL, "
-            "updated double precision NOT NULL, warned boolean NOT NULL, "
-            "exhausted boolean NOT NULL, expires double precision NOT NULL, "
-            "overspent bigint NOT NULL, overspends bigint NOT NULL, "
-            "cached_input_tokens bigint NOT NULL, cache_write_tokens bigint NOT NULL, "
-            "calls_unpriced bigint NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {holds} ("
-            'id text COLLATE "C" PRIMARY KEY, tokens bigint NOT NULL, '
-            "scopes text[] NOT NULL, state text NOT NULL, created double precision NOT NULL, "
-            "expires double precision NOT NULL, retention double precision NOT NULL, "
-            "owner text)",
-            f'CREATE INDEX IF NOT EXISTS "{prefix}holds_active" ON {holds} (expires) '
-            "WHERE state = 'active'",
-        )
-        columns = ", ".join(_SCOPE_COLUMNS)
-        self.get_scopes = f"SELECT {columns} FROM {scopes} WHERE scope = ANY(%s)"  # noqa: S608
-        self.put_scopes = f"INSERT INTO {scopes} ({columns}) VALUES "  # noqa: S608
-        self.upsert_scopes = " ON CONFLICT (scope) DO UPDATE SET " + ", ".join(
-            f"{c} = EXCLUDED.{c}" for c in _SCOPE_COLUMNS[1:]
-        )
-        self.scope_row = "(" + ", ".join(["%s"] * len(_SCOPE_COLUMNS)) + ")"
-        hold_columns = ", ".join(_HOLD_COLUMNS)
-        self.get_hold = f"SELECT {hold_columns} FROM {holds} WHERE id = %s"  # noqa: S608
-        self.put_hold = (
-            f"INSERT INTO {holds} ({hold_columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (id) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in _HOLD_COLUMNS[1:])
-        )
-        self.expired_holds = (
-            f"SELECT {hold_columns} FROM {holds} "  # noqa: S608
-            "WHERE state = 'active' AND expires <= %s"
-        )
-        self.delete_scopes = f"DELETE FROM {scopes} WHERE expires > 0 AND expires < %s"  # noqa: S608
-        self.delete_holds = f"DELETE FROM {holds} WHERE state <> 'active' AND expires < %s"  # noqa: S608
-        self.reset = f"DELETE FROM {scopes} WHERE scope = %s RETURNING 1"  # noqa: S608
-        self.status = self.get_scopes
-        self.list_scopes = f"SELECT scope FROM {scopes} WHERE starts_with(scope, %s) ORDER BY scope"  # noqa: S608
-        # The lock first, then the time: a step that waited for the lock runs at "now".
-        digest = hashlib.sha256(f"ctxbudget ledger {prefix}".encode()).digest()
-        self.lock_key = int.from_bytes(digest[:8], "big", signed=True)
-        # The lock first, then the time: a step that waited for the lock runs at "now". The
-        # key is our own integer, written in so that BEGIN goes in the same round trip.
-        self.lock = (
-            "SELECT extract(epoch FROM clock_timestamp())::float8 "  # noqa: S608
-            f"FROM (SELECT pg_advisory_xact_lock({self.lock_key}) OFFSET 0) AS locked"
-        )
-        self.begin_and_lock = "BEGIN; " + self.lock
-
-
-class _PgRows(Rows):
-    """Rows of one connection inside its step's transaction: every scope of a step is read
-    in one ``SELECT`` and written in one upsert."""
-
-    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], sql: _Sql) -> None:
-        self.conn = conn
-        self.sql = sql
-
-    def get_scopes(self, names: Sequence[str]) -> list[ScopeRecord | None]:
-        if not names:
-            return []
-        rows = self.conn.execute(self.sql.get_scopes, (list(names),)).fetchall()
-        found = {row[0]: row for row in rows}
-        return [_record(found[n]) if n in found else None for n in names]
-
-    def put_scopes(self, records: Sequence[ScopeRecord]) -> None:
-        if not records:
-            return
-        args: list[Any] = []
-        for r in records:
-            args += (
-                r.scope,
-                r.cap,
-                r.used,
-                r.reserved,
-                r.calls,
-                r.input_tokens,
-                r.output_tokens,
-                float(r.cost),
-                float(r.created),
-                float(r.updated),
-                r.warned,
-                r.exhausted,
-                float(r.expires),
-                r.overspent,
-                r.overspends,
-                r.cached_input_tokens,
-                r.cache_write_tokens,
-                r.calls_unpriced,
-            )
-        sql = self.sql
-        query = sql.put_scopes + ", ".join([sql.scope_row] * len(records)) + sql.upsert_scopes
-        self.conn.execute(query, args)
-
-    def get_hold(self, hold_id: str) -> Hold | None:
-        row = self.conn.execute(self.sql.get_hold, (hold_id,)).fetchone()
-        return _hold(row) if row is not None else None
-
-    def put_hold(self, h: Hold) -> None:
-        self.conn.execute(
-            self.sql.put_hold,
-            (
-                h.id,
-                h.tokens,
-                list(h.scopes),
-                h.state,
-                float(h.created),
-                float(h.expires),
-                float(h.retention_s),
-                h.owner,
-            ),
-        )
-
-    def expired_holds(self, now: float) -> Sequence[Hold]:
-        rows = self.conn.execute(self.sql.expired_holds, (now,)).fetchall()
-        return [_hold(r) for r in rows]
-
-    def delete_before(self, now: float) -> None:
-        self.conn.execute(self.sql.delete_scopes, (now,))
-        self.conn.execute(self.sql.delete_holds, (now,))
-
-
-def _rollback(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    """End a failed step's transaction (a broken connection took it with it)."""
-    with contextlib.suppress(Exception):
-        if not conn.closed:
-            conn.execute("ROLLBACK")
-
-
-class _Pool:
-    """At most ``size`` connections, each used by one thread at a time; an idle one is
-    reused, a broken one dropped (the next borrower opens a new one)."""
-
-    def __init__(
-        self, connect: Callable[[], psycopg.Connection[tuple[Any, ...]]], size: int, url: str
-    ) -> None:
-        self._connect = connect
-        self._url = url
-        self.size = size
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[psycopg.Connection[tuple[Any, ...]]] = []
-        self._guard = threading.Lock()
-        self.closed = False
-
-    @contextlib.contextmanager
-    def connection(
-        self, wait_s: float, fresh: bool = False
-    ) -> Iterator[tuple[psycopg.Connection[tuple[Any, ...]], bool]]:
-        """``(connection, reused)``: an idle connection (``reused``) or a new one.
-
-        Raises:
-            LedgerError: the ledger is closed, or no connection was free for ``wait_s``.
-            psycopg.Error: a new connection could not be opened.
-        """
-        if self.closed:
-            raise LedgerError("the ledger is closed", url=self._url)
-        if not self._slots.acquire(timeout=wait_s):
-            raise LedgerError(
-                f"all {self.size} connections of the ledger stayed busy for {wait_s:g} s; "
-                f"raise ?pool_size= or lock_timeout, or look for a stuck transaction",
-                url=self._url,
-            )
-        try:
-            conn = None
-            if not fresh:
-                with self._guard:
-                    while self._idle and conn is None:
-                        conn = self._idle.pop()
-                        if conn.closed:
-                            conn = None
-            reused = conn is not None
-            if conn is None:
-                conn = self._connect()
-            try:
-                yield conn, reused
-            finally:
-                self._give_back(conn)
-        finally:
-            self._slots.release()
-
-    def _give_back(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-        psycopg = _driver()
-        idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        with self._guard:
-            if not self.closed and not conn.closed and idle:
-                self._idle.append(conn)
-                return
-        with contextlib.suppress(Exception):  # already broken: nothing more to release
-            conn.close()
-
-    def close(self) -> None:
-        with self._guard:
-            self.closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            with contextlib.suppress(Exception):
-                conn.close()
 
 
 class PostgresLedger(RowLedger):
@@ -428,14 +114,14 @@ class PostgresLedger(RowLedger):
         clock: Clock | None = None,
         url: str | None = None,
     ) -> None:
-        self.url = _safe(url if url is not None else conninfo)
-        self._secrets = _secrets(conninfo) + _secrets(url or "")
-        self._psycopg = _driver()
+        self.url = safe_url(url if url is not None else conninfo)
+        self._secrets = secrets_of(conninfo) + secrets_of(url or "")
+        self._psycopg = driver()
         for name, value, convert in (
-            ("prefix", prefix, _prefix),
-            ("pool_size", str(pool_size), _pool_size),
+            ("prefix", prefix, check_prefix),
+            ("pool_size", str(pool_size), check_pool_size),
             ("lock_timeout_s", str(lock_timeout_s), positive_seconds),
-            ("synchronous_commit", synchronous_commit, choice(*_SYNCHRONOUS_COMMIT)),
+            ("synchronous_commit", synchronous_commit, choice(*SYNCHRONOUS_COMMIT)),
         ):
             try:
                 convert(value)
@@ -446,17 +132,17 @@ class PostgresLedger(RowLedger):
         except self._psycopg.Error as exc:
             raise ConfigurationError(
                 f"{self.url}: malformed PostgreSQL connection string: "
-                f"{_one_line(exc, self._secrets)}"
+                f"{one_line(exc, self._secrets)}"
             ) from None
         self.prefix = prefix
         self._conninfo = conninfo
-        self._sql = _Sql(prefix)
+        self._sql = Statements(prefix)
         self._lock_timeout = float(lock_timeout_s)
         self._synchronous_commit = synchronous_commit.lower()
         self._clock = clock
         self._local = threading.local()
         self.durability_warning: str | None = None
-        self._pool = _Pool(self._connect, pool_size, self.url)
+        self._pool = Pool(self._connect, pool_size, self.url)
         weakref.finalize(self, self._pool.close)  # dropped without close(): still closed
         self._setup()  # fail now, with the URL, if the server is unusable
 
@@ -477,11 +163,11 @@ class PostgresLedger(RowLedger):
         try:
             parts = urlsplit(url)
         except ValueError as exc:
-            raise ConfigurationError(f"{_safe(url)}: malformed PostgreSQL URL: {exc}") from None
+            raise ConfigurationError(f"{safe_url(url)}: malformed PostgreSQL URL: {exc}") from None
         pairs = parse_qsl(parts.query, keep_blank_values=True)
-        ours = [(k, v) for k, v in pairs if k in _OPTIONS]
-        passed = [(k, v) for k, v in pairs if k not in _OPTIONS]
-        query = url_options(parts._replace(query=urlencode(ours)).geturl(), _OPTIONS)
+        ours = [(k, v) for k, v in pairs if k in OPTIONS]
+        passed = [(k, v) for k, v in pairs if k not in OPTIONS]
+        query = url_options(parts._replace(query=urlencode(ours)).geturl(), OPTIONS)
         if not any(k == "connect_timeout" for k, _ in passed):
             passed.append(("connect_timeout", "10"))
         for option, name in (
@@ -525,7 +211,7 @@ class PostgresLedger(RowLedger):
                 f"(lock_timeout); nothing was changed"
             )
         else:
-            reason = _one_line(exc, self._secrets)
+            reason = one_line(exc, self._secrets)
         error = LedgerError(f"{what} failed: {reason}", url=self.url)
         error.__cause__ = exc
         return error
@@ -573,20 +259,20 @@ class PostgresLedger(RowLedger):
                         row = cursor.fetchone()
                         started = True
                         self._local.now = float(row[0]) if row is not None else 0.0
-                        result = step(_PgRows(conn, sql))
+                        result = step(PgRows(conn, sql))
                         if conn.execute("COMMIT").statusmessage != "COMMIT":
                             raise LedgerError(
                                 "the step's transaction was rolled back; nothing was kept",
                                 url=self.url,
                             )
                     except psycopg.OperationalError:
-                        _rollback(conn)
+                        rollback(conn)
                         if not started and reused and conn.broken and not fresh:
                             fresh = True
                             continue
                         raise
                     except BaseException:
-                        _rollback(conn)
+                        rollback(conn)
                         raise
                     return result
             except psycopg.Error as exc:
@@ -608,14 +294,14 @@ class PostgresLedger(RowLedger):
 
     def status(self, scope: str) -> ScopeRecord | None:
         rows = self._read(self._sql.status, ([scope],))
-        return _record(rows[0]) if rows else None
+        return scope_record(rows[0]) if rows else None
 
     def scopes(self, prefix: str = "") -> list[str]:
         return [row[0] for row in self._read(self._sql.list_scopes, (prefix,))]
 
     def reset(self, scope: str) -> bool:
         def delete(rows: Rows) -> bool:
-            assert isinstance(rows, _PgRows)
+            assert isinstance(rows, PgRows)
             return rows.conn.execute(rows.sql.reset, (scope,)).fetchone() is not None
 
         return self._run(delete)
