@@ -229,10 +229,10 @@ def test_a_message_larger_than_the_window_is_clamped_and_archived() -> None:
 def test_a_window_below_the_smallest_workable_one_is_refused_with_the_numbers() -> None:
     """The constructor names the smallest workable window and what it is made of."""
     # one token per character: reply priming 3; summary message 3 + len("system") 6 + headers
-    # 81 + summary 20 + index 48 + join slack 4 = 162; the newest message clamped: 3 +
-    # len("assistant") 9 + the widest marker 110 + 24 kept = 146, twice (a call and its result)
-    # = 292. 3 + 162 + 292 = 457.
-    with pytest.raises(ConfigurationError, match=r"window_tokens=100 is below .* 457 tokens"):
+    # 81 + summary 20 + index 48 + join slack 4 = 162; the newest unit, two messages clamped as
+    # far as they go: 2 x (24 kept + the marker at most, 78 characters + a 32-digit id + 2 =
+    # 112, + 3 + len("assistant") 9) = 296. 3 + 162 + 296 = 461.
+    with pytest.raises(ConfigurationError, match=r"window_tokens=100 is below .* 461 tokens"):
         Compactor(100, summary_tokens=20, tokenizer=CharTokenizer())
     with pytest.raises(ConfigurationError, match="summary_tokens=1000"):
         Compactor(900, summary_tokens=1000)

@@ -435,3 +435,90 @@ def test_planted_facts_survive_ten_compactions(shared_data: Path, seed: int) -> 
     assert facts.survivors(offline, planted) >= 8
     llm, _, planted = compact_stream(seed, "llm")
     assert facts.survivors(llm, planted) == 10
+
+
+# -- review findings: clamping at the minimum window and in every format -----------------
+
+
+def test_a_tool_exchange_fits_at_the_computed_minimum_window() -> None:
+    """At the smallest workable window, an assistant message with text and a tool call plus a
+    large tool result still fit: each is clamped as far as it needs (it raised before)."""
+    from ctxbudget import ConfigurationError
+
+    window = 100
+    while True:  # the smallest window the defaults accept
+        try:
+            agent = Compactor(window)
+            break
+        except ConfigurationError:
+            window += 1
+    agent.step({"role": "user", "content": "check the logs"})
+    agent.add(
+        {
+            "role": "assistant",
+            "content": "Let me look. " * 40,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "logs", "arguments": "{}"}}
+            ],
+        }
+    )
+    request = agent.step(
+        {"role": "tool", "tool_call_id": "c1", "content": "line of log output " * 60}
+    )
+    assert sent_tokens(request) <= agent.window_tokens
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "user", "content": [{"type": "text", "text": "word " * 5_000}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "row\n" * 5_000}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": [{"type": "text", "text": "row\n" * 5_000}],
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "t1",
+            "content": [{"type": "text", "text": "row " * 5_000}],
+        },
+    ],
+    ids=["openai-parts", "anthropic-tool-result", "anthropic-nested", "tool-parts"],
+)
+def test_messages_with_text_parts_are_clamped_too(message: dict[str, Any]) -> None:
+    """A message whose text is in content parts (OpenAI parts, Anthropic blocks) is clamped
+    like a str content: the request fits and the original is archived whole."""
+    agent = Compactor(2_000)
+    request = agent.step(message)
+    assert sent_tokens(request) <= 2_000
+    archived = [m for b in agent.blocks for m in agent.expand(b["id"])]
+    assert message in archived
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "user", "content": ({"type": "text", "text": "hi"},)},
+        {"role": "user", "content": "hi", "score": float("nan")},
+        {"role": "user", "content": "hi", "raw": b"bytes"},
+    ],
+    ids=["tuple-parts", "nan", "bytes"],
+)
+def test_messages_the_archive_cannot_keep_are_refused_on_arrival(message: dict[str, Any]) -> None:
+    """A message that would not round-trip through the archive's JSON is a one-line
+    ConfigurationError when added, not a compaction that fails on every later turn."""
+    from ctxbudget import ConfigurationError
+
+    agent = Compactor(2_000)
+    with pytest.raises(ConfigurationError, match="cannot be archived exactly"):
+        agent.step(message)
+    assert agent.recent == []

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import BudgetError
 from ..messages import group_turns, message_text, message_tokens
 from . import _spend
-from ._clamp import clamp_message
+from ._clamp import clamp_message, smallest_clamp
 from ._receipts import CompactionStep
 
 if TYPE_CHECKING:
@@ -83,6 +83,33 @@ def archive_block(c: Compactor, messages: Sequence[Message], kind: str) -> str:
             }
         )
     return block_id
+
+
+def is_tool_result(message: Message) -> bool:
+    """Whether ``message`` carries a tool's result: an OpenAI ``tool`` message, an Anthropic
+    message with a ``tool_result`` block, or a Gemini content with a ``functionResponse``."""
+    if message.get("role") == "tool":
+        return True
+    parts = message.get("content")
+    if not isinstance(parts, list):
+        parts = message.get("parts")
+    return isinstance(parts, list) and any(
+        isinstance(p, Mapping) and (p.get("type") == "tool_result" or "functionResponse" in p)
+        for p in parts
+    )
+
+
+def check_archivable(message: Message) -> None:
+    """Raise :class:`~ctxbudget.ConfigurationError` unless ``message`` round-trips exactly
+    through the archive's JSON (so a later compaction can always archive it)."""
+    from .._errors import ArchiveError, ConfigurationError
+    from ..memory._archive import _encode
+
+    try:
+        _encode(dict(message))
+    except ArchiveError as exc:
+        role = message.get("role")
+        raise ConfigurationError(f"a {role!r} message cannot be archived exactly: {exc}") from None
 
 
 def clamp_on_add(c: Compactor, message: Message, cost: int) -> Message:
@@ -214,6 +241,8 @@ def _truncate(c: Compactor, before: int, excess: float) -> CompactionStep | None
 
 
 def _clamp_newest(c: Compactor, before: int) -> CompactionStep | None:
+    """Clamp the largest messages with text until the recent turns fit their room: each to
+    what takes the excess away, or as far as it goes when one message cannot take it all."""
     # the summary message's ceiling, not its size now: archiving adds index lines
     room = c.budgets.room(sum(message_tokens(m, c.tokenizer) for m in c.system))
     costs = [message_tokens(m, c.tokenizer) for m in c.recent]
@@ -225,22 +254,28 @@ def _clamp_newest(c: Compactor, before: int) -> CompactionStep | None:
         over = sum(costs) - room
         if over <= 0:
             break
-        limit = costs[i] - over
+        floor = smallest_clamp(recent[i], c.tokenizer)
+        if floor is None or floor >= costs[i]:
+            continue
         out = clamp_message(
-            recent[i], limit, c.tokenizer, lambda m: archive_block(c, [m], "clamped")
+            recent[i],
+            max(costs[i] - over, floor),
+            c.tokenizer,
+            lambda m: archive_block(c, [m], "clamped"),
         )
         if out is None:
             continue
         recent[i], block_id = out
         costs[i] = message_tokens(recent[i], c.tokenizer)
         archived.append(block_id)
+    c.recent = recent
     if sum(costs) > room:
         raise BudgetError(
-            f"the newest turn needs {sum(costs)} tokens but {room} are free in the "
-            f"{c.window_tokens}-token window, over the budget of {c.window_tokens}: it has no "
-            f"text that can be clamped further"
+            f"the newest unit needs {sum(costs)} tokens in {len(costs)} messages but {room} "
+            f"are free in the {c.window_tokens}-token window, over the budget of "
+            f"{c.window_tokens}, with every text clamped as far as it goes: raise "
+            f"window_tokens, or send fewer or smaller tool calls in one unit"
         )
-    c.recent = recent
     return CompactionStep("clamp", before, c.tokens(), tuple(archived), len(archived))
 
 

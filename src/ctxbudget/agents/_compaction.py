@@ -196,12 +196,14 @@ class Compactor:
         A tool result over ``tool_result_tokens`` is clamped (its original archived).
 
         Raises:
-            ConfigurationError: a message is malformed.
+            ConfigurationError: a message is malformed, or is not JSON data the archive can
+                keep exactly (tuples, NaN, bytes, non-str keys).
             BudgetError: the system messages would leave less than the newest turn's minimum
                 room (the message gives the numbers).
         """
         for message in messages:
             cost = message_tokens(message, self.tokenizer)  # validates the message
+            _chain.check_archivable(message)
             if message["role"] == "system":
                 pins = self._pins() + cost
                 if self.budgets.room(pins) < self.budgets.min_turn:
@@ -213,7 +215,7 @@ class Compactor:
                     )
                 self.system.append(message)
                 continue
-            if message["role"] == "tool" and cost > self.tool_result_tokens:
+            if _chain.is_tool_result(message) and cost > self.tool_result_tokens:
                 self.recent.append(_chain.clamp_on_add(self, message, cost))
             else:
                 self.recent.append(message)

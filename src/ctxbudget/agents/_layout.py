@@ -102,16 +102,17 @@ def budgets(
 
 def min_turn_tokens(tok: Tokenizer) -> int:
     """Room for the newest unit at its smallest: two messages (a tool call and its result, or
-    a message and the one answering it) each clamped as far as it goes, the widest clamp
-    marker and :data:`MIN_KEPT_TOKENS` of text in the role whose overhead is largest."""
-    from ._clamp import CLAMP_MARKER
+    a message and the one answering it) each clamped as far as it goes: the marker at its
+    most expensive (:func:`~._clamp.marker_ceiling`) and :data:`MIN_KEPT_TOKENS` of text, in
+    the role whose overhead is largest."""
+    from ._clamp import marker_ceiling
 
-    marker = CLAMP_MARKER.format(chars=10**12, id="f" * 32)
-    clamped = MIN_KEPT_TOKENS + max(
-        message_tokens({"role": role, "content": marker}, tok)
-        for role in ("user", "assistant", "tool")
-    )
+    clamped = MIN_KEPT_TOKENS + marker_ceiling(tok)
+    clamped += max(message_tokens({"role": role, "content": ""}, tok) for role in _ROLES)
     return 2 * clamped
+
+
+_ROLES = ("user", "assistant", "tool")
 
 
 def minimum_window(summary: int, index: int, indicator: str | None, tok: Tokenizer) -> int:
