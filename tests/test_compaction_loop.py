@@ -522,3 +522,22 @@ def test_messages_the_archive_cannot_keep_are_refused_on_arrival(message: dict[s
     with pytest.raises(ConfigurationError, match="cannot be archived exactly"):
         agent.step(message)
     assert agent.recent == []
+
+
+def test_every_scope_of_the_budget_is_checked_and_an_unaffordable_degrade_raises() -> None:
+    """The user, conversation and global scopes count as the session does; a degraded
+    request the budget cannot pay for either raises BudgetExhausted naming the scope."""
+    from ctxbudget import BudgetExhausted, SessionBudget
+
+    budget = SessionBudget("memory://", session_cap=100_000, user_cap=500)
+    budget.record(440, 0, session="other", user="maya")  # 60 left for maya
+    agent = Compactor(3_000, budget=budget, session="s1", user="maya", on_exhausted="degrade")
+    agent.add(*chat(0), *chat(1), *chat(2))
+    request = agent.step(chat(3)[0])  # the full request is over 60; the newest turn is not
+    assert agent.degraded
+    assert request == [chat(3)[0]]
+    budget.record(55, 0, session="other", user="maya")  # 5 left: not even the newest turn
+    with pytest.raises(BudgetExhausted) as refused:
+        agent.step({"role": "user", "content": "and then?"})
+    assert refused.value.scope == "user:maya"
+    assert not agent.degraded

@@ -25,7 +25,7 @@ from ..memory._summarize import ExtractiveSummarizer, merge_summary
 from ..messages import REPLY_PRIMING, message_tokens
 
 if TYPE_CHECKING:
-    from ..session import SessionBudget
+    from ..session import BudgetStatus, SessionBudget
     from ._compaction import Compactor
 
 __all__ = ["OnExhausted", "afford", "check_budget", "paid_merge"]
@@ -94,6 +94,10 @@ def paid_merge(c: Compactor, items: Sequence[str]) -> tuple[SummaryState, str]:
         if reservation is not None:
             reservation.commit(estimate, 0)  # the call was made: its input is billed
         return offline(f"{name} failed ({type(exc).__name__}: {exc})")
+    except BaseException:  # an interrupt: settle the hold, then let it through
+        if reservation is not None:
+            reservation.commit(estimate, 0)
+        raise
     if reservation is not None:
         reservation.commit(estimate, c.tokenizer.count(state.render()))
     return state, ""
@@ -106,22 +110,41 @@ def afford(
     or the degraded request (pins, summary message, newest turn).
 
     Raises:
-        BudgetExhausted: the policy is ``"raise"`` and the budget cannot pay.
+        BudgetExhausted: the budget cannot pay (policy "raise"), or cannot pay even for the
+            degraded request (policy "degrade").
     """
     c.degraded = False
     if c.budget is None or c.session is None:
         return messages
-    status = c.budget.status(c.session)
     need = REPLY_PRIMING + sum(message_tokens(m, c.tokenizer) for m in messages)
-    if status.remaining is None or status.remaining >= need:
+    short = _shortest(c, need)
+    if short is None:
         return messages
-    if c.on_exhausted == "raise":
-        raise BudgetExhausted(
-            scope=status.scope,
-            used=status.used,
-            reserved=status.reserved,
-            cap=status.cap or 0,
-            requested=need,
-        )
-    c.degraded = True
-    return make()
+    degraded = make()
+    if c.on_exhausted == "degrade":
+        small = REPLY_PRIMING + sum(message_tokens(m, c.tokenizer) for m in degraded)
+        if _shortest(c, small) is None:
+            c.degraded = True
+            return degraded
+        need, short = small, _shortest(c, small)
+    assert short is not None
+    raise BudgetExhausted(
+        scope=short.scope,
+        used=short.used,
+        reserved=short.reserved,
+        cap=short.cap or 0,
+        requested=need,
+    )
+
+
+def _shortest(c: Compactor, need: int) -> BudgetStatus | None:
+    """The first scope of the compactor's (session, user, conversation, global) whose room
+    is less than ``need`` tokens, or ``None`` when every one can pay."""
+    assert c.budget is not None
+    statuses = [c.budget.status(c.session)]
+    if c.user is not None:
+        statuses.append(c.budget.status(user=c.user))
+    if c.conversation is not None:
+        statuses.append(c.budget.status(conversation=c.conversation))
+    statuses.append(c.budget.status(scope="global"))
+    return next((s for s in statuses if s.remaining is not None and s.remaining < need), None)

@@ -37,13 +37,8 @@ from ._state import (
     strip_prefixes,
 )
 
-__all__ = [
-    "DEFAULT_MERGE_PROMPT",
-    "TRUNCATED_MARKER",
-    "ExtractiveSummarizer",
-    "LLMSummarizer",
-    "merge_summary",
-]
+__all__ = ["DEFAULT_MERGE_PROMPT", "TRUNCATED_MARKER", "ExtractiveSummarizer", "LLMSummarizer"]
+__all__ += ["merge_summary"]
 
 #: Appended to a summary cut to its limit.
 TRUNCATED_MARKER = " [summary truncated]"
@@ -374,10 +369,10 @@ def merge_summary(
 ) -> SummaryState:
     """Fold ``items`` (``"role: text"`` lines, oldest first) into the running summary ``state``.
 
-    Uses ``summarizer.merge(state, items, max_tokens)`` when it has one. A plain
-    :class:`~ctxbudget.Summarizer` (only ``summarize(items, max_tokens) -> str``) gets the
-    state's lines as items before the new ones, never wrapped as ``"summary: ..."``; its answer
-    is read by :meth:`SummaryState.parse` and fitted to ``max_tokens`` tokens.
+    Uses ``summarizer.merge(state, items, max_tokens)`` when it has one (its result fitted to
+    ``max_tokens`` too). A plain :class:`~ctxbudget.Summarizer` (only ``summarize``) gets the
+    state's lines as items before the new ones, never wrapped as ``"summary: ..."``; its
+    answer is read by :meth:`SummaryState.parse` and fitted to ``max_tokens`` tokens.
 
     ``state`` is the summary so far (``SummaryState()`` to start); ``max_tokens`` limits the
     result's ``render()``, in tokens, measured by ``tokenizer`` (default: the summarizer's
@@ -391,6 +386,8 @@ def merge_summary(
     limit = _check_limit(max_tokens)
     if not isinstance(state, SummaryState):
         raise ConfigurationError(f"state must be a SummaryState, got {type(state).__name__}")
+    own = getattr(summarizer, "tokenizer", None)
+    measure = tokenizer if tokenizer is not None else own if isinstance(own, Tokenizer) else None
     merge = getattr(summarizer, "merge", None)
     if callable(merge):
         merged = merge(state, items, limit)
@@ -399,12 +396,12 @@ def merge_summary(
                 f"{type(summarizer).__name__}.merge must return a SummaryState, "
                 f"got {type(merged).__name__}"
             )
-        return merged
+        # held to the limit too; a line costs >= 1 token: at most `limit` lines a part can fit
+        bounded = {p: getattr(merged, p)[-limit:] if limit else () for p in PARTS}
+        return SummaryState(**bounded).fit(limit, measure or "o200k_base")
     text = summarizer.summarize([*state.lines(), *items], limit)
     if not isinstance(text, str):
         raise ConfigurationError(
             f"{type(summarizer).__name__}.summarize must return str, got {type(text).__name__}"
         )
-    own = getattr(summarizer, "tokenizer", None)
-    measure = tokenizer if tokenizer is not None else own if isinstance(own, Tokenizer) else None
     return SummaryState.parse(text).fit(limit, measure or "o200k_base")
