@@ -541,3 +541,76 @@ def test_every_scope_of_the_budget_is_checked_and_an_unaffordable_degrade_raises
         agent.step({"role": "user", "content": "and then?"})
     assert refused.value.scope == "user:maya"
     assert not agent.degraded
+
+
+# -- review findings: checkpoints --------------------------------------------------------
+
+
+def a_checkpoint() -> dict[str, Any]:
+    agent = Compactor(3_000, keep_last_turns=1)
+    agent.add({"role": "system", "content": "Be brief."})
+    for i in range(6):
+        agent.add(*chat(i))
+    agent.compact()
+    return json.loads(json.dumps(agent.checkpoint()))
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        ({"version": True}, "version 1 or 2"),
+        ({"blocks": 5}, "'blocks' must be a list"),
+        ({"blocks": [1, 2]}, "'blocks' must be a list"),
+        ({"blocks": [{"tokens": 1}]}, "needs an 'id'"),
+        ({"blocks": [{"id": "a", "description": "d", "tokens": "x"}]}, "'tokens'"),
+        ({"recent": None}, "'recent' must be a list"),
+        ({"recent": [{"content": "no role"}]}, "role"),
+        ({"indicator": 5}, "indicator must be"),
+        ({"indicator": "{nope}"}, "indicator must be"),
+        ({"system": [{"role": "system", "content": "x" * 20_000}]}, "system messages of"),
+        ({"window": {"last": "x", "growth": []}}, "'window'"),
+    ],
+)
+def test_a_tampered_checkpoint_is_one_line_error(change: dict[str, Any], what: str) -> None:
+    """Every malformed part of a checkpoint is a one-line ConfigurationError or BudgetError
+    naming it, never a KeyError or TypeError from inside."""
+    from ctxbudget import BudgetError, ConfigurationError
+
+    data = {**a_checkpoint(), **change}
+    with pytest.raises((ConfigurationError, BudgetError), match=re.escape(what)) as caught:
+        Compactor.recover(data, archive="memory://")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_recovered_loop_forecasts_and_compacts_like_the_original() -> None:
+    """The forecast's memory is in the checkpoint: after recover, the next requests are the
+    ones the uninterrupted loop sends (the recovered loop did not compact on the forecast
+    before)."""
+    turns = [
+        (f"question {i}: " + "detail " * 480, f"answer {i}: " + "reply " * 480) for i in range(14)
+    ]
+    original = Compactor(10_000, keep_last_turns=2)
+    for user, reply in turns[:8]:  # the 9th turn compacts on the forecast
+        original.step({"role": "user", "content": user})
+        original.add({"role": "assistant", "content": reply})
+    again = Compactor.recover(
+        json.loads(json.dumps(original.checkpoint())), archive=original.archive
+    )
+    for user, reply in turns[8:]:
+        a = original.step({"role": "user", "content": user})
+        b = again.step({"role": "user", "content": user})
+        assert a == b
+        original.add({"role": "assistant", "content": reply})
+        again.add({"role": "assistant", "content": reply})
+
+
+def test_recover_takes_the_session_budget_back() -> None:
+    """The budget arguments (objects, not data) are given again to recover and are used."""
+    from ctxbudget import BudgetExhausted, SessionBudget
+
+    budget = SessionBudget("memory://", session_cap=100)
+    budget.record(95, 0, session="s1")
+    data = a_checkpoint()
+    agent = Compactor.recover(data, archive="memory://", budget=budget, session="s1")
+    with pytest.raises(BudgetExhausted, match="session:s1"):
+        agent.step({"role": "user", "content": "next question please"})

@@ -34,10 +34,10 @@ from . import _chain, _checkpoint, _spend
 from ._layout import (
     MIN_INDEX_TOKENS,
     budgets,
-    index_lines,
+    check_indicator,
     indicator_message,
     minimum_window,
-    summary_content,
+    summary_message_within,
 )
 from ._receipts import Compaction, CompactionStep, Trigger
 from ._spend import OnExhausted
@@ -145,6 +145,7 @@ class Compactor:
         # Every turn re-measures the conversation: count each message's text only once.
         self.tokenizer = CachedTokenizer(get_tokenizer(tokenizer))
         self.indicator = INDICATOR if indicator is True else (indicator or None)
+        check_indicator(self.indicator)
         self.budgets = budgets(
             window, self.summary_tokens, self.index_tokens, self.indicator, self.tokenizer
         )
@@ -245,26 +246,14 @@ class Compactor:
         before anything was compacted. Always within its ceiling (``budgets.summary_message``):
         the index collapses, then the summary is cut, until the exact count fits."""
         key = (self.state, len(self.blocks), self.blocks[-1]["id"] if self.blocks else None)
-        if self._summary_memo is not None and self._summary_memo[0] == key:
-            return self._summary_memo[1], self._summary_memo[2]
-        message: Message | None = None
-        cost = 0
-        if self.summary or self.blocks:
-            state, index_budget = self.state, self.index_tokens
-            ceiling = self.budgets.summary_message
-            while True:
-                lines = index_lines(self.blocks, index_budget, self.tokenizer)
-                message = {"role": "system", "content": summary_content(state.render(), lines)}
-                cost = message_tokens(message, self.tokenizer)
-                if cost <= ceiling:
-                    break
-                if index_budget > MIN_INDEX_TOKENS:
-                    index_budget = max(MIN_INDEX_TOKENS, index_budget - (cost - ceiling))
-                else:
-                    shorter = self.tokenizer.count(state.render()) - (cost - ceiling)
-                    state = state.fit(max(0, shorter), self.tokenizer)
-        self._summary_memo = (key, message, cost)
-        return message, cost
+        if self._summary_memo is None or self._summary_memo[0] != key:
+            message, cost = (None, 0)
+            if self.summary or self.blocks:
+                message, cost = summary_message_within(
+                    self.state, self.blocks, self.index_tokens, self.budgets, self.tokenizer
+                )
+            self._summary_memo = (key, message, cost)
+        return self._summary_memo[1], self._summary_memo[2]
 
     def _base(self) -> list[Message]:
         summary, _ = self.summary_message()
@@ -390,13 +379,18 @@ class Compactor:
         summarizer: Summarizer | None = None,
         tokenizer: Any = "o200k_base",
         on_compaction: Callable[[Compaction], None] | None = None,
+        **budget: Any,
     ) -> Compactor:
-        """Rebuild a compactor from :meth:`checkpoint` data, without replaying the history.
-        Version-1 checkpoints (a plain summary text) are read too.
+        """Rebuild a compactor from :meth:`checkpoint` data, without replaying the history:
+        the same next prompt, and the same forecast of the next turns. Version-1 checkpoints
+        (a plain summary text) are read too. ``budget``: ``budget``, ``session``, ``user``,
+        ``conversation`` and ``on_exhausted`` as for the constructor (objects, not data, so
+        not in the checkpoint).
 
         Raises:
-            ConfigurationError: the data is not a version 1 or 2 checkpoint, or a setting in
-                it is out of range (the message names it).
+            ConfigurationError: the data is not a version 1 or 2 checkpoint, or a key, setting
+                or message in it is malformed (the message names it).
+            BudgetError: its system messages no longer leave room for a turn.
         """
         return _checkpoint.from_data(
             cls,
@@ -405,4 +399,5 @@ class Compactor:
             summarizer=summarizer,
             tokenizer=tokenizer,
             on_compaction=on_compaction,
+            **budget,
         )

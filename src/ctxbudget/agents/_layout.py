@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import ConfigurationError
 from ..context._indicator import budget_indicator
 from ..messages import REPLY_PRIMING, message_tokens
 from ..typing import Tokenizer
@@ -30,10 +31,12 @@ __all__ = [
     "MIN_KEPT_TOKENS",
     "SUMMARY_HEADER",
     "Budgets",
+    "check_indicator",
     "index_lines",
     "indicator_message",
     "minimum_window",
     "summary_content",
+    "summary_message_within",
 ]
 
 SUMMARY_HEADER = "Summary of the earlier conversation:"
@@ -194,3 +197,37 @@ def indicator_message(
             break
         used = total
     return message
+
+
+def check_indicator(template: object) -> None:
+    """Raise a one-line ConfigurationError unless ``template`` renders as an indicator."""
+    if template is None:
+        return
+    try:
+        if not isinstance(template, str):
+            raise TypeError(f"a str or True, got {type(template).__name__}")
+        budget_indicator(1, 2, 3, template)
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"indicator must be a str.format template with used, cap, percent and archived "
+            f"({exc!r}), got {template!r}"
+        ) from None
+
+
+def summary_message_within(
+    state: Any, blocks: Sequence[Mapping[str, Any]], index: int, ceilings: Budgets, tok: Tokenizer
+) -> tuple[dict[str, str], int]:
+    """The summary message of ``state`` (a :class:`~ctxbudget.SummaryState`) and ``blocks``,
+    and its tokens, within ``ceilings.summary_message``: the index collapses first (down to
+    :data:`MIN_INDEX_TOKENS`), then the summary is cut, until the exact count fits."""
+    ceiling = ceilings.summary_message
+    while True:
+        lines = index_lines(blocks, index, tok)
+        message = {"role": "system", "content": summary_content(state.render(), lines)}
+        cost = message_tokens(message, tok)
+        if cost <= ceiling:
+            return message, cost
+        if index > MIN_INDEX_TOKENS:
+            index = max(MIN_INDEX_TOKENS, index - (cost - ceiling))
+        else:
+            state = state.fit(max(0, tok.count(state.render()) - (cost - ceiling)), tok)
