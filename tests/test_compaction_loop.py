@@ -614,3 +614,58 @@ def test_recover_takes_the_session_budget_back() -> None:
     agent = Compactor.recover(data, archive="memory://", budget=budget, session="s1")
     with pytest.raises(BudgetExhausted, match="session:s1"):
         agent.step({"role": "user", "content": "next question please"})
+
+
+#: Facts worded unlike benchmarks/facts.py's (a review's held-out set): no "my name is"
+#: cues, third-person subjects, ids, amounts, times.
+HELD_OUT_FACTS = [
+    ("The wifi password at the office is Tangerine-42, write that down.", "Tangerine-42"),
+    ("Our cat Biscuit turns nine next week.", "Biscuit"),
+    ("Please send every invoice to billing@northwind.example from now on.", "billing@northwind"),
+    ("Heads up: the review meeting got moved to Thursday at 15:30.", "15:30"),
+    ("The staging server is called stg-eu-07, not the old one.", "stg-eu-07"),
+    ("I'm lactose intolerant, so no dairy in the recipes please.", "lactose"),
+    ("The hard ceiling for the whole project is 4,200 euros.", "4,200"),
+    ("My son Felix starts school in September.", "Felix"),
+    ("The car we are fixing is a 2014 Volvo V70.", "V70"),
+    ("After a long debate we went with Postgres 16 for storage.", "Postgres 16"),
+]
+
+
+def held_out_run(offset: int) -> int:
+    """Ten compactions of real turns from ``offset`` with one held-out fact planted in the
+    middle of a user message of each chunk; how many facts the summary keeps."""
+    messages = [
+        {"role": m["role"], "content": m["content"]}
+        for conv in corpus.conversations()[offset:]
+        for m in conv
+        if m["role"] in ("user", "assistant")
+        and m["content"].strip()
+        and TOK.count(m["content"]) <= 2_500
+    ]
+    agent = Compactor(64_000, keep_last_turns=1, summary_tokens=1_000)
+    position = 0
+    for fact, _ in HELD_OUT_FACTS:
+        chunk, tokens, planted = [], 0, False
+        while tokens < 3_000 or not planted:
+            m = messages[position]
+            position += 1
+            if not planted and m["role"] == "user" and tokens > 1_000:
+                parts = m["content"].split(". ")
+                half = len(parts) // 2
+                m = {**m, "content": ". ".join([*parts[:half], fact.rstrip("."), *parts[half:]])}
+                planted = True
+            chunk.append(m)
+            tokens += TOK.count(m["content"])
+        agent.add(*chunk)
+        agent.compact()
+    return sum(key in agent.summary for _, key in HELD_OUT_FACTS)
+
+
+@pytest.mark.data
+def test_held_out_facts_survive_ten_compactions(shared_data: Path) -> None:
+    """Facts worded unlike the benchmark's survive too: at least 8 of 10 on average over four
+    real streams (they were 4.5 before the review's fix)."""
+    kept = [held_out_run(offset) for offset in (0, 40, 120, 300)]
+    assert sum(kept) >= 32, kept
+    assert min(kept) >= 6, kept
