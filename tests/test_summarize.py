@@ -146,3 +146,16 @@ def test_llm_merge_over_budget_is_fitted_and_errors_surface() -> None:
         LLMSummarizer(broken).merge(SummaryState(), ["x"], 10)
     with pytest.raises(ConfigurationError, match="SummaryState"):
         ExtractiveSummarizer().merge("old summary", ["x"], 10)  # type: ignore[arg-type]
+
+
+def test_an_llm_paragraph_over_the_budget_keeps_the_sentences_that_fit() -> None:
+    """A model that answers with one paragraph a little over the budget is not thrown away
+    whole: its sentences are narrative lines, and those that fit are kept."""
+    from ctxbudget.memory import SummaryState
+
+    paragraph = " ".join(
+        f"The user discussed topic {i} and decided on option {i % 3}." for i in range(40)
+    )
+    merged = LLMSummarizer(lambda prompt: paragraph).merge(SummaryState(), ["user: hi"], 120)
+    assert 0 < TOK.count(merged.render()) <= 120
+    assert "The user discussed topic" in merged.render()

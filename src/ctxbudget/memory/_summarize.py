@@ -339,8 +339,8 @@ class LLMSummarizer:
 
     def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:
         """``state`` updated with ``items`` by the model: its answer read by
-        :meth:`SummaryState.parse` (free-form text becomes narrative) and fitted to
-        ``max_tokens`` tokens (:meth:`SummaryState.fit`, oldest lines of a part dropped first).
+        :meth:`SummaryState.parse` (free-form text becomes narrative, a long paragraph one
+        line a sentence) and fitted to ``max_tokens`` tokens (:meth:`SummaryState.fit`).
 
         Raises:
             ConfigurationError: ``max_tokens`` is invalid, ``state`` is not a
@@ -356,7 +356,8 @@ class LLMSummarizer:
             raise ConfigurationError(
                 f"the summarizer callable must return str, got {type(text).__name__}"
             )
-        return SummaryState.parse(text).fit(limit, self.tokenizer)
+        lines = [x for line in text.splitlines() for x in split_sentences(line) or [line]]
+        return SummaryState.parse("\n".join(lines)).fit(limit, self.tokenizer)
 
 
 def merge_summary(
