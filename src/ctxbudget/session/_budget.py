@@ -20,12 +20,12 @@ from ..tokenizers import get_tokenizer
 from ..typing import Tokenizer
 from ._async import AsyncBudget
 from ._child import Nesting
+from ._direct import DirectSpend
 from ._events import EventHub, status_of
-from ._pricing import Pricer, PriceTable, unpriced_call
+from ._pricing import Pricer, PriceTable
 from ._reservation import Reservation, rollback_open
 from ._scopes import LimitCache, id_scope, named_scope, unescape_id
 from ._settings import BudgetSettings
-from ._usage import checked_usage
 from ._values import (
     SYSTEM_SESSION,
     BudgetEvent,
@@ -43,7 +43,7 @@ from .ledgers._owner import this_process
 __all__ = ["SessionBudget"]
 
 
-class SessionBudget(AsyncBudget, Nesting):
+class SessionBudget(AsyncBudget, Nesting, DirectSpend):
     """Cumulative token spend per session, user, conversation and globally, never overspent.
 
     Args:
@@ -229,86 +229,6 @@ class SessionBudget(AsyncBudget, Nesting):
         if not out.ok:
             self._events.refuse(out, tokens)
         return Reservation(self, reservation_id, tokens, limits, heartbeat=heartbeat)
-
-    def record(
-        self,
-        input_tokens: int,
-        output_tokens: int,
-        *,
-        session: str,
-        user: str | None = None,
-        conversation: str | None = None,
-        model: str | None = None,
-        cached_input_tokens: int = 0,
-        cache_write_tokens: int = 0,
-    ) -> None:
-        """Record usage known after the fact, with no reservation and no check (the counts
-        and the cost as in :meth:`Reservation.commit`).
-
-        Raises:
-            ConfigurationError: a token count or id is invalid.
-            LedgerError: the ledger failed.
-        """
-        usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
-        limits = self._limits(session, user, conversation)
-        cost = self.pricer.cost(model, usage)
-        out = self.ledger.record(
-            limits,
-            usage.input_tokens,
-            usage.output_tokens,
-            cost,
-            self.soft_warn_ratio,
-            cached_input_tokens=usage.cached_input_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-        )
-        self._events.committed([lim.scope for lim in limits], usage, model, cost, None)
-        self._after(out, unpriced=unpriced_call(cost, model, limits))
-
-    def charge(
-        self,
-        input_tokens: int,
-        output_tokens: int,
-        *,
-        session: str,
-        user: str | None = None,
-        conversation: str | None = None,
-        model: str | None = None,
-        cached_input_tokens: int = 0,
-        cache_write_tokens: int = 0,
-    ) -> None:
-        """Spend usage known before the call (a cached reply, a priced tool, a batch result),
-        checked against every cap as one atomic step of the ledger: one round trip on Redis,
-        one transaction on SQLite (the counts and the cost as in :meth:`Reservation.commit`).
-
-        Refused as :meth:`reserve` of ``input_tokens + output_tokens`` would be, and then
-        nothing is recorded; else recorded as a commit is.
-
-        Raises:
-            BudgetExhausted: a scope would pass its cap (nothing is recorded).
-            ConfigurationError: a token count or id is invalid.
-            LedgerError: the ledger failed.
-        """
-        usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
-        limits = self._limits(session, user, conversation)
-        cost = self.pricer.cost(model, usage)
-        charge_id = os.urandom(16).hex()
-        held, settled = self.ledger.charge(
-            charge_id,
-            limits,
-            usage.input_tokens,
-            usage.output_tokens,
-            cost=cost,
-            soft_ratio=self.soft_warn_ratio,
-            cached_input_tokens=usage.cached_input_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            owner=this_process(),
-        )
-        self._events.durability()
-        self._events.expired(held.expired)
-        if settled is None:  # refused
-            self._events.refuse(held, usage.total_tokens)
-        self._events.committed([lim.scope for lim in limits], usage, model, cost, charge_id)
-        self._after(settled, charge_id, unpriced=unpriced_call(cost, model, limits))
 
     def reap(self) -> int:
         """Reclaim expired reservations and forget scopes past retention; returns how many
