@@ -11,6 +11,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from ._direct import DirectSpend
 from ._events import EventHub, status_of
 from ._pricing import Pricer, PriceTable
 from ._reservation import Reservation, rollback_open
-from ._scopes import LimitCache, id_scope, named_scope, unescape_id
+from ._scopes import LimitCache, id_scope, idempotent_id, named_scope, unescape_id
 from ._settings import BudgetSettings
 from ._values import (
     SYSTEM_SESSION,
@@ -135,6 +136,8 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
         self._events = EventHub(self.ledger, self.soft_warn_ratio)
         self._lock = threading.Lock()
         self._windows: dict[str, ContextWindow] = {}
+        #: Reservations made with an idempotency key, while they live.
+        self._replays: weakref.WeakValueDictionary[str, Reservation] = weakref.WeakValueDictionary()
         self._limit_cache = LimitCache()
         self.clock: Callable[[], float] = time.time
 
@@ -194,6 +197,7 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
         user: str | None = None,
         conversation: str | None = None,
         heartbeat: bool = True,
+        idempotency_key: str | None = None,
     ) -> Reservation:
         """Atomically check every applicable cap, quota and rate limit, and hold ``tokens``.
 
@@ -209,6 +213,9 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
             conversation: the conversation id, or ``None``.
             heartbeat: ``False`` for a manual lease: the hold expires ``lease_s`` seconds
                 after the last :meth:`Reservation.renew` (or the reserve), whoever holds it.
+            idempotency_key: for callers that retry: a replay with the same key and scopes
+                holds nothing more and returns the same reservation (the same object while it
+                lives in this process); its commit, once done, is not done twice.
 
         Returns:
             A :class:`Reservation` to commit or roll back.
@@ -222,13 +229,28 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
         check_tokens(tokens, "tokens")
         limits = self._limits(session, user, conversation)
         reservation_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (cheaper)
+        if idempotency_key is not None:
+            reservation_id = idempotent_id(limits, idempotency_key)
+            live = self._replays.get(reservation_id)
+            if live is not None:
+                return live
         owner = this_process() if heartbeat else None
         out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s, owner)
         self._events.durability()
         self._events.expired(out.expired)
         if not out.ok:
             self._events.refuse(out, tokens)
-        return Reservation(self, reservation_id, tokens, limits, heartbeat=heartbeat)
+        reservation = Reservation(
+            self,
+            reservation_id,
+            tokens,
+            limits,
+            heartbeat=heartbeat,
+            idempotent=idempotency_key is not None,
+        )
+        if idempotency_key is not None:
+            self._replays[reservation_id] = reservation
+        return reservation
 
     def reap(self) -> int:
         """Reclaim expired reservations and forget scopes past retention; returns how many

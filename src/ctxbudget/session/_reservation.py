@@ -75,8 +75,11 @@ class Reservation:
         limits: tuple[Limit, ...],
         *,
         heartbeat: bool = False,
+        idempotent: bool = False,
     ) -> None:
         self._budget = budget
+        #: Made with an idempotency key: a repeated commit is a replay, not an error.
+        self.idempotent = idempotent
         self.id = reservation_id
         self.tokens = tokens
         self.limits = limits
@@ -147,24 +150,38 @@ class Reservation:
             cached_input_tokens: of ``input_tokens``, those read from a prompt cache.
             cache_write_tokens: of ``input_tokens``, those written to a prompt cache.
 
+        A reservation made with an ``idempotency_key`` (:meth:`SessionBudget.reserve`) that is
+        committed already, by this object or by an earlier try of the same key in any process,
+        is not committed again: the first commit's outcome stands, and nothing is raised.
+
         Raises:
-            ReservationError: already committed or rolled back.
+            ReservationError: already committed (without an idempotency key) or rolled back.
             ConfigurationError: a token count is not a whole number in range, or the cached
                 parts exceed ``input_tokens``.
             LedgerError: the ledger failed.
         """
+        if self.idempotent and self.state == "committed":
+            return  # a retried commit: the first one's outcome stands
         self._settled_check("commit")
         usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
         cost = self._budget.pricer.cost(model, usage)
-        out = self._budget.ledger.commit(
-            self.id,
-            usage.input_tokens,
-            usage.output_tokens,
-            cost,
-            self._budget.soft_warn_ratio,
-            cached_input_tokens=usage.cached_input_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-        )
+        try:
+            out = self._budget.ledger.commit(
+                self.id,
+                usage.input_tokens,
+                usage.output_tokens,
+                cost,
+                self._budget.soft_warn_ratio,
+                cached_input_tokens=usage.cached_input_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+            )
+        except ReservationError as exc:
+            if not (self.idempotent and exc.state == "committed"):
+                raise
+            self.state = "committed"  # committed already, by the first try of this key
+            if self.heartbeat:
+                HEARTBEAT.remove(self.id)
+            return
         self.state = "committed"
         if self.heartbeat:
             HEARTBEAT.remove(self.id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -193,3 +194,20 @@ class LimitCache:
                 self._data.clear()
             self._data[key] = found
         return found
+
+
+def idempotent_id(limits: Sequence[Limit], key: object) -> str:
+    """The reservation id of an idempotency key: 32 hex digits of the sha256 of the key and
+    the scopes it holds in (so one key in two sessions is two reservations).
+
+    Raises:
+        ConfigurationError: the key is not a non-empty str of at most 256 characters.
+    """
+    import hashlib
+
+    if not isinstance(key, str) or not key or len(key) > 256:
+        raise ConfigurationError(
+            f"idempotency_key must be a str of 1 to 256 characters, got {key!r:.80}"
+        )
+    scopes = "\x1f".join(limit.scope for limit in limits)
+    return hashlib.sha256(f"{scopes}\x1e{key}".encode()).hexdigest()[:32]
