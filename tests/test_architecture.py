@@ -46,6 +46,7 @@ SURFACES = {
         "truncate",
     },
     "ctxbudget.session": {
+        "AsyncReservation", "ChildBudget",
         "DEFAULT_PRICES", "MAX_TOKENS", "SYSTEM_SESSION", "BudgetEvent", "BudgetSettings",
         "BudgetStatus", "CalibratedTokenizer", "Calibration", "ContextWindow", "EventName",
         "Forecast", "Ledger", "Quota", "Reservation", "SessionBudget", "State", "Usage",

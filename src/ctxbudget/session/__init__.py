@@ -1,7 +1,8 @@
 """Session budgets: cumulative token spend per session, user, conversation and globally, held
-by atomic reservations in a ledger (memory, SQLite, Redis), with soft warnings, hard caps,
-quotas, rate limits, ``guard`` around LLM calls, ``usage_of`` (every provider's usage shape,
-cached input apart), cost from the model catalogue, and the summarization trigger.
+by atomic reservations in a ledger (memory, SQLite, PostgreSQL, Redis), with soft warnings,
+hard caps, quotas, rate limits, nested budgets, an async API, ``guard`` around LLM calls,
+``usage_of`` (every provider's usage shape, cached input apart), cost from the model
+catalogue, and the summarization trigger.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import TYPE_CHECKING
 from .. import _lazy
 
 if TYPE_CHECKING:
+    from ._async import AsyncReservation
     from ._budget import SessionBudget
     from ._calibration import CalibratedTokenizer, Calibration
+    from ._child import ChildBudget
     from ._guard import aguard, guard
     from ._pricing import DEFAULT_PRICES, estimate_cost
     from ._reservation import Reservation
@@ -34,11 +37,13 @@ __all__ = [
     "DEFAULT_PRICES",
     "MAX_TOKENS",
     "SYSTEM_SESSION",
+    "AsyncReservation",
     "BudgetEvent",
     "BudgetSettings",
     "BudgetStatus",
     "CalibratedTokenizer",
     "Calibration",
+    "ChildBudget",
     "ContextWindow",
     "EventName",
     "Forecast",
@@ -57,8 +62,10 @@ __all__ = [
 
 #: Module -> the names it defines that this package re-exports, imported on first use.
 _EXPORTS = {
+    "._async": ("AsyncReservation",),
     "._budget": ("SessionBudget",),
     "._calibration": ("CalibratedTokenizer", "Calibration"),
+    "._child": ("ChildBudget",),
     "._guard": ("aguard", "guard"),
     "._pricing": ("DEFAULT_PRICES", "estimate_cost"),
     "._reservation": ("Reservation",),
