@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.test_async_budget import _LOCKER, _ticker
+from tests.test_async_budget import _ticker, hold_the_lock
 
 from ctxbudget import SessionBudget
 
@@ -22,11 +20,7 @@ def test_aguard_never_stalls_the_loop_while_another_process_holds_the_lock(
     path = tmp_path / "spend.db"
     budget = SessionBudget(f"sqlite:///{path}", session_cap=10_000)
     budget.record(1, 0, session="warm")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", _LOCKER, str(path), "2"], stdout=subprocess.PIPE, text=True
-    )
-    assert locker.stdout is not None
-    assert locker.stdout.readline().strip() == "locked"
+    locker = hold_the_lock(path, 2)
 
     async def call() -> tuple[int, int]:
         await asyncio.sleep(0.01)
@@ -51,6 +45,7 @@ def test_aguard_never_stalls_the_loop_while_another_process_holds_the_lock(
 
     worst = asyncio.run(main())
     locker.wait(timeout=30)
+    assert locker.stdout is not None
     locker.stdout.close()
     assert worst < 0.05
     assert budget.status("s1").used == 150

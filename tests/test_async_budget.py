@@ -23,6 +23,16 @@ db.execute("ROLLBACK")
 """
 
 
+def hold_the_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """A process that holds the SQLite write lock of ``path`` for ``seconds``, once it holds it."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _LOCKER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert locker.stdout is not None
+    assert locker.stdout.readline().strip() == "locked"
+    return locker
+
+
 async def _ticker(stop: asyncio.Event, gaps: list[float]) -> None:
     """Wakes every 10 ms and records how late each wake-up was."""
     last = time.perf_counter()
@@ -42,11 +52,7 @@ def test_areserve_never_stalls_the_loop_while_another_process_holds_the_lock(
     path = tmp_path / "spend.db"
     budget = SessionBudget(f"sqlite:///{path}", session_cap=1_000)
     budget.record(1, 0, session="warm")  # the file and its tables exist
-    locker = subprocess.Popen(
-        [sys.executable, "-c", _LOCKER, str(path), "2"], stdout=subprocess.PIPE, text=True
-    )
-    assert locker.stdout is not None
-    assert locker.stdout.readline().strip() == "locked"
+    locker = hold_the_lock(path, 2)
 
     async def main() -> tuple[float, float, str]:
         stop, gaps = asyncio.Event(), []
@@ -62,6 +68,7 @@ def test_areserve_never_stalls_the_loop_while_another_process_holds_the_lock(
 
     worst, waited, state = asyncio.run(main())
     locker.wait(timeout=30)
+    assert locker.stdout is not None
     locker.stdout.close()
     assert waited >= 1.0  # it really waited for the other process's lock
     assert worst < 0.05
@@ -102,11 +109,7 @@ def test_a_cancelled_areserve_leaves_nothing_held(tmp_path: Path) -> None:
     path = tmp_path / "spend.db"
     budget = SessionBudget(f"sqlite:///{path}", session_cap=1_000)
     budget.record(1, 0, session="warm")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", _LOCKER, str(path), "0.5"], stdout=subprocess.PIPE, text=True
-    )
-    assert locker.stdout is not None
-    assert locker.stdout.readline().strip() == "locked"
+    locker = hold_the_lock(path, 0.5)
 
     async def main() -> None:
         task = asyncio.create_task(budget.areserve(400, session="s1"))
@@ -118,6 +121,7 @@ def test_a_cancelled_areserve_leaves_nothing_held(tmp_path: Path) -> None:
 
     asyncio.run(main())
     locker.wait(timeout=30)
+    assert locker.stdout is not None
     locker.stdout.close()
     status = budget.status("s1")
     assert (status.used, status.reserved) == (0, 0)

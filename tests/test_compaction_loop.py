@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import corpus
+from benchmarks.compaction import real_turns
 from ctxbudget import Compaction, Compactor, get_tokenizer, message_tokens
 from ctxbudget.agents._layout import minimum_window
 from ctxbudget.testing import CharTokenizer
@@ -24,22 +25,6 @@ CHAR = CharTokenizer()
 
 def sent_tokens(request: list[dict[str, Any]], tok: Any = TOK) -> int:
     return 3 + sum(message_tokens(m, tok) for m in request)
-
-
-def real_turns(count: int, limit: int = 3000) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(user, assistant) pairs of real ShareGPT text, pairs over ``limit`` tokens left out."""
-    pairs = []
-    for conversation in corpus.conversations():
-        msgs = [m for m in conversation if m["content"].strip() and m["role"] != "system"]
-        for user, assistant in zip(msgs[::2], msgs[1::2], strict=False):
-            if (user["role"], assistant["role"]) != ("user", "assistant"):
-                continue
-            if TOK.count(user["content"]) + TOK.count(assistant["content"]) > limit:
-                continue
-            pairs.append(({"role": "user", "content": user["content"]}, dict(assistant)))
-            if len(pairs) == count:
-                return pairs
-    return pairs
 
 
 def run_loop(turns: list[tuple[dict[str, Any], dict[str, Any]]], **kwargs: Any) -> dict[str, Any]:

@@ -228,6 +228,18 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
         """
         check_tokens(tokens, "tokens")
         limits = self._limits(session, user, conversation)
+        return self._hold(tokens, limits, heartbeat=heartbeat, idempotency_key=idempotency_key)
+
+    def _hold(
+        self,
+        tokens: int,
+        limits: tuple[Limit, ...],
+        *,
+        heartbeat: bool,
+        idempotency_key: str | None,
+    ) -> Reservation:
+        """The one ledger step of every reservation (of the budget's own scopes or of a nested
+        budget's chain), its events, and the :class:`Reservation` that holds it."""
         reservation_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (cheaper)
         if idempotency_key is not None:
             reservation_id = idempotent_id(limits, idempotency_key)

@@ -13,13 +13,11 @@ unambiguous. Children live in the ledger like any scope: every process sees the 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from ._scopes import escape_id, id_scope, unescape_id
 from ._values import check_id, check_tokens
 from .ledgers import Limit
-from .ledgers._owner import this_process
 
 if TYPE_CHECKING:
     from ..typing import Tokenizer
@@ -80,11 +78,13 @@ class ChildBudget:
         user: str | None = None,
         conversation: str | None = None,
         heartbeat: bool = True,
+        idempotency_key: str | None = None,
     ) -> Reservation:
         """Hold ``tokens`` in this child, every ancestor child and the root session's scopes,
         in one atomic ledger step (as :meth:`SessionBudget.reserve`).
 
-        ``session`` may be given (as ``guard`` does) and must then be the root session.
+        ``session`` may be given (as ``guard`` does) and must then be the root session;
+        ``idempotency_key`` as for :meth:`SessionBudget.reserve`.
 
         Raises:
             BudgetExhausted: a scope (this child's, an ancestor's, the session's...) would
@@ -93,23 +93,14 @@ class ChildBudget:
             LedgerError: the ledger failed.
         """
         from .._errors import ConfigurationError
-        from ._reservation import Reservation
 
         if session is not None and session != self.session:
             raise ConfigurationError(
                 f"child budget {self.scope!r} belongs to session {self.session!r}, not {session!r}"
             )
         check_tokens(tokens, "tokens")
-        root = self.root
-        limits = (*root._limits(self.session, user, conversation), *self._chain)
-        reservation_id = os.urandom(16).hex()
-        owner = this_process() if heartbeat else None
-        out = root.ledger.reserve(reservation_id, tokens, limits, root.lease_s, owner)
-        root._events.durability()
-        root._events.expired(out.expired)
-        if not out.ok:
-            root._events.refuse(out, tokens)
-        return Reservation(root, reservation_id, tokens, limits, heartbeat=heartbeat)
+        limits = (*self.root._limits(self.session, user, conversation), *self._chain)
+        return self.root._hold(tokens, limits, heartbeat=heartbeat, idempotency_key=idempotency_key)
 
     def status(self) -> BudgetStatus:
         """This child's spend, with its own cap."""
