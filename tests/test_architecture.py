@@ -173,6 +173,7 @@ LAYERS = {
     "context": {"context", "memory", "models", "tokenizers"},
     "session": {"session", "messages", "models", "tokenizers"},
     "agents": {"agents", "context", "memory", "messages", "models", "session", "tokenizers"},
+    "server": {"server", "session"},
 }
 
 

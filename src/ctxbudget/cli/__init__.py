@@ -6,13 +6,13 @@ traceback instead).
 
 from __future__ import annotations
 
-from . import _build, _session
+from . import _build, _serve, _session
 from ._app import app
 
 __all__ = ["app", "main"]
 
 #: The command modules, imported for the commands they register on ``app``.
-_COMMANDS = (_build, _session)
+_COMMANDS = (_build, _serve, _session)
 
 
 def main() -> None:
