@@ -121,6 +121,88 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+def _redis_cluster_binaries() -> tuple[str, str]:
+    """redis-server and redis-cli; fails under CI when missing, skips elsewhere."""
+    import shutil
+
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        message = "redis-server and redis-cli are not installed: apt-get install -y redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return server, cli
+
+
+def _cluster_ok(port: int) -> bool:
+    """Whether the node on ``port`` says ``cluster_state:ok`` with every slot assigned."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    try:
+        info = client.execute_command("CLUSTER INFO")  # parsed by redis-py into a dict
+        return bool(
+            info.get("cluster_state") == "ok" and info.get("cluster_slots_assigned") == "16384"
+        )
+    except redis.exceptions.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real 3-primary Redis Cluster (``redis-server --cluster-enabled yes`` on free loopback
+    ports, joined by ``redis-cli --cluster create``), its ledger URL
+    ``redis://127.0.0.1:P/?cluster=true``; the servers are stopped by pid."""
+    import subprocess
+    import time
+
+    server, cli = _redis_cluster_binaries()
+    workdir: Path = tmp_path_factory.mktemp("redis-cluster")
+    ports = [_free_port() for _ in range(3)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for port in ports:
+            args = [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled",
+                    "yes", "--cluster-port", str(_free_port()), "--cluster-config-file",
+                    f"nodes-{port}.conf", "--cluster-node-timeout", "5000", "--save", "",
+                    "--appendonly", "no", "--dir", str(workdir)]  # fmt: skip
+            procs.append(
+                subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        nodes = [f"127.0.0.1:{p}" for p in ports]
+        deadline = time.monotonic() + 20
+        while True:
+            done = subprocess.run(
+                [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            if done.returncode == 0:
+                break
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                pytest.fail(f"redis-cli --cluster create failed: {done.stdout}{done.stderr}")
+            time.sleep(0.1)  # a server may not listen yet
+        while not all(_cluster_ok(p) for p in ports):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the cluster on {nodes} did not reach cluster_state:ok")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{ports[0]}/?cluster=true"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + 10
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def _postgres_bindir() -> Path | None:
     """The newest PostgreSQL server binaries: Debian's ``/usr/lib/postgresql/<N>/bin``, else
     the ``initdb`` on PATH."""
@@ -221,6 +303,7 @@ LEDGERS = [
     pytest.param("memory", id="memory"),
     pytest.param("sqlite", id="sqlite"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", id="redis_cluster", marks=pytest.mark.redis),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
 
@@ -228,8 +311,8 @@ LEDGERS = [
 @pytest.fixture(params=LEDGERS)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """One URL per ledger kind: the table that drives every session-budget behaviour test.
-    Each test gets a fresh ledger (a new SQLite file, a new Redis key prefix, a new
-    PostgreSQL table prefix)."""
+    Each test gets a fresh ledger (a new SQLite file, a new Redis key prefix, on one node or
+    on a 3-primary Redis Cluster, a new PostgreSQL table prefix)."""
     import uuid
 
     kind = request.param
@@ -240,5 +323,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "postgres":
         base = request.getfixturevalue("postgres_url")
         return f"{base}?prefix=t_{uuid.uuid4().hex[:12]}_"
+    if kind == "redis_cluster":
+        base = request.getfixturevalue("redis_cluster_url")
+        return f"{base}&prefix=test-{uuid.uuid4().hex[:12]}:"
     base = request.getfixturevalue("redis_url")
     return f"{base}?prefix=test-{uuid.uuid4().hex[:12]}:"

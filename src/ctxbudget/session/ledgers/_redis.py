@@ -3,10 +3,10 @@
 Scripts ship as package data (``ctxbudget/session/ledgers/lua/``), run by digest (one
 ``EVALSHA``, one round trip per step: see :mod:`._redis_scripts`) with the server's clock, so
 hosts with skewed clocks agree on lease expiry. Keys live under a prefix (default
-``ctxbudget:``) with TTLs for retention. Every script is idempotent per request (a reserve per
-reservation id, a commit, rollback or record per request id), so the client retries a step
-whose reply was lost without holding or recording anything twice. Needs the optional ``redis``
-package: ``pip install 'ctxbudget[redis]'``.
+``ctxbudget:``, a hash tag on Redis Cluster: :mod:`._redis_cluster`) with TTLs for retention.
+Every script is idempotent per request (a reserve per reservation id, a commit, rollback or
+record per request id), so the client retries a step whose reply was lost without holding or
+recording anything twice. Needs the optional ``redis`` package: ``pip install 'ctxbudget[redis]'``.
 """
 
 from __future__ import annotations
@@ -27,30 +27,31 @@ from ._base import (
     ScopeRecord,
     SettleOutcome,
 )
-from ._redis_scripts import expired_of, record_of, records_of, scripts
-from ._redis_scripts import text as _text
 from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
     import redis
-    import redis.backoff
+    import redis.cluster
     import redis.exceptions
-    import redis.retry
 except ImportError as exc:  # pragma: no cover - exercised where redis is not installed
     raise LedgerError(
         "the Redis ledger needs the redis package: pip install 'ctxbudget[redis]'"
     ) from exc
 
+from ._redis_cluster import Client, cluster_hint, connect, node_of, once, persistence, tagged
+from ._redis_scripts import expired_of, record_of, records_of, scripts
+from ._redis_scripts import text as _text
+
 __all__ = ["RedisLedger"]
 
 log = logging.getLogger("ctxbudget.ledgers")
 
-
-def _config(client: redis.Redis, name: str) -> str:
-    """One server setting by ``CONFIG GET`` ("" when it is not set)."""
-    reply = client.config_get(name)
-    values = {_text(k): _text(v) for k, v in reply.items()}
-    return values.get(name, "")
+#: Unreachable: a cluster client raises RedisClusterException (no RedisError) when no node answers.
+_UNREACHABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.RedisClusterException,
+)
 
 
 def _cost(cost: float | None) -> str:
@@ -68,21 +69,27 @@ _NOTHING_SETTLED = [1, 0, [], [], [], [], []]
 
 
 class RedisLedger(Ledger):
-    """Spend kept in Redis (``redis://host:port/db``, ``rediss://`` for TLS).
+    """Spend kept in Redis (``redis://host:port/db``, ``rediss://`` for TLS), or in a Redis
+    Cluster (``redis://host:port/?cluster=true``, any one node: the client finds the others;
+    :meth:`from_url` reads ``redis+cluster://host:port/`` the same way).
 
     A client made from a URL retries a step whose connection failed or timed out (up to 3
     times, exponential backoff with jitter from 50 ms to 1 s); the scripts make the retry
     safe. At connect the server's persistence settings are read: with neither AOF nor RDB
     snapshots on, a restart loses every scope, so :attr:`durability_warning` says so and a
     warning is logged (a session budget also fires ``not_durable``). The check runs once,
-    after the first step that reaches the server.
+    after the first step that reaches the server (on a cluster, on the primary that serves
+    the namespace).
 
     Args:
-        client: a ``redis.Redis`` client (its own retry settings are kept).
-        key_prefix: prefix of every key (``?prefix=`` in the URL).
+        client: a ``redis.Redis`` or ``redis.cluster.RedisCluster`` client (its own retry
+            settings are kept), or a function that makes one at first use.
+        key_prefix: prefix of every key (``?prefix=`` in the URL). A cluster ledger wraps it
+            in braces unless it holds a hash tag already (``ctxbudget:`` -> ``{ctxbudget:}``).
         fail_open: when Redis is unreachable, let reservations through unchecked and skip
             recording (logged as warnings) instead of raising. Default ``False``: fail closed.
         url: the URL, for messages.
+        cluster: the server is a Redis Cluster (default: ``client`` is a ``RedisCluster``).
 
     Raises:
         LedgerError: Redis is unreachable (failing closed) or answers with an error.
@@ -92,14 +99,23 @@ class RedisLedger(Ledger):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client | Callable[[], Client],
         *,
         key_prefix: str = "ctxbudget:",
         fail_open: bool = False,
         url: str = "redis://",
+        cluster: bool | None = None,
     ) -> None:
-        self.client = client
-        self.prefix = key_prefix
+        self._client: Client | None = None
+        self._connect: Callable[[], Client] | None = None
+        if isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
+            self._client = client
+        else:
+            self._connect = once(client)  # threads racing the first step share one client
+        self.cluster = (
+            isinstance(client, redis.cluster.RedisCluster) if cluster is None else cluster
+        )
+        self.prefix = key_prefix = tagged(key_prefix) if self.cluster else key_prefix
         self.fail_open = fail_open
         self.url = redact(url)
         self._scripts = scripts()
@@ -108,17 +124,19 @@ class RedisLedger(Ledger):
         self.durability_warning: str | None = None
         self._persistence_checked = False  # checked after the first step that reaches Redis
 
+    @property
+    def client(self) -> Client:
+        """The Redis client (made at first use when the ledger was given a function)."""
+        if self._client is None:
+            assert self._connect is not None
+            self._client = self._connect()
+        return self._client
+
     def _check_persistence(self) -> None:
         """Read the server's persistence settings once; warn when a restart loses the ledger."""
         try:
-            try:
-                aof = _config(self.client, "appendonly")
-                save = _config(self.client, "save")
-            except redis.exceptions.ResponseError:  # CONFIG is disabled (managed services)
-                info = self.client.info("persistence")
-                aof = "yes" if int(info.get("aof_enabled", 0)) else "no"
-                save = None
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            aof, save = persistence(node_of(self.client, self._leases))
+        except _UNREACHABLE:
             return  # not reachable yet: checked after the first step that succeeds
         except redis.exceptions.RedisError as exc:
             aof, save = None, None
@@ -141,29 +159,20 @@ class RedisLedger(Ledger):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisLedger:
-        """``redis://[:password@]host:port/db?prefix=app:&fail_open=true&timeout=2``."""
-        parts = urlsplit(url)
+        """``redis://[:password@]host:port/db?prefix=app:&fail_open=true&timeout=2``; a
+        cluster: ``redis+cluster://host:port/?prefix=app:`` (``rediss+cluster`` for TLS) or
+        ``?cluster=true``. A cluster client connects at its first step."""
         query = url_options(
-            url, {"prefix": text, "fail_open": boolean, "timeout": positive_seconds}
+            url,
+            {"prefix": text, "fail_open": boolean, "timeout": positive_seconds, "cluster": boolean},
         )
-        if "prefix" in query:
-            options.setdefault("key_prefix", query["prefix"])
-        if "fail_open" in query:
-            options.setdefault("fail_open", query["fail_open"])
+        for name, option in (("prefix", "key_prefix"), ("fail_open", "fail_open")):
+            if name in query:
+                options.setdefault(option, query[name])
         timeout = query.get("timeout", 2.0)
-        plain = parts._replace(query="").geturl()
-        retry = redis.retry.Retry(
-            redis.backoff.ExponentialWithJitterBackoff(base=0.05, cap=1.0),
-            3,
-            supported_errors=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
-        )
-        try:
-            client = redis.Redis.from_url(
-                plain, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry
-            )
-        except ValueError as exc:
-            raise LedgerError(f"malformed Redis URL: {exc}", url=redact(url)) from exc
-        return cls(client, url=url, **options)
+        scheme = urlsplit(url).scheme
+        cluster = options.setdefault("cluster", query.get("cluster", scheme.endswith("+cluster")))
+        return cls(connect(url, cluster=cluster, timeout=timeout), url=url, **options)
 
     def _call(self, what: str, fn: Callable[[], Any], unavailable: Any) -> Any:
         try:
@@ -171,14 +180,10 @@ class RedisLedger(Ledger):
             if not self._persistence_checked:
                 self._check_persistence()
             return result
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except _UNREACHABLE as exc:
             if self.fail_open:
-                log.warning(
-                    "ctxbudget: Redis unreachable at %s during %s; failing open: %s",
-                    self.url,
-                    what,
-                    exc,
-                )
+                why = "ctxbudget: Redis unreachable at %s during %s; failing open: %s"
+                log.warning(why, self.url, what, exc)
                 return unavailable
             raise LedgerError(
                 f"Redis is unreachable ({exc}); failing closed, so {what} did not happen. "
@@ -187,12 +192,13 @@ class RedisLedger(Ledger):
                 url=self.url,
             ) from exc
         except redis.exceptions.RedisError as exc:
-            raise LedgerError(f"Redis error during {what}: {exc}", url=self.url) from exc
+            hint = "" if self.cluster else cluster_hint(exc)
+            raise LedgerError(f"Redis error during {what}: {exc}{hint}", url=self.url) from exc
 
     def _run(self, name: str, keys: list[str], args: list[Any], unavailable: Any) -> Any:
         """Run one step's script (one round trip), with the errors of :meth:`_call`."""
-        client = self.client
-        return self._call(name, lambda: self._scripts.run(client, name, keys, args), unavailable)
+        run = self._scripts.run
+        return self._call(name, lambda: run(self.client, name, keys, args), unavailable)
 
     def _keys(self, own: str, limits: Sequence[Limit] = ()) -> list[str]:
         """A script's KEYS: leases, scopes, its own key, then one hash per limit's scope."""
@@ -397,4 +403,5 @@ class RedisLedger(Ledger):
         return bool(self._call("reset", run, False))
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()

@@ -4,13 +4,18 @@ Each step is one ``EVALSHA`` of a script shipped as package data (``lua/common.l
 step's own file). The SHA-1 digests are computed here, so a step never asks the server for
 them; a server that does not know a script (restarted, ``SCRIPT FLUSH``, a new replica)
 answers ``NOSCRIPT`` without running anything, and :meth:`Scripts.run` then loads every
-script in one pipelined round trip and sends the step once more. The retry is safe whatever
-the script: a ``NOSCRIPT`` step did nothing, and every script is idempotent per request.
+script in one pipelined round trip and sends the step once more. On Redis Cluster each
+primary has its own script cache: the scripts are loaded into the primary that answered
+``NOSCRIPT`` (the one serving the step's slot), when it first needs them. The retry is safe
+whatever the script: a ``NOSCRIPT`` step did nothing, and every script is idempotent per
+request.
 
 Every script takes the same first keys, ``KEYS = [leases, scopes, own key, scope hashes...]``
 (the own key is the hold, or a record's request), so the keys it touches are declared where
 the client knows them; the holds an expired lease frees and the scopes a hold names are found
-by the script itself (Redis Cluster would need them in one hash slot).
+by the script itself under the same prefix. On Redis Cluster that prefix is a hash tag
+(:mod:`._redis_cluster`), so every key a script touches, declared or found, is on the slot of
+``KEYS[1]``, the only slot a cluster lets the script use.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import redis
 import redis.exceptions
 
 from ._base import Expired, ScopeRecord
+from ._redis_cluster import Client, node_of
 
 __all__ = ["Scripts", "expired_of", "record_of", "records_of", "scripts", "text"]
 
@@ -57,8 +63,9 @@ class Scripts:
             pipe.script_load(src)
         pipe.execute()
 
-    def run(self, client: redis.Redis, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run script ``name`` in one round trip (two more if the server must load it first).
+    def run(self, client: Client, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run script ``name`` in one round trip (two more if the server must load it first:
+        on a cluster, the primary serving ``keys``, whose slot they share).
 
         Raises:
             redis.exceptions.RedisError: the server refused the step or could not be reached
@@ -68,7 +75,7 @@ class Scripts:
         try:
             return client.evalsha(sha, n, *keys, *args)
         except redis.exceptions.NoScriptError:
-            self.load(client)
+            self.load(node_of(client, keys[0]))
             return client.evalsha(sha, n, *keys, *args)
 
 

@@ -1,8 +1,9 @@
 -- Shared by every ctxbudget ledger script. KEYS[1] is the leases sorted set (its name is the
 -- key prefix followed by 'leases'), KEYS[2] the scopes sorted set, KEYS[3] the step's own key
 -- (a hold, or a record's request); further KEYS are scope hashes. Expired holds and the scopes
--- a hold names are found through the prefix. Numbers are written with string.format so that
--- large integers never turn into exponent notation.
+-- a hold names are found through the prefix; on Redis Cluster the prefix is a hash tag, so
+-- they are on the slot of KEYS[1], the one slot a script may touch there. Numbers are
+-- written with string.format so that large integers never turn into exponent notation.
 -- Cost: each redis.call costs the server about a tenth of a PING and every Lua operation
 -- counts, so a step reads a scope with one HMGET of the fields it needs and writes it with
 -- one HSET, and the helpers below stay small.
