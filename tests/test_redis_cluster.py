@@ -274,3 +274,25 @@ def test_a_cluster_prefix_always_holds_one_hash_tag(prefix: str, expected: str) 
 
     assert tagged(prefix) == expected
     assert has_hash_tag(tagged(prefix))
+
+
+def test_the_cluster_scheme_works_through_ledger_from_url(redis_cluster_url: str) -> None:
+    """``redis+cluster://`` is a ledger scheme like any other: SessionBudget takes it."""
+    import uuid
+
+    from ctxbudget import SessionBudget, ledger_from_url
+
+    host = redis_cluster_url.split("//", 1)[1].split("/", 1)[0]
+    url = f"redis+cluster://{host}/?prefix=t-{uuid.uuid4().hex[:8]}:"
+    assert "redis+cluster" in ledger_schemes_list()
+    budget = SessionBudget(url, session_cap=100)
+    budget.reserve(60, session="s1").commit(50, 10)
+    assert budget.status("s1").used == 60
+    ledger_from_url(url).close()
+    budget.close()
+
+
+def ledger_schemes_list() -> list[str]:
+    from ctxbudget.session.ledgers import ledger_schemes
+
+    return ledger_schemes()

@@ -95,7 +95,7 @@ class RedisLedger(Ledger):
         LedgerError: Redis is unreachable (failing closed) or answers with an error.
     """
 
-    schemes = ("redis", "rediss")
+    schemes = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ _BUILTIN = (MemoryLedger, SQLiteLedger)
 class _LazyRedis(Ledger):
     """Stands in for the Redis ledger until first use, so ``redis`` is imported only then."""
 
-    schemes = ("redis", "rediss")
+    schemes = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Ledger:
