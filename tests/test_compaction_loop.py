@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import corpus
-from benchmarks.compaction import real_turns
+from benchmarks.compaction import compact_stream, real_turns
 from ctxbudget import Compaction, Compactor, get_tokenizer, message_tokens
 from ctxbudget.agents._layout import minimum_window
 from ctxbudget.testing import CharTokenizer
@@ -271,22 +271,30 @@ def chat(i: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_llm_summaries_are_reserved_and_committed_through_the_session_budget() -> None:
-    """An LLM summary is paid for like any call: the session's spend grows by the estimated
-    input and the summary's tokens, and the receipt is not partial."""
-    from ctxbudget import LLMSummarizer, SessionBudget
+def paid_agent(budget: Any, call: Any) -> Compactor:
+    """A compactor whose LLM summaries ``budget`` pays for, with four turns to fold."""
+    from ctxbudget import LLMSummarizer
 
-    budget = SessionBudget("memory://", session_cap=1_000_000)
     agent = Compactor(
         3_000,
         keep_last_turns=1,
         summary_tokens=200,
-        summarizer=LLMSummarizer(lambda prompt: "User facts and preferences:\n- port 3 is kept"),
+        summarizer=LLMSummarizer(call),
         budget=budget,
         session="s1",
     )
     for i in range(4):
         agent.add(*chat(i))
+    return agent
+
+
+def test_llm_summaries_are_reserved_and_committed_through_the_session_budget() -> None:
+    """An LLM summary is paid for like any call: the session's spend grows by the estimated
+    input and the summary's tokens, and the receipt is not partial."""
+    from ctxbudget import SessionBudget
+
+    budget = SessionBudget("memory://", session_cap=1_000_000)
+    agent = paid_agent(budget, lambda prompt: "User facts and preferences:\n- port 3 is kept")
     result = agent.compact()
     assert result is not None
     assert not result.partial
@@ -301,20 +309,11 @@ def test_llm_summaries_are_reserved_and_committed_through_the_session_budget() -
 def test_an_unaffordable_llm_summary_falls_back_to_the_offline_one() -> None:
     """When the session budget refuses the summary's reservation, the offline summarizer
     writes it, the receipt is partial and names the refusing scope, and nothing is spent."""
-    from ctxbudget import LLMSummarizer, SessionBudget
+    from ctxbudget import SessionBudget
 
     calls: list[str] = []
     budget = SessionBudget("memory://", session_cap=50)
-    agent = Compactor(
-        3_000,
-        keep_last_turns=1,
-        summary_tokens=200,
-        summarizer=LLMSummarizer(lambda prompt: calls.append(prompt) or "never used"),
-        budget=budget,
-        session="s1",
-    )
-    for i in range(4):
-        agent.add(*chat(i))
+    agent = paid_agent(budget, lambda prompt: calls.append(prompt) or "never used")
     result = agent.compact()
     assert result is not None
     assert result.partial
@@ -385,41 +384,16 @@ def test_an_agent_loop_snapshot(snapshot: Any) -> None:
 # -- facts survive compactions -------------------------------------------------------------
 
 
-def compact_stream(seed: int, summarizer: Any = None) -> tuple[str, int, list[Any]]:
-    """Ten compactions of a real stream with ten planted facts, through the Compactor: each
-    chunk of messages is added, then compacted (the last turn kept)."""
-    from benchmarks import facts
-
-    chunks = facts.stream(seed, 10)
-    planted = facts.plant(chunks, seed)
-    if summarizer == "llm":
-        from ctxbudget import LLMSummarizer
-
-        summarizer = LLMSummarizer(facts.fake_model(planted))
-    agent = Compactor(64_000, keep_last_turns=1, summary_tokens=1_000, summarizer=summarizer)
-    compactions = 0
-    for chunk in chunks:
-        for item in chunk:
-            role, text = item.split(": ", 1)
-            agent.add({"role": role if role in ("user", "assistant") else "user", "content": text})
-        agent.add({"role": "user", "content": "Let us continue."})
-        compactions += agent.compact() is not None
-    return agent.summary, compactions, planted
-
-
 @pytest.mark.data
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_planted_facts_survive_ten_compactions(shared_data: Path, seed: int) -> None:
     """At least 8 of 10 one-off facts survive 10 compactions with the offline summarizer at a
     1,000-token summary budget, and 10 of 10 with an LLM callable that keeps its input's facts."""
-    from benchmarks import facts
-
-    offline, compactions, planted = compact_stream(seed)
+    offline, compactions, kept = compact_stream(seed, llm=False)
     assert compactions == 10
     assert TOK.count(offline) <= 1_000
-    assert facts.survivors(offline, planted) >= 8
-    llm, _, planted = compact_stream(seed, "llm")
-    assert facts.survivors(llm, planted) == 10
+    assert kept >= 8
+    assert compact_stream(seed, llm=True)[2] == 10
 
 
 # -- review findings: clamping at the minimum window and in every format -----------------
