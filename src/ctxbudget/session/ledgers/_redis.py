@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..._errors import LedgerError, ReservationError
-from ._base import (
-    Expired,
-    Ledger,
-    Limit,
-    Overspend,
-    ReserveOutcome,
-    ScopeRecord,
-    SettleOutcome,
-)
+from ._base import Expired, Ledger, Limit, Overspend, ReserveOutcome, ScopeRecord, SettleOutcome
 from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
@@ -130,6 +123,8 @@ class RedisLedger(Ledger):
         if self._client is None:
             assert self._connect is not None
             self._client = self._connect()
+            # a ledger dropped without close() closes the client it made (its sockets too)
+            weakref.finalize(self, self._client.close)
         return self._client
 
     def _check_persistence(self) -> None:
