@@ -31,7 +31,8 @@ class _BuildTrace:
         self.stages.append((name, started_ns))
 
     def note(self, key: str, value: object) -> None:
-        pass  # commits inside a build (a store that spends) belong to their own guard spans
+        """Facts noted during a build are not this span's: a commit inside a build (a store
+        that spends) belongs to its own ``ctxbudget.guard`` span, so nothing is recorded."""
 
     def finish(self, result: object) -> None:
         built: BuiltContext = result  # type: ignore[assignment]
@@ -49,7 +50,7 @@ class _BuildTrace:
             span.set_attribute(f"ctxbudget.build.{status}_sections", names)
 
     def failed(self, exc: BaseException) -> None:
-        pass
+        """Nothing beyond what the span records for every raised error (status, exception)."""
 
     def close(self) -> None:
         ends = [started for _, started in self.stages[1:]] + [time.perf_counter_ns()]
@@ -69,7 +70,7 @@ class _GuardTrace:
             span.set_attribute("ctxbudget.guard.model", arguments["model"])
 
     def stage(self, name: str, started_ns: int) -> None:
-        pass
+        """A guard has no stages: its span covers the one call."""
 
     def note(self, key: str, value: object) -> None:
         span = self.span
@@ -96,7 +97,7 @@ class _GuardTrace:
         self.span.set_attribute("ctxbudget.guard.outcome", "exhausted" if exhausted else "error")
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the span is ended by the tracer that opened it."""
 
 
 class SpanTracer:

@@ -74,7 +74,7 @@ _TASK_ANYONE = re.compile(r"(?i)\b(?:todo|to-do|next steps?|action items?|follow
 def part_of(speaker: str, sentence: str, *, last_question: bool = False) -> str | None:
     """The part a sentence said by ``speaker`` (``"user"``, ``"assistant"``, ``""``...) goes
     to: ``"decisions"`` (``we decided``, ``let's go with``, ``agreed``, ``chose``...),
-    ``"tasks"`` (``TODO``, ``next step``; from the user also ``need to``, ``remind me``..., or a
+    ``"tasks"`` (``todo``, ``next step``; from the user also ``need to``, ``remind me``..., or a
     question when ``last_question``), ``"facts"`` (a user's first-person statement with a
     :data:`FACT_CUE` or a :data:`SPECIFIC`), else ``"narrative"``; ``None`` for code."""
     if len(_CODE.findall(sentence)) >= 3 or _CODE_LINE.match(sentence):

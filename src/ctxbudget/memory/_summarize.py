@@ -171,7 +171,7 @@ class ExtractiveSummarizer:
         (``my name is``, ``I live in``, ``I prefer``, ``allergic``, ``call me``, ``my X is``...)
         or specifics (numbers, dates, times, amounts, emails, identifiers, proper names) is a
         *fact*; ``we decided``, ``let's go with``, ``agreed``, ``we'll use``, ``chose``... a
-        *decision*; a user's ``TODO``, ``need to``, ``remind me``, ``next step``... or a
+        *decision*; a user's ``todo``, ``need to``, ``remind me``, ``next step``... or a
         question of the last user item with no reply is a *task*; proper names and identifiers
         are *entities*; the best of the rest by Luhn's frequency score is *narrative*. Facts,
         decisions and tasks rank by :func:`specificity` plus rarity (the share of their words
