@@ -27,6 +27,7 @@ from ._pricing import Pricer, PriceTable
 from ._reservation import Reservation, rollback_open
 from ._scopes import LimitCache, id_scope, idempotent_id, named_scope, unescape_id
 from ._settings import BudgetSettings
+from ._steps import Steps, call, run
 from ._values import (
     SYSTEM_SESSION,
     BudgetEvent,
@@ -226,6 +227,28 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
             ConfigurationError: ``tokens`` or an id is invalid.
             LedgerError: the ledger failed (Redis down fails closed unless ``fail_open``).
         """
+        steps = self._reserve_steps(
+            tokens,
+            session,
+            user,
+            conversation,
+            heartbeat=heartbeat,
+            idempotency_key=idempotency_key,
+        )
+        return run(self.ledger, steps)
+
+    def _reserve_steps(
+        self,
+        tokens: int,
+        session: str,
+        user: str | None,
+        conversation: str | None,
+        *,
+        heartbeat: bool,
+        idempotency_key: str | None,
+    ) -> Steps[Reservation]:
+        """:meth:`reserve` as ledger steps (:mod:`._steps`: run by ``reserve`` and
+        ``areserve``)."""
         check_tokens(tokens, "tokens")
         limits = self._limits(session, user, conversation)
         return self._hold(tokens, limits, heartbeat=heartbeat, idempotency_key=idempotency_key)
@@ -237,7 +260,7 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
         *,
         heartbeat: bool,
         idempotency_key: str | None,
-    ) -> Reservation:
+    ) -> Steps[Reservation]:
         """The one ledger step of every reservation (of the budget's own scopes or of a nested
         budget's chain), its events, and the :class:`Reservation` that holds it."""
         reservation_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (cheaper)
@@ -247,7 +270,7 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
             if live is not None:
                 return live
         owner = this_process() if heartbeat else None
-        out = self.ledger.reserve(reservation_id, tokens, limits, self.lease_s, owner)
+        out = yield call("reserve", reservation_id, tokens, limits, self.lease_s, owner)
         self._events.durability()
         self._events.expired(out.expired)
         if not out.ok:
@@ -267,7 +290,10 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
     def reap(self) -> int:
         """Reclaim expired reservations and forget scopes past retention; returns how many
         reservations expired (each also fires ``reservation_expired``)."""
-        expired = self.ledger.expire()
+        return run(self.ledger, self._reap_steps())
+
+    def _reap_steps(self) -> Steps[int]:
+        expired = yield call("expire")
         self._events.expired(expired)
         return len(expired)
 
@@ -291,8 +317,19 @@ class SessionBudget(AsyncBudget, Nesting, DirectSpend):
             ConfigurationError: not exactly one of the arguments is given.
             LedgerError: the ledger failed.
         """
+        steps = self._status_steps(session, user=user, conversation=conversation, scope=scope)
+        return run(self.ledger, steps)
+
+    def _status_steps(
+        self,
+        session: str | None = None,
+        *,
+        user: str | None = None,
+        conversation: str | None = None,
+        scope: str | None = None,
+    ) -> Steps[BudgetStatus]:
         kind, name = named_scope(session=session, user=user, conversation=conversation, scope=scope)
-        record = self.ledger.status(name)
+        record = yield call("status", name)
         if record is None:
             caps = {"session": self.session_cap, "user": self.user_cap}
             caps["conversation"] = self.conversation_cap

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._async import AsyncReservation, reserved
 from ._scopes import escape_id, id_scope, unescape_id
+from ._steps import Steps, run
 from ._values import check_id, check_tokens
 from .ledgers import Limit
 
@@ -92,6 +94,48 @@ class ChildBudget:
             ConfigurationError: ``tokens`` or an id is invalid, or ``session`` is another one.
             LedgerError: the ledger failed.
         """
+        steps = self._reserve_steps(
+            tokens,
+            session,
+            user,
+            conversation,
+            heartbeat=heartbeat,
+            idempotency_key=idempotency_key,
+        )
+        return run(self.root.ledger, steps)
+
+    async def areserve(
+        self,
+        tokens: int,
+        *,
+        session: str | None = None,
+        user: str | None = None,
+        conversation: str | None = None,
+        heartbeat: bool = True,
+        idempotency_key: str | None = None,
+    ) -> AsyncReservation:
+        """:meth:`reserve` without blocking the event loop (as
+        :meth:`SessionBudget.areserve`; same arguments and errors)."""
+        steps = self._reserve_steps(
+            tokens,
+            session,
+            user,
+            conversation,
+            heartbeat=heartbeat,
+            idempotency_key=idempotency_key,
+        )
+        return await reserved(self.root.ledger, steps)
+
+    def _reserve_steps(
+        self,
+        tokens: int,
+        session: str | None,
+        user: str | None,
+        conversation: str | None,
+        *,
+        heartbeat: bool,
+        idempotency_key: str | None,
+    ) -> Steps[Reservation]:
         from .._errors import ConfigurationError
 
         if session is not None and session != self.session:

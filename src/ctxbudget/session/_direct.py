@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ._pricing import unpriced_call
+from ._steps import Steps, call, run
 from ._usage import checked_usage
 from .ledgers._owner import this_process
 
@@ -42,10 +43,33 @@ class DirectSpend:
             LedgerError: the ledger failed.
         """
         self_: SessionBudget = self  # type: ignore[assignment]
+        steps = self._record_steps(
+            input_tokens,
+            output_tokens,
+            (session, user, conversation),
+            model=model,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        run(self_.ledger, steps)
+
+    def _record_steps(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        ids: tuple[str, str | None, str | None],
+        *,
+        model: str | None,
+        cached_input_tokens: int,
+        cache_write_tokens: int,
+    ) -> Steps[None]:
+        """:meth:`record` as ledger steps; ``ids`` is ``(session, user, conversation)``."""
+        self_: SessionBudget = self  # type: ignore[assignment]
         usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
-        limits = self_._limits(session, user, conversation)
+        limits = self_._limits(*ids)
         cost = self_.pricer.cost(model, usage)
-        out = self_.ledger.record(
+        out = yield call(
+            "record",
             limits,
             usage.input_tokens,
             usage.output_tokens,
@@ -82,11 +106,34 @@ class DirectSpend:
             LedgerError: the ledger failed.
         """
         self_: SessionBudget = self  # type: ignore[assignment]
+        steps = self._charge_steps(
+            input_tokens,
+            output_tokens,
+            (session, user, conversation),
+            model=model,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        run(self_.ledger, steps)
+
+    def _charge_steps(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        ids: tuple[str, str | None, str | None],
+        *,
+        model: str | None,
+        cached_input_tokens: int,
+        cache_write_tokens: int,
+    ) -> Steps[None]:
+        """:meth:`charge` as ledger steps; ``ids`` is ``(session, user, conversation)``."""
+        self_: SessionBudget = self  # type: ignore[assignment]
         usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
-        limits = self_._limits(session, user, conversation)
+        limits = self_._limits(*ids)
         cost = self_.pricer.cost(model, usage)
         charge_id = os.urandom(16).hex()
-        held, settled = self_.ledger.charge(
+        held, settled = yield call(
+            "charge",
             charge_id,
             limits,
             usage.input_tokens,

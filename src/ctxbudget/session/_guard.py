@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 from .._errors import BudgetExhausted, ConfigurationError
 from .._telemetry import note, traced
 from ..messages import Prompt, count_prompt
+from ._async import AsyncReservation
 from ._budget import SessionBudget
 from ._calibration import observe_call
 from ._reservation import Reservation
@@ -218,27 +219,57 @@ async def aguard(
 ) -> T:
     """:func:`guard` for an async call (and an async ``fallback``); same rules and errors.
 
-    The ledger steps (the reservation, the commit or the settlement of a failed call) run in
-    a worker thread, so the event loop never waits for the ledger (a SQLite write lock held by
-    another process, a network round trip). A call cancelled while it runs is settled as a
-    call that raised (``bill_on_error``), and the cancellation propagates.
+    The reservation and its commit (or the settlement of a failed call) are awaited through
+    the async API (:meth:`SessionBudget.areserve`: natively on Redis, in a worker thread on
+    the other ledgers), so the event loop never waits for the ledger (a SQLite write lock
+    held by another process, a network round trip); the prompt is counted, and the
+    conversation's summarization trigger fed, in a worker thread. A call cancelled while it
+    runs is settled as a call that raised (``bill_on_error``), and the cancellation
+    propagates.
     """
-    ids = {"session": session, "user": user, "conversation": conversation}
+    _check_policy(bill_on_error)
     try:
-        reservation, estimate = await asyncio.to_thread(
-            _prepare, budget, prompt, max_output_tokens, ids, bill_on_error
-        )
+        prompt_tokens = await asyncio.to_thread(count_prompt, prompt, budget.tokenizer)
+        tokens = prompt_tokens + max_output_tokens
+        held = await budget.areserve(tokens, session=session, user=user, conversation=conversation)
     except BudgetExhausted as exc:
         if fallback is None:
             raise
         return await fallback(exc)
+    note("reserved", held.tokens)
+    estimate = (prompt_tokens, max_output_tokens)
     try:
         response = await call()
     except BaseException:
-        await asyncio.shield(
-            asyncio.to_thread(_failed, reservation, estimate, model, bill_on_error)
-        )
+        await asyncio.shield(_afailed(held, estimate, model, bill_on_error))
         raise
-    return await asyncio.to_thread(
-        _succeeded, reservation, response, usage, estimate, model, conversation=conversation
-    )
+    reported = usage(response)
+    context = estimate[0]
+    if reported is not None:
+        input_tokens, output_tokens = reported
+        context = input_tokens + output_tokens  # the next request starts from both
+    try:
+        if isinstance(reported, Usage):
+            await held.acommit_usage(reported, model)
+            tokenizer = getattr(budget, "tokenizer", None)
+            calibrated = model or reported.model
+            ledger = held.sync._budget.ledger
+            args = (ledger, tokenizer, calibrated, estimate[0], reported.input_tokens)
+            await asyncio.to_thread(observe_call, *args)
+        else:
+            await held.acommit(*(reported or estimate), model)
+    finally:  # the spend is recorded first: a failing summarize callback cannot lose it
+        await asyncio.to_thread(_observe, held.sync._budget, conversation, context)
+    return response
+
+
+async def _afailed(
+    held: AsyncReservation, estimate: tuple[int, int], model: str | None, policy: BillOnError
+) -> None:
+    """:func:`_failed`, awaited."""
+    if policy == "none":
+        await held.arollback()
+    elif policy == "estimate":
+        await held.acommit(*estimate, model)
+    else:
+        await held.acommit(estimate[0], 0, model)

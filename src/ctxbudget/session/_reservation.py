@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from .._errors import ConfigurationError, ReservationError
 from ._heartbeat import HEARTBEAT
 from ._pricing import Pricer, unpriced_call
+from ._steps import Steps, call, run
 from ._usage import Usage, checked_usage
 from .ledgers import Ledger, Limit, SettleOutcome
 
@@ -105,6 +106,9 @@ class Reservation:
             ConfigurationError: ``lease_s`` is not a positive number of seconds.
             LedgerError: the ledger failed.
         """
+        run(self._budget.ledger, self._renew_steps(lease_s))
+
+    def _renew_steps(self, lease_s: float | None) -> Steps[None]:
         self._settled_check("renew")
         lease = self._budget.lease_s if lease_s is None else lease_s
         if (
@@ -113,7 +117,8 @@ class Reservation:
             or not (lease > 0 and math.isfinite(lease))
         ):
             raise ConfigurationError(f"lease_s must be a positive number of seconds, got {lease!r}")
-        if not self._budget.ledger.renew(self.id, float(lease)):
+        renewed = yield call("renew", self.id, float(lease))
+        if not renewed:
             self.lease_lost = True
             raise ReservationError(
                 "cannot renew: its lease ran out and its tokens went back to the pool; a "
@@ -160,13 +165,32 @@ class Reservation:
                 parts exceed ``input_tokens``.
             LedgerError: the ledger failed.
         """
+        steps = self._commit_steps(
+            input_tokens,
+            output_tokens,
+            model,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        run(self._budget.ledger, steps)
+
+    def _commit_steps(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        model: str | None = None,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> Steps[None]:
         if self.idempotent and self.state == "committed":
             return  # a retried commit: the first one's outcome stands
         self._settled_check("commit")
         usage = checked_usage(input_tokens, output_tokens, cached_input_tokens, cache_write_tokens)
         cost = self._budget.pricer.cost(model, usage)
         try:
-            out = self._budget.ledger.commit(
+            out = yield call(
+                "commit",
                 self.id,
                 usage.input_tokens,
                 usage.output_tokens,
@@ -214,8 +238,11 @@ class Reservation:
             ReservationError: already committed or rolled back.
             LedgerError: the ledger failed.
         """
+        run(self._budget.ledger, self._rollback_steps())
+
+    def _rollback_steps(self) -> Steps[None]:
         self._settled_check("roll back")
-        self._budget.ledger.rollback(self.id)
+        yield call("rollback", self.id)
         self.state = "rolled_back"
         if self.heartbeat:
             HEARTBEAT.remove(self.id)

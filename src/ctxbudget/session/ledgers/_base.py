@@ -309,8 +309,24 @@ class Ledger(ABC):
     def reset(self, scope: str) -> bool:
         """Delete the record of ``scope`` (its spend starts again from zero); ``True`` if any."""
 
+    async def astep(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the step ``name`` (``"reserve"``, ``"commit"``, ``"status"``... any method
+        above) without blocking the event loop, with the same arguments, result and errors.
+
+        The default runs the sync method in a worker thread (:func:`asyncio.to_thread`); a
+        ledger with an async driver overrides it (:class:`RedisLedger` through
+        ``redis.asyncio``).
+        """
+        import asyncio  # not on the import path of ``import ctxbudget``
+
+        return await asyncio.to_thread(getattr(self, name), *args, **kwargs)
+
     def close(self) -> None:  # noqa: B027 - optional for stores with nothing to release
         """Release connections; the ledger is unusable afterwards."""
+
+    async def aclose(self) -> None:
+        """:meth:`close`, and the async driver's connections of the running event loop."""
+        self.close()
 
     def __enter__(self) -> Ledger:
         return self

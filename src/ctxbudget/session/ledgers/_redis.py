@@ -12,14 +12,13 @@ recording anything twice. Needs the optional ``redis`` package: ``pip install 'c
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..._errors import LedgerError, ReservationError
-from ._base import Expired, Ledger, Limit, Overspend, ReserveOutcome, ScopeRecord, SettleOutcome
+from ..._errors import LedgerError
+from ._base import Expired, Ledger, Limit, ReserveOutcome, ScopeRecord, SettleOutcome
 from ._url import boolean, positive_seconds, redact, text, url_options
 
 try:
@@ -31,9 +30,11 @@ except ImportError as exc:  # pragma: no cover - exercised where redis is not in
         "the Redis ledger needs the redis package: pip install 'ctxbudget[redis]'"
     ) from exc
 
+from ._redis_async import AsyncClient, AsyncDriver, LoopClients, async_connect
 from ._redis_cluster import Client, cluster_hint, connect, node_of, once, persistence, tagged
-from ._redis_scripts import expired_of, record_of, records_of, scripts
+from ._redis_scripts import record_of, scripts
 from ._redis_scripts import text as _text
+from ._redis_steps import ScriptSteps, Step
 
 __all__ = ["RedisLedger"]
 
@@ -47,21 +48,7 @@ _UNREACHABLE = (
 )
 
 
-def _cost(cost: float | None) -> str:
-    """A cost as the scripts take it: the exact decimal string, or "" for unknown."""
-    return "" if cost is None else repr(cost)
-
-
-def _request_id() -> str:
-    """A fresh request id: a retry of the same call replays its first reply."""
-    return os.urandom(16).hex()
-
-
-#: What a settle step answers when Redis is unreachable and the ledger fails open.
-_NOTHING_SETTLED = [1, 0, [], [], [], [], []]
-
-
-class RedisLedger(Ledger):
+class RedisLedger(AsyncDriver, ScriptSteps, Ledger):
     """Spend kept in Redis (``redis://host:port/db``, ``rediss://`` for TLS), or in a Redis
     Cluster (``redis://host:port/?cluster=true``, any one node: the client finds the others;
     :meth:`from_url` reads ``redis+cluster://host:port/`` the same way).
@@ -83,6 +70,9 @@ class RedisLedger(Ledger):
             recording (logged as warnings) instead of raising. Default ``False``: fail closed.
         url: the URL, for messages.
         cluster: the server is a Redis Cluster (default: ``client`` is a ``RedisCluster``).
+        async_client: makes the ``redis.asyncio`` client of an event loop for the async API
+            (:mod:`._redis_async`; :meth:`from_url` gives one with the sync client's
+            settings). ``None``: async steps run the sync client in a worker thread.
 
     Raises:
         LedgerError: Redis is unreachable (failing closed) or answers with an error.
@@ -98,7 +88,9 @@ class RedisLedger(Ledger):
         fail_open: bool = False,
         url: str = "redis://",
         cluster: bool | None = None,
+        async_client: Callable[[], AsyncClient] | None = None,
     ) -> None:
+        self._aclients = None if async_client is None else LoopClients(async_client)
         self._client: Client | None = None
         self._connect: Callable[[], Client] | None = None
         if isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
@@ -136,6 +128,11 @@ class RedisLedger(Ledger):
         except redis.exceptions.RedisError as exc:
             aof, save = None, None
             log.debug("ctxbudget: cannot read Redis persistence settings: %s", exc)
+        self._note_persistence(aof, save)
+
+    def _note_persistence(self, aof: str | None, save: str | None) -> None:
+        """Warn once when the server's ``appendonly`` and ``save`` (``None``: unreadable)
+        mean a restart loses the ledger."""
         self._persistence_checked = True
         if aof == "yes" or save:
             return
@@ -167,15 +164,22 @@ class RedisLedger(Ledger):
         timeout = query.get("timeout", 2.0)
         scheme = urlsplit(url).scheme
         cluster = options.setdefault("cluster", query.get("cluster", scheme.endswith("+cluster")))
+        options.setdefault("async_client", async_connect(url, cluster=cluster, timeout=timeout))
         return cls(connect(url, cluster=cluster, timeout=timeout), url=url, **options)
 
     def _call(self, what: str, fn: Callable[[], Any], unavailable: Any) -> Any:
         try:
             result = fn()
-            if not self._persistence_checked:
-                self._check_persistence()
-            return result
-        except _UNREACHABLE as exc:
+        except (*_UNREACHABLE, redis.exceptions.RedisError) as exc:
+            return self._failed(what, exc, unavailable)
+        if not self._persistence_checked:
+            self._check_persistence()
+        return result
+
+    def _failed(self, what: str, exc: Exception, unavailable: Any) -> Any:
+        """What a step that raised ``exc`` answers: ``unavailable`` when Redis is unreachable
+        and the ledger fails open; else a :class:`LedgerError` is raised from ``exc``."""
+        if isinstance(exc, _UNREACHABLE):
             if self.fail_open:
                 why = "ctxbudget: Redis unreachable at %s during %s; failing open: %s"
                 log.warning(why, self.url, what, exc)
@@ -186,28 +190,14 @@ class RedisLedger(Ledger):
                 f"unchecked while it is down",
                 url=self.url,
             ) from exc
-        except redis.exceptions.RedisError as exc:
-            hint = "" if self.cluster else cluster_hint(exc)
-            raise LedgerError(f"Redis error during {what}: {exc}{hint}", url=self.url) from exc
+        hint = "" if self.cluster else cluster_hint(exc)
+        raise LedgerError(f"Redis error during {what}: {exc}{hint}", url=self.url) from exc
 
-    def _run(self, name: str, keys: list[str], args: list[Any], unavailable: Any) -> Any:
-        """Run one step's script (one round trip), with the errors of :meth:`_call`."""
+    def _perform(self, step: Step) -> Any:
+        """Run one step's script (one round trip), with the errors of :meth:`_failed`."""
         run = self._scripts.run
-        return self._call(name, lambda: run(self.client, name, keys, args), unavailable)
-
-    def _keys(self, own: str, limits: Sequence[Limit] = ()) -> list[str]:
-        """A script's KEYS: leases, scopes, its own key, then one hash per limit's scope."""
-        prefix = self.prefix
-        return [self._leases, self._scope_set, own, *[f"{prefix}s:{x.scope}" for x in limits]]
-
-    @staticmethod
-    def _limits(limits: Sequence[Limit]) -> list[str]:
-        """Per limit, its cap ('' for none) and retention in seconds, as the scripts take them."""
-        out = []
-        for limit in limits:
-            out.append("" if limit.cap is None else str(limit.cap))
-            out.append(repr(limit.retention_s))
-        return out
+        reply = self._call(step.name, lambda: run(self.client, *step[:3]), step.unavailable)
+        return step.read(reply)
 
     def reserve(
         self,
@@ -217,62 +207,10 @@ class RedisLedger(Ledger):
         lease_s: float,
         owner: str | None = None,
     ) -> ReserveOutcome:
-        # owner is not used: Redis serves many hosts, so only the lease tells who is gone.
-        keys = self._keys(f"{self.prefix}h:{reservation_id}", limits)
-        args = [tokens, repr(lease_s), *self._limits(limits)]
-        return self._reserved(self._run("reserve", keys, args, [1, [], []]))
-
-    @staticmethod
-    def _reserved(reply: list[Any]) -> ReserveOutcome:
-        ok, refused, expired = reply
-        if int(ok) == 1:
-            return ReserveOutcome(ok=True, expired=expired_of(expired))
-        scope = _text(refused[0])
-        used, reserved, cap, newly, flagged = (int(_text(v)) for v in refused[1:])
-        record = ScopeRecord(scope, cap=cap, used=used, reserved=reserved, exhausted=bool(flagged))
-        return ReserveOutcome(
-            ok=False, refused=record, expired=expired_of(expired), exhausted=bool(newly)
-        )
+        return self._perform(self._reserve(reservation_id, tokens, limits, lease_s))  # type: ignore[no-any-return]
 
     def renew(self, reservation_id: str, lease_s: float) -> bool:
-        keys = self._keys(f"{self.prefix}h:{reservation_id}")
-        reply = self._run("renew", keys, [repr(lease_s)], [1])
-        self._check_settleable(reply, reservation_id, "renew")
-        return int(reply[0]) == 1
-
-    @staticmethod
-    def _check_settleable(reply: list[Any], reservation_id: str, what: str) -> None:
-        """Raise the script's refusal ({-1, state}) as a ReservationError."""
-        if int(reply[0]) == -1:
-            state = _text(reply[1])
-            raise ReservationError(
-                f"cannot {what}: it is {state.replace('_', ' ')}",
-                reservation_id=reservation_id,
-                state=state,
-            )
-
-    def _settled(self, reply: list[Any], reservation_id: str, what: str) -> SettleOutcome:
-        """A settle reply ({1, lapsed, warned, exhausted, expired, overspent, records})."""
-        self._check_settleable(reply, reservation_id, what)
-        _, lapsed, warned, exhausted, expired, overspent = reply[:6]
-        # the scripts return the records of the scopes they name; a reply stored by an
-        # older version (a replay) has none, and those are read back
-        records = records_of(reply[6]) if len(reply) > 6 else {}
-
-        def record(scope: Any) -> ScopeRecord:
-            name = _text(scope)
-            return records.get(name) or self.status(name) or ScopeRecord(name)
-
-        return SettleOutcome(
-            tuple(record(s) for s in warned),
-            tuple(record(s) for s in exhausted),
-            bool(int(lapsed)),
-            expired_of(expired),
-            tuple(
-                Overspend(record(s), int(_text(n)), int(_text(m)), _text(c))
-                for s, n, m, c in overspent
-            ),
-        )
+        return self._perform(self._renew(reservation_id, lease_s))  # type: ignore[no-any-return]
 
     def commit(
         self,
@@ -285,18 +223,16 @@ class RedisLedger(Ledger):
         cached_input_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> SettleOutcome:
-        keys = self._keys(f"{self.prefix}h:{reservation_id}")
-        args = [
+        step = self._commit(
+            reservation_id,
             input_tokens,
             output_tokens,
-            _cost(cost),
-            repr(soft_ratio),
-            _request_id(),
-            cached_input_tokens,
-            cache_write_tokens,
-        ]
-        reply = self._run("commit", keys, args, _NOTHING_SETTLED)
-        return self._settled(reply, reservation_id, "commit")
+            cost,
+            soft_ratio,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        return self._perform(step)  # type: ignore[no-any-return]
 
     def charge(
         self,
@@ -327,27 +263,20 @@ class RedisLedger(Ledger):
             ReservationError: ``reservation_id`` is a reservation's that was not charged.
             LedgerError: Redis is unreachable (failing closed) or answers with an error.
         """
-        keys = self._keys(f"{self.prefix}h:{reservation_id}", limits)
-        args = [
+        step = self._charge(
+            reservation_id,
+            limits,
             input_tokens,
             output_tokens,
-            _cost(cost),
-            repr(soft_ratio),
-            cached_input_tokens,
-            cache_write_tokens,
-            *self._limits(limits),
-        ]
-        reply = self._run("charge", keys, args, [1, [], [], _NOTHING_SETTLED])
-        self._check_settleable(reply, reservation_id, "charge")
-        if int(reply[0]) == 0:
-            return self._reserved(reply), None
-        held = ReserveOutcome(ok=True, expired=expired_of(reply[2]))
-        return held, self._settled(reply[3], reservation_id, "charge")
+            cost=cost,
+            soft_ratio=soft_ratio,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        return self._perform(step)  # type: ignore[no-any-return]
 
     def rollback(self, reservation_id: str) -> None:
-        keys = self._keys(f"{self.prefix}h:{reservation_id}")
-        reply = self._run("rollback", keys, [_request_id()], [1])
-        self._check_settleable(reply, reservation_id, "roll back")
+        self._perform(self._rollback(reservation_id))
 
     def record(
         self,
@@ -360,22 +289,19 @@ class RedisLedger(Ledger):
         cached_input_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> SettleOutcome:
-        keys = self._keys(f"{self.prefix}r:{_request_id()}", limits)
-        args = [
+        step = self._record(
+            limits,
             input_tokens,
             output_tokens,
-            _cost(cost),
-            repr(soft_ratio),
-            cached_input_tokens,
-            cache_write_tokens,
-            *self._limits(limits),
-        ]
-        reply = self._run("record", keys, args, _NOTHING_SETTLED)
-        return self._settled(reply, "-", "record")
+            cost,
+            soft_ratio,
+            cached_input_tokens=cached_input_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
+        return self._perform(step)  # type: ignore[no-any-return]
 
     def expire(self) -> tuple[Expired, ...]:
-        keys = [self._leases, self._scope_set]
-        return expired_of(self._run("expire", keys, [], []))
+        return self._perform(self._expire())  # type: ignore[no-any-return]
 
     def status(self, scope: str) -> ScopeRecord | None:
         raw = self._call("status", lambda: self.client.hgetall(f"{self.prefix}s:{scope}"), {})
