@@ -216,6 +216,30 @@ def test_a_replayed_commit_returns_the_first_outcome(server: Server) -> None:
         _error(client.post(f"{path}/renew"), 409, "reservation_settled")
 
 
+def test_a_retried_reservation_with_an_idempotency_key_holds_once(server: Server) -> None:
+    """A client that retries POST /v1/reservations with the same Idempotency-Key header (or
+    body key) gets the first reservation back (200, marked as a replay) and holds once; after
+    the commit, a replay reports it committed and spends nothing more."""
+    with server.client() as client:
+        headers = {"Idempotency-Key": "call-42"}
+        body = {"tokens": 300, "session": "retry"}
+        first = client.post("/v1/reservations", json=body, headers=headers)
+        again = client.post("/v1/reservations", json=body, headers=headers)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers["idempotent-replayed"] == "true"
+        assert client.get("/v1/sessions/retry/budget").json()["reserved"] == 300
+        path = f"/v1/reservations/{first.json()['id']}/commit"
+        assert client.post(path, json={"input_tokens": 100, "output_tokens": 20}).is_success
+        late = client.post("/v1/reservations", json=body, headers=headers)
+        assert (late.status_code, late.json()["state"]) == (200, "committed")
+        other = client.post("/v1/reservations", json={**body, "idempotency_key": "call-43"})
+        assert other.status_code == 201
+        assert other.json()["id"] != first.json()["id"]
+        status = client.get("/v1/sessions/retry/budget").json()
+        assert (status["used"], status["reserved"], status["calls"]) == (120, 300, 1)
+
+
 def test_rollback_releases_the_hold_and_renew_extends_the_lease(server: Server) -> None:
     """Renew sets the lease asked for; rollback frees the tokens; a second rollback is a
     replay."""

@@ -162,10 +162,15 @@ class _Service:
     async def reserve(self, request: Request) -> Response:
         self.authorize(request, write=True)
         body = await self.body(request, ReserveBody)
+        key = body.idempotency_key or request.headers.get("idempotency-key") or None
 
         def step() -> Reservation:
             return self.budget.reserve(
-                body.tokens, session=body.session, user=body.user, conversation=body.conversation
+                body.tokens,
+                session=body.session,
+                user=body.user,
+                conversation=body.conversation,
+                idempotency_key=key,
             )
 
         try:
@@ -173,17 +178,21 @@ class _Service:
         except ApiError as exc:
             self.metrics.refused(exc.code)
             raise
-        self.holds.add(reservation)
-        self.metrics.reserved(reservation.tokens)
+        replayed = not self.holds.add(reservation)  # only a key can name a held reservation
+        if not replayed:
+            self.metrics.reserved(reservation.tokens)
+        entry = self.holds.get(reservation.id)
+        state = entry.outcome[1]["state"] if entry and entry.outcome else reservation.state
         return JSONResponse(
             {
                 "id": reservation.id,
                 "tokens": reservation.tokens,
-                "state": "active",
+                "state": state,
                 "scopes": list(reservation.scopes),
                 "lease_s": self.budget.lease_s,
             },
-            status_code=201,
+            status_code=200 if replayed else 201,
+            headers={"Idempotent-Replayed": "true"} if replayed else None,
         )
 
     async def commit(self, request: Request) -> Response:

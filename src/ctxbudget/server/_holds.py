@@ -44,11 +44,16 @@ class Holds:
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
 
-    def add(self, reservation: Reservation) -> None:
-        """Hold ``reservation`` (after a sweep of idle and old entries)."""
+    def add(self, reservation: Reservation) -> bool:
+        """Hold ``reservation`` (after a sweep of idle and old entries); ``False`` when it is
+        held already (an idempotent replay: its entry, settled or not, is kept)."""
         self.sweep()
         with self._lock:
+            if reservation.id in self._entries:
+                self._entries[reservation.id].touched = time.monotonic()
+                return False
             self._entries[reservation.id] = Entry(reservation, time.monotonic())
+            return True
 
     def get(self, reservation_id: str) -> Entry | None:
         """The entry of ``reservation_id`` (touched: it is not idle), or ``None``."""

@@ -19,12 +19,17 @@ class _Body(BaseModel):
 
 
 class ReserveBody(_Body):
-    """``POST /v1/reservations``: hold ``tokens`` (1 to 2**48) in a session's scopes."""
+    """``POST /v1/reservations``: hold ``tokens`` (1 to 2**48) in a session's scopes.
+
+    ``idempotency_key`` (or the ``Idempotency-Key`` header) makes a retried request a replay:
+    the same reservation, held once.
+    """
 
     tokens: int = Field(ge=1, le=MAX_TOKENS)
     session: str = _Id
     user: str | None = Field(default=None, min_length=1, max_length=256)
     conversation: str | None = Field(default=None, min_length=1, max_length=256)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class CommitBody(_Body):
