@@ -12,8 +12,7 @@ other ledger runs in a worker thread. Both forms therefore share every check, ev
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from .ledgers import Ledger
@@ -23,14 +22,13 @@ __all__ = ["Call", "Steps", "arun", "call", "run"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One ledger step: the :class:`~ctxbudget.ledgers.Ledger` method ``name`` and its
     arguments."""
 
     name: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 #: An operation: yields its ledger steps, receives their results, returns its own.
@@ -50,14 +48,14 @@ def run(ledger: Ledger, steps: Steps[T]) -> T:
         operation may handle it).
     """
     try:
-        step = next(steps)
+        name, args, kwargs = next(steps)
         while True:
             try:
-                result = getattr(ledger, step.name)(*step.args, **step.kwargs)
+                result = getattr(ledger, name)(*args, **kwargs)
             except Exception as exc:  # noqa: PERF203 - one or two steps an operation
-                step = steps.throw(exc)
+                name, args, kwargs = steps.throw(exc)
             else:
-                step = steps.send(result)
+                name, args, kwargs = steps.send(result)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
