@@ -117,3 +117,31 @@ def test_children_racing_one_parent_never_overspend_it(ledger_url: str) -> None:
     assert used == sum(k.status().used for k in kids)
     assert used >= 2_000 - 60  # it filled up: the refusals were real
     budget.close()
+
+
+def test_a_child_reserves_through_the_async_api(ledger_url: str) -> None:
+    """child.areserve holds in the child and its session in one step, refuses past the child's
+    cap, and aguard runs through a child as guard does."""
+    import asyncio
+
+    from ctxbudget import aguard
+
+    budget = SessionBudget(ledger_url, session_cap=1_000)
+    child = budget.child("s1", "tool", cap=300)
+
+    async def main() -> None:
+        held = await child.areserve(200)
+        with pytest.raises(BudgetExhausted) as refused:
+            await child.areserve(150)
+        assert refused.value.scope == "session:s1:tool"
+        await held.acommit(120, 30)
+
+        async def call() -> dict[str, dict[str, int]]:
+            return {"usage": {"prompt_tokens": 40, "completion_tokens": 10}}
+
+        await aguard(child, call, prompt="hi", max_output_tokens=20, session="s1")
+        assert (await budget.astatus("s1")).used == 200
+        assert (await budget.astatus(scope="session:s1:tool")).used == 200
+        await budget.aclose()
+
+    asyncio.run(main())
