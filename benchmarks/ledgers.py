@@ -18,6 +18,8 @@ Rows (reserve+commit pairs per second, medians of ``--repeats`` runs):
   ``UPDATE``, ``COMMIT`` at the same synchronous setting, one connection per thread), Redis
   ``PING`` and PostgreSQL ``SELECT 1`` (autocommit, one connection per thread), with 1 client
   and 8 threads;
+- the async form (``areserve`` + ``acommit``) for memory, SQLite ``synchronous=FULL`` and Redis,
+  with 1 task and 8 concurrent tasks on one event loop (in the 1-client and 8-threads columns);
 - the memory ledger itself (``Ledger.reserve`` + ``Ledger.commit``), and whether its rate stays
   flat: the first 100,000 pairs against 100,000 pairs after 1,000,000.
 
@@ -78,6 +80,36 @@ def budget_rate(url: str, pairs: int, clients: int) -> float:
     finally:
         budget.close()
     return per * clients / seconds
+
+
+def async_rate(url: str, pairs: int, tasks: int) -> float:
+    """Pairs per second of ``areserve`` + ``acommit`` with ``tasks`` concurrent tasks on one
+    event loop sharing one SessionBudget on ``url`` (Redis natively through redis.asyncio,
+    the other ledgers in worker threads)."""
+    import asyncio
+
+    from ctxbudget import SessionBudget
+
+    per = max(1, pairs // tasks)
+    tag = uuid.uuid4().hex[:8]
+
+    async def work(budget: Any, client: int, count: int) -> None:
+        session, user = f"bench-{tag}-{client}", f"u-{tag}-{client}"
+        for _ in range(count):
+            held = await budget.areserve(100, session=session, user=user)
+            await held.acommit(60, 30)
+
+    async def main() -> float:
+        budget = SessionBudget(url, session_cap=None)
+        try:
+            await work(budget, 0, 1)  # open the connection, create the schema
+            start = time.perf_counter()
+            await asyncio.gather(*(work(budget, c, per) for c in range(tasks)))
+            return time.perf_counter() - start
+        finally:
+            await budget.aclose()
+
+    return per * tasks / asyncio.run(main())
 
 
 def _process(url: str, client: int, pairs: int, barrier: Any, done: Any) -> None:
@@ -329,6 +361,19 @@ def _measure(
             _median(lambda: budget_rate("memory://", n(50_000), 8), repeats),
             None,
         )
+        add(
+            "memory: SessionBudget, async (1 task / 8 tasks)",
+            _median(lambda: async_rate("memory://", n(20_000), 1), repeats),
+            _median(lambda: async_rate("memory://", n(20_000), 8), repeats),
+            None,
+        )
+        full = f"sqlite:///{tmp}/async-full.db"
+        add(
+            "sqlite synchronous=FULL: SessionBudget, async (1 task / 8 tasks)",
+            _median(lambda: async_rate(full, n(3_000), 1), repeats),
+            _median(lambda: async_rate(full, n(3_000), 8), repeats),
+            None,
+        )
         for sync, pairs in (("full", 3_000), ("normal", 6_000)):
             url = f"sqlite:///{tmp}/{sync}.db" + ("?synchronous=normal" if sync != "full" else "")
             add(
@@ -369,6 +414,12 @@ def _redis_rows(
             _median(lambda: budget_rate(url, n(8_000), 1), repeats),
             _median(lambda: budget_rate(url, n(8_000), 8), repeats),
             None if smoke else _median(lambda: process_rate(url, n(8_000), 4), repeats),
+        )
+        add(
+            "redis over loopback: SessionBudget, async via redis.asyncio (1 task / 8 tasks)",
+            _median(lambda: async_rate(url, n(8_000), 1), repeats),
+            _median(lambda: async_rate(url, n(8_000), 8), repeats),
+            None,
         )
         add(
             "redis over loopback: bare PING",

@@ -118,6 +118,12 @@ class MemoryLedger(RowLedger):
         with self._lock:
             return step(self._rows)
 
+    async def astep(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the step ``name`` on the loop itself: a memory step never waits for I/O, only
+        for this ledger's lock, held for microseconds by each step (a worker thread would cost
+        more than the step)."""
+        return getattr(self, name)(*args, **kwargs)
+
     def _now(self) -> float:
         return self._clock()
 
