@@ -126,3 +126,46 @@ def test_a_cancelled_areserve_leaves_nothing_held(tmp_path: Path) -> None:
     status = budget.status("s1")
     assert (status.used, status.reserved) == (0, 0)
     budget.close()
+
+
+@pytest.mark.postgres
+def test_areserve_never_stalls_the_loop_while_postgres_holds_a_lock(postgres_url: str) -> None:
+    """While another process (psql) holds an exclusive lock on the ledger's scopes table for
+    1.5 s, an areserve waits for it in a worker thread: a 10 ms ticker on the loop is never
+    more than 50 ms late, and the reservation is held once the lock is released."""
+    import shutil
+    import uuid
+
+    psql = shutil.which("psql")
+    assert psql is not None, "psql (Debian's postgresql-client) is not installed"
+    prefix = f"t_{uuid.uuid4().hex[:12]}_"
+    budget = SessionBudget(f"{postgres_url}?prefix={prefix}", session_cap=1_000)
+    budget.record(1, 0, session="warm")  # the tables exist
+    sql = f'BEGIN; LOCK TABLE "{prefix}scopes" IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;'
+    locker = subprocess.Popen(
+        [psql, postgres_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)  # psql connected and took the lock
+
+    async def main() -> tuple[float, float, str]:
+        stop, gaps = asyncio.Event(), []
+        ticker = asyncio.create_task(_ticker(stop, gaps))
+        await asyncio.sleep(0.05)
+        start = time.perf_counter()
+        reservation = await budget.areserve(100, session="s1")
+        waited = time.perf_counter() - start
+        await reservation.acommit(60, 40)
+        stop.set()
+        await ticker
+        await budget.aclose()
+        return max(gaps), waited, reservation.state
+
+    worst, waited, state = asyncio.run(main())
+    _, errors = locker.communicate(timeout=30)
+    assert locker.returncode == 0, errors
+    assert waited >= 0.5  # it really waited for the other process's lock
+    assert worst < 0.05
+    assert state == "committed"
