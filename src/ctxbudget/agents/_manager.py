@@ -202,6 +202,26 @@ class BudgetManager:
             used = dict(self.used)
         return utilization_of(self.limits, used, self.targets, self.overall_target)
 
+    def make_room(self, component: str, tokens: int) -> int:
+        """Run ``component``'s cleanup now so that ``tokens`` more are available, if short.
+
+        Returns:
+            Tokens freed (0 when ``tokens`` are already available or there is no cleanup).
+
+        Raises:
+            ConfigurationError: unknown component, a bad token count, or a cleanup returned
+                something other than tokens freed.
+        """
+        self._known(component)
+        whole_number(tokens, "tokens", unit="tokens")
+        with self._lock:
+            short = tokens - (self.limits[component] - self.used[component])
+            if short <= 0:
+                return 0
+            freed, _ = self._clean(component, short)
+        logger.info("%s: cleanup ahead of need freed %d of %d tokens", component, freed, short)
+        return freed
+
     def enforce_targets(self) -> dict[str, int]:
         """Clean up every component above its target band down to the band's top.
 
@@ -222,14 +242,6 @@ class BudgetManager:
             if line.component not in self.cleanup:
                 continue
             # the epsilon keeps float noise (0.29 * 100 = 28.999...) from costing a token
-            needed = line.used - math.floor(line.target.high * line.allocated + 1e-9)
-            with self._lock:
-                freed[line.component], _ = self._clean(line.component, needed)
-            logger.info(
-                "%s: above its target %s, cleanup freed %d of %d tokens",
-                line.component,
-                line.target,
-                freed[line.component],
-                needed,
-            )
+            ceiling = math.floor(line.target.high * line.allocated + 1e-9)
+            freed[line.component] = self.make_room(line.component, line.allocated - ceiling)
         return freed
