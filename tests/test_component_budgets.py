@@ -128,6 +128,17 @@ def test_fair_shares_take_the_frame_off_the_cap() -> None:
     assert fair_shares(uncapped) == pytest.approx({"a": 75.0, "b": 25.0})
 
 
+def test_zero_weights_share_equally_and_a_zero_share_that_is_used_counts_as_full() -> None:
+    """All priorities 0: 100 tokens split 50/50; a 0-weight section holding tokens is at 100%."""
+    zeros = BuiltContext("", 30, 100, "chars", False, (_report("a", 0, 20), _report("b", 0, 10)))
+    assert fair_shares(zeros) == pytest.approx({"a": 50.0, "b": 50.0})
+    mixed = BuiltContext("", 30, 100, "chars", False, (_report("a", 1, 20), _report("b", 0, 10)))
+    tracker = UsageTracker()
+    tracker.record(mixed)
+    assert tracker.sections["a"].average_utilization == pytest.approx(0.2)  # 20 of 100
+    assert tracker.sections["b"].average_utilization == 1.0
+
+
 def test_a_small_section_in_a_big_cap_is_low_not_critical() -> None:
     """A 2-line section that fits shows its use against its fair share, not 100%."""
     result = build_context(

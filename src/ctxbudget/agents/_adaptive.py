@@ -68,6 +68,12 @@ class SectionUsage:
         return self.utilization_sum / self.builds if self.builds else 0.0
 
 
+def _utilization(used: int, allocated: float) -> float:
+    if allocated > 0:
+        return min(1.0, used / allocated)
+    return 1.0 if used > 0 else 0.0
+
+
 def fair_shares(result: BuiltContext) -> dict[str, float]:
     """Each non-failed section's fair share of a build, in tokens (fractional).
 
@@ -101,12 +107,13 @@ class UsageTracker:
     def __init__(self) -> None:
         self.sections: dict[str, SectionUsage] = {}
 
-    def observe(self, section: str, *, used: int, allocated: int, exhausted: bool) -> None:
-        """Record one build of ``section`` (tokens ``used`` of ``allocated``)."""
+    def observe(self, section: str, *, used: int, allocated: float, exhausted: bool) -> None:
+        """Record one build of ``section`` (tokens ``used`` of ``allocated``; utilization is
+        ``min(1, used / allocated)``, and 1 when a section with no allocation used tokens)."""
         usage = self.sections.setdefault(section, SectionUsage())
         usage.builds += 1
         usage.exhausted += int(bool(exhausted))
-        usage.utilization_sum += min(1.0, used / allocated) if allocated > 0 else 0.0
+        usage.utilization_sum += _utilization(used, allocated)
 
     def record(self, result: BuiltContext) -> None:
         """Record every section of a build against its fair share (:func:`fair_shares`).
@@ -120,7 +127,7 @@ class UsageTracker:
             self.observe(
                 report.name,
                 used=report.tokens_used,
-                allocated=math.floor(shares[report.name]),
+                allocated=shares[report.name],
                 exhausted=report.status in ("trimmed", "dropped"),
             )
 
@@ -212,7 +219,7 @@ def utilization_report(
     if isinstance(history, BuiltContext):
         shares = fair_shares(history)
         rows = [
-            (r.name, min(1.0, r.tokens_used / shares[r.name]) if shares[r.name] >= 1 else 0.0)
+            (r.name, _utilization(r.tokens_used, shares[r.name]))
             for r in history.sections
             if r.status != "failed"
         ]
