@@ -116,10 +116,11 @@ class BudgetManager:
         if clean is None:
             return 0, None
         result = clean(needed)
-        if isinstance(result, FreesTokens):
+        raw: object = result
+        kept: object | None = None
+        # an int is the common case: it skips the (slower) protocol check
+        if not isinstance(result, int) and isinstance(result, FreesTokens):
             raw, kept = result.tokens_freed, result
-        else:
-            raw, kept = result, None
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise ConfigurationError(
                 f"cleanup of {component!r} must return tokens freed as an int "
