@@ -80,6 +80,11 @@ SURFACES = {
         "Allocation", "BudgetManager", "Compaction", "CompactionStep", "Compactor", "SectionUsage",
         "UsageTracker", "adjust_allocations", "adjusted_preset_yaml", "utilization_band",
         "utilization_report",
+        # component budgets (issue 14): report, targets, adaptation, prediction
+        "DEFAULT_NEEDS", "DEFAULT_TARGETS", "OVERALL_TARGET", "AdaptiveBuilder",
+        "ComplexityWeights", "ComponentError", "ComponentUtilization", "FreesTokens",
+        "PredictionErrorReport", "PredictiveManager", "Preparation", "TargetBand", "Task",
+        "UtilizationReport", "complexity", "complexity_score", "fair_shares",
     },
 }  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Agent-loop tools: compaction of a growing conversation (running summary, archive of the
-originals, budget indicator), the component budget manager, and adaptive allocation learned
-from builds.
+originals, budget indicator), the component budget manager with its utilization report and
+target bands, adaptive allocation learned from builds, and the predictive manager.
 """
 
 from __future__ import annotations
@@ -10,28 +10,65 @@ from typing import TYPE_CHECKING
 from .. import _lazy
 
 if TYPE_CHECKING:
+    from ._adapt import AdaptiveBuilder
     from ._adaptive import (
         SectionUsage,
         UsageTracker,
         adjust_allocations,
         adjusted_preset_yaml,
+        fair_shares,
         utilization_band,
         utilization_report,
     )
     from ._compaction import Compactor
-    from ._manager import Allocation, BudgetManager
+    from ._manager import Allocation, BudgetManager, FreesTokens
+    from ._predict import (
+        DEFAULT_NEEDS,
+        ComplexityWeights,
+        ComponentError,
+        PredictionErrorReport,
+        PredictiveManager,
+        Preparation,
+        Task,
+        complexity,
+        complexity_score,
+    )
     from ._receipts import Compaction, CompactionStep
+    from ._targets import (
+        DEFAULT_TARGETS,
+        OVERALL_TARGET,
+        ComponentUtilization,
+        TargetBand,
+        UtilizationReport,
+    )
 
 __all__ = [
+    "DEFAULT_NEEDS",
+    "DEFAULT_TARGETS",
+    "OVERALL_TARGET",
+    "AdaptiveBuilder",
     "Allocation",
     "BudgetManager",
     "Compaction",
     "CompactionStep",
     "Compactor",
+    "ComplexityWeights",
+    "ComponentError",
+    "ComponentUtilization",
+    "FreesTokens",
+    "PredictionErrorReport",
+    "PredictiveManager",
+    "Preparation",
     "SectionUsage",
+    "TargetBand",
+    "Task",
     "UsageTracker",
+    "UtilizationReport",
     "adjust_allocations",
     "adjusted_preset_yaml",
+    "complexity",
+    "complexity_score",
+    "fair_shares",
     "utilization_band",
     "utilization_report",
 ]
@@ -43,11 +80,31 @@ _EXPORTS = {
         "UsageTracker",
         "adjust_allocations",
         "adjusted_preset_yaml",
+        "fair_shares",
         "utilization_band",
         "utilization_report",
     ),
     "._compaction": ("Compactor",),
     "._receipts": ("Compaction", "CompactionStep"),
-    "._manager": ("Allocation", "BudgetManager"),
+    "._manager": ("Allocation", "BudgetManager", "FreesTokens"),
+    "._adapt": ("AdaptiveBuilder",),
+    "._targets": (
+        "DEFAULT_TARGETS",
+        "OVERALL_TARGET",
+        "ComponentUtilization",
+        "TargetBand",
+        "UtilizationReport",
+    ),
+    "._predict": (
+        "DEFAULT_NEEDS",
+        "ComplexityWeights",
+        "ComponentError",
+        "PredictionErrorReport",
+        "PredictiveManager",
+        "Preparation",
+        "Task",
+        "complexity",
+        "complexity_score",
+    ),
 }
 __getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, globals())

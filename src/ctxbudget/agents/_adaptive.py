@@ -1,10 +1,13 @@
 """Adaptive allocation: learn from builds which sections starve and which waste their share.
 
-:class:`UsageTracker` records each section's utilization (tokens used over tokens allocated)
-and exhaustion (it lost items) build after build, and persists as JSON.
+:class:`UsageTracker` records each section's utilization and exhaustion (it lost items) build
+after build, and persists as JSON. Utilization is *true* utilization: tokens used over the
+section's fair share at its priority weight (see :func:`fair_shares`), not over what the build
+gave it, so a section that fits but needs far less than its share shows as under-used.
 :func:`adjust_allocations` applies the Token Budget Management reference rule to percentage
-shares: a section exhausted more than 3 times gains 5 points (capped at 50%), one under 50%
-average utilization loses 5 points (floored at 5%), then the shares are renormalized to 100%.
+shares: a section exhausted more than 3 times gains 5 points (capped at 50%); then,
+independently, one under 50% average utilization loses 5 points (floored at 5%); then the
+shares are renormalized to 100%.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "UsageTracker",
     "adjust_allocations",
     "adjusted_preset_yaml",
+    "fair_shares",
     "utilization_band",
     "utilization_report",
 ]
@@ -64,6 +68,33 @@ class SectionUsage:
         return self.utilization_sum / self.builds if self.builds else 0.0
 
 
+def _utilization(used: int, allocated: float) -> float:
+    if allocated > 0:
+        return min(1.0, used / allocated)
+    return 1.0 if used > 0 else 0.0
+
+
+def fair_shares(result: BuiltContext) -> dict[str, float]:
+    """Each non-failed section's fair share of a build, in tokens (fractional).
+
+    ``fair = available * priority / sum(priorities)`` over the build's non-failed sections
+    (empty ones included: their weight claims a share they leave unused). ``available`` is
+    the cap less the frame: ``max_tokens - max(0, tokens - sum(tokens_used))``, the frame being
+    the template text, separators and any budget indicator (text tokens no section counts).
+    With no cap, ``available = sum(tokens_used)``. All priorities zero share equally.
+    """
+    live = [r for r in result.sections if r.status != "failed"]
+    used = sum(r.tokens_used for r in live)
+    if result.max_tokens is None:
+        available = used
+    else:
+        available = max(0, result.max_tokens - max(0, result.tokens - used))
+    weight_sum = sum(r.priority for r in live)
+    if weight_sum <= 0:
+        return {r.name: available / len(live) for r in live}
+    return {r.name: available * r.priority / weight_sum for r in live}
+
+
 class UsageTracker:
     """Per-section utilization and exhaustion across builds.
 
@@ -76,22 +107,27 @@ class UsageTracker:
     def __init__(self) -> None:
         self.sections: dict[str, SectionUsage] = {}
 
-    def observe(self, section: str, *, used: int, allocated: int, exhausted: bool) -> None:
-        """Record one build of ``section`` (tokens ``used`` of ``allocated``)."""
+    def observe(self, section: str, *, used: int, allocated: float, exhausted: bool) -> None:
+        """Record one build of ``section`` (tokens ``used`` of ``allocated``; utilization is
+        ``min(1, used / allocated)``, and 1 when a section with no allocation used tokens)."""
         usage = self.sections.setdefault(section, SectionUsage())
         usage.builds += 1
         usage.exhausted += int(bool(exhausted))
-        usage.utilization_sum += min(1.0, used / allocated) if allocated > 0 else 0.0
+        usage.utilization_sum += _utilization(used, allocated)
 
     def record(self, result: BuiltContext) -> None:
-        """Record every section of a build; trimmed or dropped sections count as exhausted."""
+        """Record every section of a build against its fair share (:func:`fair_shares`).
+
+        Trimmed or dropped sections count as exhausted; failed sections are skipped.
+        """
+        shares = fair_shares(result)
         for report in result.sections:
             if report.status == "failed":
                 continue
             self.observe(
                 report.name,
                 used=report.tokens_used,
-                allocated=report.tokens_allocated,
+                allocated=shares[report.name],
                 exhausted=report.status in ("trimmed", "dropped"),
             )
 
@@ -132,6 +168,12 @@ def adjust_allocations(
 ) -> dict[str, float]:
     """New percentage shares from usage history (the reference rule, see the module).
 
+    Both rules apply in sequence: first ``min(share + 5, 50)`` if exhausted more than 3
+    times, then ``max(share - 5, 5)`` if average utilization is under 50%. A section that is
+    both nets 0 (10 -> 15 -> 10), except where the ceiling or the floor clips a step:
+    48 -> 50 -> 45 (net -3), 3 -> 8 -> 5 (net +2). Sections without history keep their share
+    before renormalization.
+
     Args:
         history: a tracker, or section -> :class:`SectionUsage`.
         allocations: section -> share in percent (they should sum to 100).
@@ -156,9 +198,11 @@ def adjust_allocations(
             )
         record = usage.get(name)
         new = float(share)
+        # Both rules in sequence, as the reference states them (not either/or): a section
+        # exhausted and under-used nets 0, unless the ceiling or the floor clipped a step.
         if record is not None and record.exhausted > EXHAUSTED_TIMES:
             new = min(CEILING, new + STEP)
-        elif record is not None and record.builds and record.average_utilization < LOW_UTILIZATION:
+        if record is not None and record.builds and record.average_utilization < LOW_UTILIZATION:
             new = max(FLOOR, new - STEP)
         shares[name] = new
     total = sum(shares.values())
@@ -171,10 +215,11 @@ def utilization_report(
     history: UsageTracker | BuiltContext,
 ) -> list[tuple[str, float, Band]]:
     """``(section, utilization, band)`` per section: a tracker's averages or one build's
-    used/allocated, highest utilization first."""
+    used over fair share (:func:`fair_shares`), highest utilization first."""
     if isinstance(history, BuiltContext):
+        shares = fair_shares(history)
         rows = [
-            (r.name, min(1.0, r.tokens_used / r.tokens_allocated) if r.tokens_allocated else 0.0)
+            (r.name, _utilization(r.tokens_used, shares[r.name]))
             for r in history.sections
             if r.status != "failed"
         ]
