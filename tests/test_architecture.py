@@ -72,6 +72,7 @@ SURFACES = {
     "ctxbudget.memory": {
         "REDUCERS", "TRUNCATED_MARKER", "Archive", "ArchivedBlock", "ExtractiveSummarizer",
         "LLMSummarizer", "MemoryArchive", "Reducer", "Reduction", "SQLiteArchive",
+        "MemoryItem", "parse_items",
         "SummaryState", "archive_from_url", "check_reducer_spec", "dedupe", "evict_older_than",
         "from_json_data", "keep_summary_only", "merge_summary", "reducer_from_spec",
         "summarize_oldest", "to_json_data",
@@ -80,6 +81,8 @@ SURFACES = {
         "Allocation", "BudgetManager", "Compaction", "CompactionStep", "Compactor", "SectionUsage",
         "UsageTracker", "adjust_allocations", "adjusted_preset_yaml", "utilization_band",
         "utilization_report",
+        "CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep", "ComponentMemory",
+        "cleanup_pipeline", "pipeline_from_spec",
     },
 }  # fmt: skip
 

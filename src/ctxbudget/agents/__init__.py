@@ -18,20 +18,30 @@ if TYPE_CHECKING:
         utilization_band,
         utilization_report,
     )
+    from ._cleanup import CleanupAction, CleanupPipeline, CleanupResult, CleanupStep
+    from ._cleanup_registry import cleanup_pipeline, pipeline_from_spec
     from ._compaction import Compactor
+    from ._component import ComponentMemory
     from ._manager import Allocation, BudgetManager
     from ._receipts import Compaction, CompactionStep
 
 __all__ = [
     "Allocation",
     "BudgetManager",
+    "CleanupAction",
+    "CleanupPipeline",
+    "CleanupResult",
+    "CleanupStep",
     "Compaction",
     "CompactionStep",
     "Compactor",
+    "ComponentMemory",
     "SectionUsage",
     "UsageTracker",
     "adjust_allocations",
     "adjusted_preset_yaml",
+    "cleanup_pipeline",
+    "pipeline_from_spec",
     "utilization_band",
     "utilization_report",
 ]
@@ -46,7 +56,10 @@ _EXPORTS = {
         "utilization_band",
         "utilization_report",
     ),
+    "._cleanup": ("CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep"),
+    "._cleanup_registry": ("cleanup_pipeline", "pipeline_from_spec"),
     "._compaction": ("Compactor",),
+    "._component": ("ComponentMemory",),
     "._receipts": ("Compaction", "CompactionStep"),
     "._manager": ("Allocation", "BudgetManager"),
 }

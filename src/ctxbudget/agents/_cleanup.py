@@ -1,0 +1,299 @@
+"""Per-component cleanup: named, ordered pipelines of steps that free tokens without losing
+anything.
+
+A :class:`CleanupPipeline` runs its steps (:mod:`ctxbudget.agents._cleanup_steps`) in order over
+a component's items (oldest first, plain ``str`` or :class:`~ctxbudget.memory.MemoryItem`).
+Each step removes or replaces items; every item it removes or replaces goes to the
+:class:`~ctxbudget.memory.Archive` first, so ``archive.get(id).content`` gives its text back.
+The run returns the items left and a :class:`CleanupResult`: tokens freed, duration, and one
+:class:`CleanupAction` per step that ran.
+
+An item's size is ``item.tokens`` when the store gave it, else the tokenizer's count of its
+text (counted once per run). Freed tokens are ``sum(size(before)) - sum(size(after))``, the sum
+of the actions' ``tokens_freed``; no step ever replaces an item by a larger one.
+
+The four reference pipelines (:func:`cleanup_pipeline`) follow the Token Budget Management
+reference as quoted in issue 14; ``docs/cleanup.md`` lists every step and default.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+from .._errors import ConfigurationError
+from ..memory._archive import Archive
+from ..typing import Summarizer, Tokenizer
+
+__all__ = [
+    "CleanupAction",
+    "CleanupContext",
+    "CleanupPipeline",
+    "CleanupResult",
+    "CleanupStep",
+]
+
+
+@dataclass(frozen=True)
+class CleanupAction:
+    """What one step did.
+
+    Attributes:
+        step: the step's name (``"remove_debug"``...).
+        removed: how many items it removed or replaced.
+        added: how many items it added (summaries that replace what they cover).
+        tokens_freed: tokens of the removed items less those of the added ones (>= 0).
+        archived: archive ids of the removed or replaced items, one per item, in item order
+            (equal texts from one component share an id: the archive is content-addressed).
+        note: why nothing happened, when nothing did (``"no capacity given"``), else ``""``.
+    """
+
+    step: str
+    removed: int = 0
+    added: int = 0
+    tokens_freed: int = 0
+    archived: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """One cleanup run of one component.
+
+    Attributes:
+        component: the component cleaned (``"working_memory"``...).
+        pipeline: the pipeline's name.
+        tokens_before, tokens_after: the items' total size before and after, in tokens.
+        tokens_freed: ``tokens_before - tokens_after``.
+        duration_s: wall time of the run, in seconds.
+        actions: one per step that ran, in order (steps after the need was met do not run).
+        archived: every archive id of the run, in action order.
+        items_after: how many items are left.
+
+    ``int(result)`` is ``tokens_freed``, so a result can stand where a callable returning the
+    tokens freed is expected (``BudgetManager(cleanup=...)``).
+    """
+
+    component: str
+    pipeline: str
+    tokens_before: int
+    tokens_after: int
+    tokens_freed: int
+    duration_s: float
+    actions: tuple[CleanupAction, ...]
+    archived: tuple[str, ...]
+    items_after: int
+
+    def __int__(self) -> int:
+        return self.tokens_freed
+
+
+@dataclass(frozen=True)
+class CleanupContext:
+    """What a step sees besides the items: the component, the clock, sizes, the archive.
+
+    Attributes:
+        component: the component's name; the archive ``source`` of what is removed.
+        now: the time the run treats as now (timezone-aware).
+        tokenizer: counts text that has no ``tokens`` of its own.
+        archive: where removed and replaced items go.
+        summarizer: makes compressed texts and summaries.
+        capacity: the component's capacity in tokens, or ``None`` (then steps that need it,
+            ``evict_lru_files``, do nothing and say so).
+        sizes: each item's size memo, by text (filled by :meth:`size`).
+    """
+
+    component: str
+    now: datetime
+    tokenizer: Tokenizer
+    archive: Archive
+    summarizer: Summarizer
+    capacity: int | None = None
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def size(self, item: str) -> int:
+        """``item.tokens`` if it has one, else its text's count (memoized), in tokens."""
+        own = getattr(item, "tokens", None)
+        if own is not None:
+            return int(own)
+        known = self.sizes.get(item)
+        if known is None:
+            known = self.sizes[item] = self.tokenizer.count(item)
+        return known
+
+    def total(self, items: Sequence[str]) -> int:
+        """The summed sizes of ``items``, in tokens."""
+        size = self.size
+        return sum(size(item) for item in items)
+
+    def archive_items(self, step: str, items: Sequence[str]) -> tuple[str, ...]:
+        """Archive each of ``items`` (its text as content, its metadata marker and the step as
+        summary, its created and last-accessed times as start and end); their ids.
+
+        Raises:
+            ArchiveError: the archive's store failed.
+        """
+        ids: list[str] = []
+        put, source, size = self.archive.put, self.component, self.size
+        with self.archive._transaction():
+            for item in items:
+                marker = item.marker() if hasattr(item, "marker") else ""
+                ids.append(
+                    put(
+                        str(item),
+                        tokens=size(item),
+                        summary=f"{step} {marker}".rstrip(),
+                        source=source,
+                        start=getattr(item, "created_at", None),
+                        end=getattr(item, "last_accessed", None),
+                    )
+                )
+        return tuple(ids)
+
+    def replaced(
+        self, step: str, removed: Sequence[str], added: Sequence[str], note: str = ""
+    ) -> CleanupAction:
+        """The action of a step that removed (and archived) ``removed`` and added ``added``."""
+        if not removed:
+            return CleanupAction(step, note=note)
+        freed = self.total(removed) - self.total(added)
+        ids = self.archive_items(step, removed)
+        return CleanupAction(step, len(removed), len(added), freed, ids, note)
+
+
+@runtime_checkable
+class CleanupStep(Protocol):
+    """One cleanup step: ``step(items, context) -> (items left, action)``.
+
+    ``items`` are oldest first; the step returns a new list and archives, through
+    :meth:`CleanupContext.replaced`, every item it removes or replaces. It must never add more
+    tokens than it removes.
+    """
+
+    @property
+    def name(self) -> str:
+        """The step's name, reported in its action."""
+        ...
+
+    def __call__(
+        self, items: list[str], context: CleanupContext
+    ) -> tuple[list[str], CleanupAction]:
+        """The items left and what was done."""
+        ...
+
+
+def _default_summarizer(tokenizer: Tokenizer) -> Summarizer:
+    from ..memory._summarize import ExtractiveSummarizer
+
+    return ExtractiveSummarizer(tokenizer)
+
+
+class CleanupPipeline:
+    """A named, ordered list of cleanup steps for one component.
+
+    Args:
+        name: the pipeline's name (a reference pipeline is named after its component).
+        steps: the steps, run in this order.
+
+    Raises:
+        ConfigurationError: ``name`` is empty, or a step is not a :class:`CleanupStep`.
+    """
+
+    def __init__(self, name: str, steps: Sequence[CleanupStep]) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"a cleanup pipeline needs a non-empty name, got {name!r}")
+        for step in steps:
+            if not isinstance(step, CleanupStep):
+                raise ConfigurationError(
+                    f"pipeline {name!r}: {step!r} is not a cleanup step (a callable with a name)"
+                )
+        self.name = name
+        self.steps: tuple[CleanupStep, ...] = tuple(steps)
+
+    def __repr__(self) -> str:
+        return f"CleanupPipeline({self.name!r}, [{', '.join(s.name for s in self.steps)}])"
+
+    def run(
+        self,
+        items: Sequence[str],
+        *,
+        tokenizer: Tokenizer,
+        archive: Archive,
+        now: datetime | None = None,
+        tokens_needed: int | None = None,
+        capacity: int | None = None,
+        summarizer: Summarizer | None = None,
+        component: str | None = None,
+        sizes: dict[str, int] | None = None,
+    ) -> tuple[list[str], CleanupResult]:
+        """Run the steps over ``items`` (oldest first).
+
+        Args:
+            items: the component's items, ``str`` or :class:`~ctxbudget.memory.MemoryItem`.
+            tokenizer: counts items without a ``tokens`` of their own.
+            archive: receives every removed or replaced item.
+            now: the current time, timezone-aware (default: ``datetime.now(timezone.utc)``).
+            tokens_needed: stop before the next step once this many tokens are freed
+                (``None``: run every step).
+            capacity: the component's capacity in tokens (for ``evict_lru_files``).
+            summarizer: for compression and summaries (default: the offline
+                :class:`~ctxbudget.memory.ExtractiveSummarizer` on ``tokenizer``).
+            component: the archive source and the result's component (default: ``name``).
+            sizes: a memo of text -> tokens kept across runs (filled in place).
+
+        Returns:
+            ``(items left, result)``.
+
+        Raises:
+            ConfigurationError: ``now`` is naive, or ``tokens_needed``/``capacity`` is not a
+                whole number >= 0.
+            ArchiveError: the archive failed (items are unchanged: the caller keeps its own).
+        """
+        start = time.perf_counter()
+        when = now if now is not None else datetime.now(timezone.utc)
+        if not isinstance(when, datetime) or when.utcoffset() is None:
+            raise ConfigurationError(f"now must be a timezone-aware datetime, got {now!r}")
+        for label, value in (("tokens_needed", tokens_needed), ("capacity", capacity)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ConfigurationError(f"{label} must be a whole number >= 0, got {value!r}")
+        context = CleanupContext(
+            component or self.name,
+            when,
+            tokenizer,
+            archive,
+            summarizer or _default_summarizer(tokenizer),
+            capacity,
+            sizes if sizes is not None else {},
+        )
+        current = list(items)
+        before = context.total(current)
+        actions: list[CleanupAction] = []
+        freed = 0
+        for step in self.steps:
+            if tokens_needed is not None and freed >= tokens_needed:
+                break
+            current, action = step(current, context)
+            actions.append(action)
+            freed += action.tokens_freed
+        after = context.total(current)
+        result = CleanupResult(
+            component=context.component,
+            pipeline=self.name,
+            tokens_before=before,
+            tokens_after=after,
+            tokens_freed=before - after,
+            duration_s=time.perf_counter() - start,
+            actions=tuple(actions),
+            archived=tuple(i for a in actions for i in a.archived),
+            items_after=len(current),
+        )
+        return current, result
+
+
+#: A factory of cleanup steps from keyword options.
+StepFactory = Callable[..., CleanupStep]
