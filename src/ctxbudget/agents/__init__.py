@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         utilization_report,
     )
     from ._cleanup import CleanupAction, CleanupPipeline, CleanupResult, CleanupStep
-    from ._cleanup_registry import cleanup_pipeline, pipeline_from_spec
+    from ._cleanup_registry import cleanup_pipeline, pipeline_from_spec, preset_pipelines
     from ._compaction import Compactor
     from ._component import ComponentMemory
     from ._manager import Allocation, BudgetManager
@@ -42,6 +42,7 @@ __all__ = [
     "adjusted_preset_yaml",
     "cleanup_pipeline",
     "pipeline_from_spec",
+    "preset_pipelines",
     "utilization_band",
     "utilization_report",
 ]
@@ -57,7 +58,7 @@ _EXPORTS = {
         "utilization_report",
     ),
     "._cleanup": ("CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep"),
-    "._cleanup_registry": ("cleanup_pipeline", "pipeline_from_spec"),
+    "._cleanup_registry": ("cleanup_pipeline", "pipeline_from_spec", "preset_pipelines"),
     "._compaction": ("Compactor",),
     "._component": ("ComponentMemory",),
     "._receipts": ("Compaction", "CompactionStep"),

@@ -28,13 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, PresetError
 from ._cleanup import CleanupPipeline, CleanupStep, StepFactory
 from ._cleanup_steps import CompressStep, DedupeStep, EvictStep, RemoveStep, SummarizeStep
 
-__all__ = ["PIPELINES", "STEPS", "cleanup_pipeline", "pipeline_from_spec", "step_from_spec"]
+if TYPE_CHECKING:
+    from ..context import Preset
+
+__all__ = ["PIPELINES", "STEPS", "cleanup_pipeline", "pipeline_from_spec", "preset_pipelines"]
+__all__ += ["step_from_spec"]
 
 _HOUR = 3600.0
 
@@ -195,3 +199,26 @@ def pipeline_from_spec(
         raise ConfigurationError(f"{where}: a pipeline is a list of steps or a component name")
     steps = [step_from_spec(s, f"{where}[{i}]") for i, s in enumerate(spec)]
     return CleanupPipeline(name, steps)
+
+
+def preset_pipelines(preset: Preset) -> dict[str, CleanupPipeline]:
+    """The cleanup pipeline of each component a preset's ``cleanup:`` mapping names.
+
+    Returns:
+        component -> pipeline (named after the component), in file order.
+
+    Raises:
+        PresetError: an unknown step, option or reference pipeline, or a bad value; the
+            error's ``key`` is the path (``cleanup.working_memory[1]``) and its ``source`` the
+            preset file.
+    """
+    pipelines: dict[str, CleanupPipeline] = {}
+    for component, spec in preset.cleanup.items():
+        where = f"cleanup.{component}"
+        try:
+            pipelines[component] = pipeline_from_spec(spec, name=component, where=where)
+        except ConfigurationError as exc:
+            message = str(exc)
+            key, _, reason = message.partition(": ")
+            raise PresetError(reason, source=preset.source or preset.name, key=key) from None
+    return pipelines
