@@ -3,6 +3,7 @@ ComponentMemory with a BudgetManager, and the invariant (freed = archived, nothi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -68,10 +69,12 @@ def test_remove_debug_removes_only_debug_items_older_than_two_hours() -> None:
         7,
     )
     block = archive.get(action.archived[0])
-    assert block.content == "trace A"
+    assert block.content == [{"text": "trace A", "kind": "debug", "created_at": ago(hours=3)}]
     assert block.tokens == 7
     assert block.source == "custom"
-    assert "kind=debug" in block.summary
+    assert block.summary == "remove_debug: 1 item"
+    assert (block.start, block.end) == (ago(hours=3), ago(hours=3))
+    assert MemoryItem.from_record(block.content[0]).metadata() == old.metadata()
 
 
 def test_remove_debug_at_exactly_two_hours_keeps_the_item() -> None:
@@ -103,7 +106,9 @@ def test_compress_inactive_compresses_large_idle_items_to_ratio() -> None:
     assert isinstance(short, MemoryItem)
     assert (short.kind, short.task_id, short.loaded) == ("file", "t1", "summary")
     assert result.tokens_freed == 12
-    assert archive.get(result.archived[0]).content == "a" * 20
+    assert archive.get(result.archived[0]).content == [
+        {"text": "a" * 20, "kind": "file", "last_accessed": ago(hours=2), "task_id": "t1"}
+    ]
 
 
 def test_compress_inactive_default_threshold_is_ten_thousand_tokens() -> None:
@@ -238,7 +243,7 @@ def test_reference_pipelines_have_the_reference_steps() -> None:
             "compress_large",
         ],
         "interaction_buffer": [
-            "remove_duplicates", "archive_old_interactions", "summarize_old_interactions",
+            "archive_old_interactions", "summarize_old_interactions", "remove_duplicates",
         ],
         "agent_context": ["archive_completed_agents"],
     }  # fmt: skip
@@ -308,7 +313,7 @@ def test_component_memory_feeds_a_budget_manager() -> None:
     decision = manager.allocate("working_memory", 80)
     assert (decision.outcome, decision.freed) == ("granted_after_cleanup", 40)
     assert memory.fetch() == ["keep me"]
-    assert memory.archive.blocks()[0].content == "d" * 40
+    assert memory.archive.blocks()[0].content[0]["text"] == "d" * 40
     assert memory.touch("keep me") == 1
     assert memory.items[0].last_accessed == NOW
 
@@ -357,7 +362,14 @@ def test_freed_tokens_equal_what_was_archived_and_nothing_is_lost(
     assert result.tokens_freed == sum(a.tokens_freed for a in result.actions)
     assert all(a.tokens_freed >= 0 for a in result.actions)
     kept = {id(x) for x in left}
-    gone = [x for x in items if id(x) not in kept]
-    archived = {archive.get(i).content for i in result.archived}
-    assert {str(x) for x in gone} <= archived
-    assert sum(a.removed for a in result.actions) == len(result.archived)
+    gone = Counter(_key(x) for x in items if id(x) not in kept)
+    records = [r for i in result.archived for r in archive.get(i).content]
+    assert len(records) == sum(a.removed for a in result.actions)
+    assert not gone - Counter(_key(MemoryItem.from_record(r)) for r in records)
+    for action in result.actions:
+        if action.removed and not action.added:
+            assert archive.get(action.archived[0]).tokens == action.tokens_freed
+
+
+def _key(item: MemoryItem) -> tuple[str, tuple[tuple[str, object], ...]]:
+    return item.text, tuple(sorted(item.metadata().items()))

@@ -3,8 +3,9 @@ anything.
 
 A :class:`CleanupPipeline` runs its steps (:mod:`ctxbudget.agents._cleanup_steps`) in order over
 a component's items (oldest first, plain ``str`` or :class:`~ctxbudget.memory.MemoryItem`).
-Each step removes or replaces items; every item it removes or replaces goes to the
-:class:`~ctxbudget.memory.Archive` first, so ``archive.get(id).content`` gives its text back.
+Each step removes or replaces items; the items a step removes or replaces go to the
+:class:`~ctxbudget.memory.Archive` as one block, whose content is one record (text and metadata)
+per item, so ``MemoryItem.from_record`` gives every one of them back.
 The run returns the items left and a :class:`CleanupResult`: tokens freed, duration, and one
 :class:`CleanupAction` per step that ran.
 
@@ -26,6 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from .._errors import ConfigurationError
 from ..memory._archive import Archive
+from ..memory._item import MemoryItem
 from ..typing import Summarizer, Tokenizer
 
 __all__ = [
@@ -46,8 +48,9 @@ class CleanupAction:
         removed: how many items it removed or replaced.
         added: how many items it added (summaries that replace what they cover).
         tokens_freed: tokens of the removed items less those of the added ones (>= 0).
-        archived: archive ids of the removed or replaced items, one per item, in item order
-            (equal texts from one component share an id: the archive is content-addressed).
+        archived: the archive id of the block holding the removed or replaced items (one
+            block per action, its content one record per item:
+            :meth:`CleanupContext.archive_items`), or ``()`` when nothing was removed.
         note: why nothing happened, when nothing did (``"no capacity given"``), else ``""``.
     """
 
@@ -100,7 +103,8 @@ class CleanupContext:
         now: the time the run treats as now (timezone-aware).
         tokenizer: counts text that has no ``tokens`` of its own.
         archive: where removed and replaced items go.
-        summarizer: makes compressed texts and summaries.
+        summarizers: the summarizer for compressed texts and summaries, if given or made
+            (:meth:`summarize` makes the default one on first use).
         capacity: the component's capacity in tokens, or ``None`` (then steps that need it,
             ``evict_lru_files``, do nothing and say so).
         sizes: each item's size memo, by text (filled by :meth:`size`).
@@ -110,7 +114,7 @@ class CleanupContext:
     now: datetime
     tokenizer: Tokenizer
     archive: Archive
-    summarizer: Summarizer
+    summarizers: list[Summarizer]
     capacity: int | None = None
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -129,29 +133,44 @@ class CleanupContext:
         size = self.size
         return sum(size(item) for item in items)
 
-    def archive_items(self, step: str, items: Sequence[str]) -> tuple[str, ...]:
-        """Archive each of ``items`` (its text as content, its metadata marker and the step as
-        summary, its created and last-accessed times as start and end); their ids.
+    def summarize(self, items: Sequence[str], max_tokens: int) -> str:
+        """The summarizer's summary of ``items`` in at most ``max_tokens`` tokens (the default
+        extractive summarizer is made, and its module imported, on first use only)."""
+        if not self.summarizers:
+            from ..memory._summarize import ExtractiveSummarizer
+
+            self.summarizers.append(ExtractiveSummarizer(self.tokenizer))
+        return self.summarizers[0].summarize(items, max_tokens)
+
+    def archive_items(self, step: str, items: Sequence[str]) -> str:
+        """Archive ``items`` as one block; its id.
+
+        The block's content is one record per item, in order: ``{"text": ..., **metadata}``
+        (:meth:`~ctxbudget.memory.MemoryItem.record`; a plain ``str`` is ``{"text": ...}``),
+        so ``MemoryItem.from_record`` gives each item back with its metadata. Its tokens are
+        the items' summed sizes, its summary names the step and the count, its source is the
+        component, and its start and end span the items' known times.
 
         Raises:
             ArchiveError: the archive's store failed.
         """
-        ids: list[str] = []
-        put, source, size = self.archive.put, self.component, self.size
-        with self.archive._transaction():
-            for item in items:
-                marker = item.marker() if hasattr(item, "marker") else ""
-                ids.append(
-                    put(
-                        str(item),
-                        tokens=size(item),
-                        summary=f"{step} {marker}".rstrip(),
-                        source=source,
-                        start=getattr(item, "created_at", None),
-                        end=getattr(item, "last_accessed", None),
-                    )
-                )
-        return tuple(ids)
+        records = [
+            item.record() if isinstance(item, MemoryItem) else {"text": str(item)} for item in items
+        ]
+        times = [
+            t
+            for item in items
+            for t in (getattr(item, "created_at", None), getattr(item, "last_accessed", None))
+            if t is not None
+        ]
+        return self.archive.put(
+            records,
+            tokens=self.total(items),
+            summary=f"{step}: {len(items)} item{'s' if len(items) != 1 else ''}",
+            source=self.component,
+            start=min(times) if times else None,
+            end=max(times) if times else None,
+        )
 
     def replaced(
         self, step: str, removed: Sequence[str], added: Sequence[str], note: str = ""
@@ -160,8 +179,9 @@ class CleanupContext:
         if not removed:
             return CleanupAction(step, note=note)
         freed = self.total(removed) - self.total(added)
-        ids = self.archive_items(step, removed)
-        return CleanupAction(step, len(removed), len(added), freed, ids, note)
+        return CleanupAction(
+            step, len(removed), len(added), freed, (self.archive_items(step, removed),), note
+        )
 
 
 @runtime_checkable
@@ -183,12 +203,6 @@ class CleanupStep(Protocol):
     ) -> tuple[list[str], CleanupAction]:
         """The items left and what was done."""
         ...
-
-
-def _default_summarizer(tokenizer: Tokenizer) -> Summarizer:
-    from ..memory._summarize import ExtractiveSummarizer
-
-    return ExtractiveSummarizer(tokenizer)
 
 
 class CleanupPipeline:
@@ -266,7 +280,7 @@ class CleanupPipeline:
             when,
             tokenizer,
             archive,
-            summarizer or _default_summarizer(tokenizer),
+            [summarizer] if summarizer is not None else [],
             capacity,
             sizes if sizes is not None else {},
         )

@@ -157,7 +157,7 @@ class CompressStep(_Filter):
                 and (self.loaded is None or getattr(item, "loaded", None) == self.loaded)
                 and self.matches(item, now)
             ):
-                text = context.summarizer.summarize([item], int(tokens * self.ratio))
+                text = context.summarize([item], int(tokens * self.ratio))
                 meta = item.metadata() if isinstance(item, MemoryItem) else {}
                 short = MemoryItem(text, **{**meta, "tokens": None, "loaded": "summary"})
                 if text and size(short) < tokens:
@@ -241,15 +241,22 @@ class SummarizeStep(_Filter):
     """Replace the matching items except the newest ``keep_recent`` of them (kept verbatim)
     by one ``summary:`` item of at most ``max_tokens`` tokens, at the place of the first one.
     The summary has kind ``summary`` and the newest ``created_at`` of what it covers; give
-    ``summary`` in ``kinds`` and the next run folds the old summary into the new one."""
+    ``summary`` in ``kinds`` and the next run folds the old summary into the new one.
+
+    At most ``max_items`` items (the oldest) are summarized per run, so a run's work is
+    bounded however far behind the buffer is; the next run folds the next ones, with the
+    summary, into a new summary."""
 
     keep_recent: int = 10
     max_tokens: int = 500
+    max_items: int = 200
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _count("keep_recent", self.keep_recent)
         _count("max_tokens", self.max_tokens)
+        if _count("max_items", self.max_items) < 2:
+            raise ConfigurationError(f"max_items must be at least 2, got {self.max_items!r}")
 
     def __call__(
         self, items: list[str], context: CleanupContext
@@ -262,11 +269,11 @@ class SummarizeStep(_Filter):
             if kinds is None or getattr(item, "kind", None) in kinds
         ]
         old = scope[: max(0, len(scope) - self.keep_recent)]
-        chosen = [i for i in old if self.matches(items[i], now)]
+        chosen = [i for i in old if self.matches(items[i], now)][: self.max_items]
         if len(chosen) < 2:
             return items, CleanupAction(self.name, note="fewer than 2 old items")
         covered = [items[i] for i in chosen]
-        text = context.summarizer.summarize(covered, self.max_tokens)
+        text = context.summarize(covered, self.max_tokens)
         times = [t for t in map(_age_from, covered) if t is not None]
         summary = MemoryItem(
             f"summary: {text}", kind="summary", created_at=max(times) if times else None

@@ -173,6 +173,26 @@ class MemoryItem(str):
             )
         return MemoryItem(self.text if text is None else text, **{**self.metadata(), **changes})
 
+    def record(self) -> dict[str, Any]:
+        """``{"text": text, **metadata()}``: JSON data once datetimes are tagged, as the
+        archive stores them (:func:`~ctxbudget.memory.to_json_data`)."""
+        return {"text": self.text, **self.metadata()}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> MemoryItem:
+        """The item a :meth:`record` describes (as read back from an archive block).
+
+        Raises:
+            ConfigurationError: the record has no str ``text``, an unknown key or a bad value.
+        """
+        if not isinstance(record, Mapping) or not isinstance(record.get("text"), str):
+            raise ConfigurationError(f"an item record needs a str 'text', got {record!r}")
+        meta = {k: v for k, v in record.items() if k != "text"}
+        unknown = sorted(set(meta) - set(FIELDS.values()))
+        if unknown:
+            raise ConfigurationError(f"unknown MemoryItem attribute {unknown[0]!r} in a record")
+        return cls(record["text"], **meta)
+
     def marker(self) -> str:
         """The metadata as a marker (``<!-- ctx: kind=doc tokens=12 -->``), ``""`` if none."""
         short = {v: k for k, v in FIELDS.items()}
