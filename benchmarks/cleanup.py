@@ -102,7 +102,9 @@ def interaction_buffer(n: int, rng: random.Random) -> list[MemoryItem]:
     messages = [m for conv in corpus.conversations() for m in corpus.message_items(conv)]
     ages = sorted((rng.uniform(0, 30) for _ in range(n)), reverse=True)
     return [
-        MemoryItem(messages[i % len(messages)], kind="interaction", created_at=NOW - timedelta(hours=h))
+        MemoryItem(
+            messages[i % len(messages)], kind="interaction", created_at=NOW - timedelta(hours=h)
+        )
         for i, h in enumerate(ages)
     ]
 
@@ -163,7 +165,10 @@ def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
                     "removed": sum(a.removed for a in result.actions),
                     "ms": warm_ms,
                     "cold_ms": cold_ms,
-                    "steps": {a.step: a.removed for a in result.actions},
+                    "steps": {
+                        a.step: f"{a.removed} items, {a.duration_s * 1000:.0f} ms"
+                        for a in result.actions
+                    },
                 }
             )
     return rows

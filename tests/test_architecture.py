@@ -82,7 +82,7 @@ SURFACES = {
         "UsageTracker", "adjust_allocations", "adjusted_preset_yaml", "utilization_band",
         "utilization_report",
         "CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep", "ComponentMemory",
-        "cleanup_pipeline", "pipeline_from_spec", "preset_pipelines",
+        "archived_items", "cleanup_pipeline", "pipeline_from_spec", "preset_pipelines",
     },
 }  # fmt: skip
 

@@ -17,6 +17,7 @@ from ctxbudget.agents import (
     CleanupPipeline,
     CleanupResult,
     ComponentMemory,
+    archived_items,
     cleanup_pipeline,
     pipeline_from_spec,
 )
@@ -69,12 +70,16 @@ def test_remove_debug_removes_only_debug_items_older_than_two_hours() -> None:
         7,
     )
     block = archive.get(action.archived[0])
-    assert block.content == [{"text": "trace A", "kind": "debug", "created_at": ago(hours=3)}]
+    assert (
+        block.content
+        == '{"text": "trace A", "kind": "debug", "created_at": "2026-12-01T09:00:00+00:00"}'
+    )
+    assert archived_items(block) == ["trace A"]
+    assert archived_items(block)[0].metadata() == old.metadata()
     assert block.tokens == 7
     assert block.source == "custom"
     assert block.summary == "remove_debug: 1 item"
     assert (block.start, block.end) == (ago(hours=3), ago(hours=3))
-    assert MemoryItem.from_record(block.content[0]).metadata() == old.metadata()
 
 
 def test_remove_debug_at_exactly_two_hours_keeps_the_item() -> None:
@@ -106,9 +111,8 @@ def test_compress_inactive_compresses_large_idle_items_to_ratio() -> None:
     assert isinstance(short, MemoryItem)
     assert (short.kind, short.task_id, short.loaded) == ("file", "t1", "summary")
     assert result.tokens_freed == 12
-    assert archive.get(result.archived[0]).content == [
-        {"text": "a" * 20, "kind": "file", "last_accessed": ago(hours=2), "task_id": "t1"}
-    ]
+    (original,) = archived_items(archive.get(result.archived[0]))
+    assert (original.text, original.metadata()) == (big.text, big.metadata())
 
 
 def test_compress_inactive_default_threshold_is_ten_thousand_tokens() -> None:
@@ -313,7 +317,7 @@ def test_component_memory_feeds_a_budget_manager() -> None:
     decision = manager.allocate("working_memory", 80)
     assert (decision.outcome, decision.freed) == ("granted_after_cleanup", 40)
     assert memory.fetch() == ["keep me"]
-    assert memory.archive.blocks()[0].content[0]["text"] == "d" * 40
+    assert archived_items(memory.archive.blocks()[0]) == ["d" * 40]
     assert memory.touch("keep me") == 1
     assert memory.items[0].last_accessed == NOW
 
@@ -363,9 +367,9 @@ def test_freed_tokens_equal_what_was_archived_and_nothing_is_lost(
     assert all(a.tokens_freed >= 0 for a in result.actions)
     kept = {id(x) for x in left}
     gone = Counter(_key(x) for x in items if id(x) not in kept)
-    records = [r for i in result.archived for r in archive.get(i).content]
-    assert len(records) == sum(a.removed for a in result.actions)
-    assert not gone - Counter(_key(MemoryItem.from_record(r)) for r in records)
+    restored = [x for i in result.archived for x in archived_items(archive.get(i))]
+    assert len(restored) == sum(a.removed for a in result.actions)
+    assert not gone - Counter(_key(x) for x in restored)
     for action in result.actions:
         if action.removed and not action.added:
             assert archive.get(action.archived[0]).tokens == action.tokens_freed
@@ -373,3 +377,29 @@ def test_freed_tokens_equal_what_was_archived_and_nothing_is_lost(
 
 def _key(item: MemoryItem) -> tuple[str, tuple[tuple[str, object], ...]]:
     return item.text, tuple(sorted(item.metadata().items()))
+
+
+def test_summarize_old_interactions_folds_at_most_max_items_a_run() -> None:
+    items = [
+        MemoryItem(f"user: turn {i}", kind="interaction", created_at=ago(hours=9 - i))
+        for i in range(6)
+    ]
+    spec = [{"summarize_old_interactions": {"keep_recent": 1, "max_tokens": 8, "max_items": 3}}]
+    left, result, archive = run(spec, items)
+    # the 3 oldest (turns 0-2) are folded; turns 3 and 4 wait for the next run; 5 is recent
+    assert left == ["summary: user: tu", "user: turn 3", "user: turn 4", "user: turn 5"]
+    assert archived_items(archive.get(result.archived[0])) == [
+        "user: turn 0",
+        "user: turn 1",
+        "user: turn 2",
+    ]
+    left, result, _ = run(spec, left)  # the old summary is folded with turns 3 and 4
+    assert left == ["summary: summary:", "user: turn 5"]
+    assert result.actions[0].removed == 3
+
+
+def test_archived_items_refuses_other_blocks() -> None:
+    archive = MemoryArchive()
+    block = archive.get(archive.put(["a", "b"], tokens=2))
+    with pytest.raises(ConfigurationError, match="not a cleanup step's block"):
+        archived_items(block)

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
         utilization_band,
         utilization_report,
     )
-    from ._cleanup import CleanupAction, CleanupPipeline, CleanupResult, CleanupStep
+    from ._cleanup import (
+        CleanupAction,
+        CleanupPipeline,
+        CleanupResult,
+        CleanupStep,
+        archived_items,
+    )
     from ._cleanup_registry import cleanup_pipeline, pipeline_from_spec, preset_pipelines
     from ._compaction import Compactor
     from ._component import ComponentMemory
@@ -40,6 +46,7 @@ __all__ = [
     "UsageTracker",
     "adjust_allocations",
     "adjusted_preset_yaml",
+    "archived_items",
     "cleanup_pipeline",
     "pipeline_from_spec",
     "preset_pipelines",
@@ -57,7 +64,13 @@ _EXPORTS = {
         "utilization_band",
         "utilization_report",
     ),
-    "._cleanup": ("CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep"),
+    "._cleanup": (
+        "CleanupAction",
+        "CleanupPipeline",
+        "CleanupResult",
+        "CleanupStep",
+        "archived_items",
+    ),
     "._cleanup_registry": ("cleanup_pipeline", "pipeline_from_spec", "preset_pipelines"),
     "._compaction": ("Compactor",),
     "._component": ("ComponentMemory",),

@@ -4,8 +4,8 @@ anything.
 A :class:`CleanupPipeline` runs its steps (:mod:`ctxbudget.agents._cleanup_steps`) in order over
 a component's items (oldest first, plain ``str`` or :class:`~ctxbudget.memory.MemoryItem`).
 Each step removes or replaces items; the items a step removes or replaces go to the
-:class:`~ctxbudget.memory.Archive` as one block, whose content is one record (text and metadata)
-per item, so ``MemoryItem.from_record`` gives every one of them back.
+:class:`~ctxbudget.memory.Archive` as one block, one JSON line (text and metadata) per item, so
+:func:`archived_items` gives every one of them back.
 The run returns the items left and a :class:`CleanupResult`: tokens freed, duration, and one
 :class:`CleanupAction` per step that ran.
 
@@ -19,6 +19,8 @@ reference as quoted in issue 14; ``docs/cleanup.md`` lists every step and defaul
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
 from .._errors import ConfigurationError
-from ..memory._archive import Archive
+from ..memory._archive import Archive, ArchivedBlock
 from ..memory._item import MemoryItem
 from ..typing import Summarizer, Tokenizer
 
@@ -36,6 +38,7 @@ __all__ = [
     "CleanupPipeline",
     "CleanupResult",
     "CleanupStep",
+    "archived_items",
 ]
 
 
@@ -50,8 +53,10 @@ class CleanupAction:
         tokens_freed: tokens of the removed items less those of the added ones (>= 0).
         archived: the archive id of the block holding the removed or replaced items (one
             block per action, its content one record per item:
-            :meth:`CleanupContext.archive_items`), or ``()`` when nothing was removed.
+            :meth:`CleanupContext.archive_items`, read back by :func:`archived_items`), or
+            ``()`` when nothing was removed.
         note: why nothing happened, when nothing did (``"no capacity given"``), else ``""``.
+        duration_s: the step's wall time, in seconds (set by the pipeline).
     """
 
     step: str
@@ -60,6 +65,7 @@ class CleanupAction:
     tokens_freed: int = 0
     archived: tuple[str, ...] = ()
     note: str = ""
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,26 +151,32 @@ class CleanupContext:
     def archive_items(self, step: str, items: Sequence[str]) -> str:
         """Archive ``items`` as one block; its id.
 
-        The block's content is one record per item, in order: ``{"text": ..., **metadata}``
-        (:meth:`~ctxbudget.memory.MemoryItem.record`; a plain ``str`` is ``{"text": ...}``),
-        so ``MemoryItem.from_record`` gives each item back with its metadata. Its tokens are
-        the items' summed sizes, its summary names the step and the count, its source is the
-        component, and its start and end span the items' known times.
+        The block's content is JSON Lines text, one line per item in order: its
+        :meth:`~ctxbudget.memory.MemoryItem.record` with times in ISO 8601 (a plain ``str`` is
+        ``{"text": ...}``); :func:`archived_items` reads it back. One text, not a list, so the
+        archive serializes it in one pass. Its tokens are the items' summed sizes, its summary
+        names the step and the count, its source is the component, and its start and end span
+        the items' known times.
 
         Raises:
             ArchiveError: the archive's store failed.
         """
-        records = [
-            item.record() if isinstance(item, MemoryItem) else {"text": str(item)} for item in items
-        ]
-        times = [
-            t
-            for item in items
-            for t in (getattr(item, "created_at", None), getattr(item, "last_accessed", None))
-            if t is not None
-        ]
+        dumps = json.dumps
+        lines: list[str] = []
+        times: list[datetime] = []
+        for item in items:
+            if isinstance(item, MemoryItem):
+                record = item.record()
+                for key in ("created_at", "last_accessed"):
+                    when = record.get(key)
+                    if when is not None:
+                        times.append(when)
+                        record[key] = when.isoformat()
+            else:
+                record = {"text": str(item)}
+            lines.append(dumps(record, ensure_ascii=False))
         return self.archive.put(
-            records,
+            "\n".join(lines),
             tokens=self.total(items),
             summary=f"{step}: {len(items)} item{'s' if len(items) != 1 else ''}",
             source=self.component,
@@ -291,7 +303,9 @@ class CleanupPipeline:
         for step in self.steps:
             if tokens_needed is not None and freed >= tokens_needed:
                 break
+            begin = time.perf_counter()
             current, action = step(current, context)
+            action = dataclasses.replace(action, duration_s=time.perf_counter() - begin)
             actions.append(action)
             freed += action.tokens_freed
         after = context.total(current)
@@ -311,3 +325,21 @@ class CleanupPipeline:
 
 #: A factory of cleanup steps from keyword options.
 StepFactory = Callable[..., CleanupStep]
+
+
+def archived_items(block: ArchivedBlock) -> list[MemoryItem]:
+    """The items a cleanup step archived in ``block``, in order, with their metadata.
+
+    Raises:
+        ConfigurationError: the block was not written by a cleanup step (its content is not
+            JSON Lines of item records); the message names the block.
+    """
+    content = block.content
+    if not isinstance(content, str):
+        raise ConfigurationError(f"archived block {block.id} is not a cleanup step's block")
+    try:
+        return [MemoryItem.from_record(json.loads(line)) for line in content.split("\n")]
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"archived block {block.id} is not a cleanup step's block: {exc}"
+        ) from None

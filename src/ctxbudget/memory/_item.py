@@ -180,7 +180,8 @@ class MemoryItem(str):
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> MemoryItem:
-        """The item a :meth:`record` describes (as read back from an archive block).
+        """The item a :meth:`record` describes, times as datetimes or ISO 8601 text (as read
+        back from JSON).
 
         Raises:
             ConfigurationError: the record has no str ``text``, an unknown key or a bad value.
@@ -191,7 +192,7 @@ class MemoryItem(str):
         unknown = sorted(set(meta) - set(FIELDS.values()))
         if unknown:
             raise ConfigurationError(f"unknown MemoryItem attribute {unknown[0]!r} in a record")
-        return cls(record["text"], **meta)
+        return cls(record["text"], **_fields(meta, "item record"))
 
     def marker(self) -> str:
         """The metadata as a marker (``<!-- ctx: kind=doc tokens=12 -->``), ``""`` if none."""
