@@ -403,3 +403,18 @@ def test_archived_items_refuses_other_blocks() -> None:
     block = archive.get(archive.put(["a", "b"], tokens=2))
     with pytest.raises(ConfigurationError, match="not a cleanup step's block"):
         archived_items(block)
+
+
+def test_compression_goes_largest_first_and_stops_when_the_need_is_met() -> None:
+    small = MemoryItem("s" * 30, last_accessed=ago(hours=2))
+    large = MemoryItem("l" * 50, last_accessed=ago(hours=2))
+    spec = [{"compress_inactive": {"min_tokens": 10}}]
+    left, result, _ = run(spec, [small, large], tokens_needed=25)
+    assert left == ["s" * 30, "l" * 20]  # 50 -> 20 frees 30 >= 25: the smaller one stays
+    assert result.tokens_freed == 30
+    left, result, _ = run(
+        [{"compress_inactive": {"min_tokens": 10, "max_items": 1}}], [small, large]
+    )
+    assert left == ["s" * 30, "l" * 20]
+    left, result, _ = run(spec, [small, large])
+    assert left == ["s" * 12, "l" * 20] and result.tokens_freed == 48

@@ -114,6 +114,9 @@ class CleanupContext:
         capacity: the component's capacity in tokens, or ``None`` (then steps that need it,
             ``evict_lru_files``, do nothing and say so).
         sizes: each item's size memo, by text (filled by :meth:`size`).
+        still_needed: tokens the run still has to free, or ``None`` (free all it can); the
+            pipeline updates it before each step, and a costly step (compression) may stop
+            once its own freed tokens reach it.
     """
 
     component: str
@@ -123,6 +126,7 @@ class CleanupContext:
     summarizers: list[Summarizer]
     capacity: int | None = None
     sizes: dict[str, int] = field(default_factory=dict)
+    still_needed: list[int | None] = field(default_factory=lambda: [None])
 
     def size(self, item: str) -> int:
         """``item.tokens`` if it has one, else its text's count (memoized), in tokens."""
@@ -303,6 +307,7 @@ class CleanupPipeline:
         for step in self.steps:
             if tokens_needed is not None and freed >= tokens_needed:
                 break
+            context.still_needed[0] = None if tokens_needed is None else tokens_needed - freed
             begin = time.perf_counter()
             current, action = step(current, context)
             action = dataclasses.replace(action, duration_s=time.perf_counter() - begin)

@@ -130,15 +130,19 @@ class CompressStep(_Filter):
     """Replace each matching item larger than ``min_tokens`` tokens (and, with ``loaded``, whose
     ``loaded`` is that) by a summary of at most ``ratio`` of its tokens; the summary keeps the
     item's metadata with ``loaded="summary"``. An item whose summary would not be smaller is
-    left as it is."""
+    left as it is. Items are summarized largest first, at most ``max_items`` a run (``None``:
+    no limit), and the step stops once it has freed what the run still needs."""
 
     min_tokens: int = 0
     ratio: float = 0.4
     loaded: str | None = None
+    max_items: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _count("min_tokens", self.min_tokens)
+        if self.max_items is not None:
+            _count("max_items", self.max_items)
         object.__setattr__(self, "ratio", _fraction("ratio", self.ratio))
         if self.loaded not in (None, "full", "summary"):
             raise ConfigurationError(f"loaded must be 'full' or 'summary', got {self.loaded!r}")
@@ -146,27 +150,37 @@ class CompressStep(_Filter):
     def __call__(
         self, items: list[str], context: CleanupContext
     ) -> tuple[list[str], CleanupAction]:
-        out: list[str] = []
-        removed: list[str] = []
-        added: list[str] = []
         now, size = context.now, context.size
-        for item in items:
+        candidates = [
+            i
+            for i, item in enumerate(items)
+            if size(item) > self.min_tokens
+            and (self.loaded is None or getattr(item, "loaded", None) == self.loaded)
+            and self.matches(item, now)
+        ]
+        # Largest first, so a run that needs only some tokens makes the fewest summaries.
+        candidates.sort(key=lambda i: -size(items[i]))
+        if self.max_items is not None:
+            candidates = candidates[: self.max_items]
+        needed = context.still_needed[0]
+        out = list(items)
+        replaced: dict[int, str] = {}
+        freed = 0
+        for i in candidates:
+            if needed is not None and freed >= needed:
+                break
+            item = items[i]
             tokens = size(item)
-            if (
-                tokens > self.min_tokens
-                and (self.loaded is None or getattr(item, "loaded", None) == self.loaded)
-                and self.matches(item, now)
-            ):
-                text = context.summarize([item], int(tokens * self.ratio))
-                meta = item.metadata() if isinstance(item, MemoryItem) else {}
-                short = MemoryItem(text, **{**meta, "tokens": None, "loaded": "summary"})
-                if text and size(short) < tokens:
-                    removed.append(item)
-                    added.append(short)
-                    out.append(short)
-                    continue
-            out.append(item)
-        return out, context.replaced(self.name, removed, added)
+            text = context.summarize([item], int(tokens * self.ratio))
+            meta = item.metadata() if isinstance(item, MemoryItem) else {}
+            short = MemoryItem(text, **{**meta, "tokens": None, "loaded": "summary"})
+            if text and size(short) < tokens:
+                out[i] = replaced[i] = short
+                freed += tokens - size(short)
+        order = sorted(replaced)
+        return out, context.replaced(
+            self.name, [items[i] for i in order], [replaced[i] for i in order]
+        )
 
 
 @dataclass(frozen=True)
