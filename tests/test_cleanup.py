@@ -225,7 +225,7 @@ def test_pipeline_stops_once_tokens_needed_are_freed() -> None:
     ]
     pipeline = cleanup_pipeline("working_memory")
     left, result, _ = run(pipeline, items, tokens_needed=5)
-    assert [a.step for a in result.actions] == ["compress_inactive", "remove_debug"]
+    assert [a.step for a in result.actions] == ["remove_debug"]
     assert left == ["t" * 10]
     assert result.tokens_freed == 10
     left, result, _ = run(pipeline, items)
@@ -240,7 +240,7 @@ def test_reference_pipelines_have_the_reference_steps() -> None:
     }
     assert names == {
         "working_memory": [
-            "compress_inactive", "remove_debug", "archive_completed_tasks", "evict_lru_files",
+            "remove_debug", "archive_completed_tasks", "compress_inactive", "evict_lru_files",
         ],
         "knowledge_base": [
             "unload_skills", "unload_docs", "summary_only_docs", "remove_duplicates",
@@ -258,9 +258,9 @@ def test_cleanup_pipeline_overrides_change_or_drop_steps() -> None:
         "working_memory", remove_debug={"older_than_s": 60}, evict_lru_files=None
     )
     assert [s.name for s in pipeline.steps] == [
-        "compress_inactive",
         "remove_debug",
         "archive_completed_tasks",
+        "compress_inactive",
     ]
     left, _, _ = run(pipeline, [MemoryItem("x", kind="debug", created_at=ago(minutes=2))])
     assert left == []
@@ -417,4 +417,5 @@ def test_compression_goes_largest_first_and_stops_when_the_need_is_met() -> None
     )
     assert left == ["s" * 30, "l" * 20]
     left, result, _ = run(spec, [small, large])
-    assert left == ["s" * 12, "l" * 20] and result.tokens_freed == 48
+    assert left == ["s" * 12, "l" * 20]
+    assert result.tokens_freed == 48

@@ -4,9 +4,9 @@ Defaults are the Token Budget Management reference's, as quoted in issue 14, unl
 "project default" (where the reference gives no figure):
 
 ================================  =====================================================
-working_memory                    compress_inactive (> 10,000 tokens, idle 1 h, ratio 0.4),
-                                  remove_debug (older than 2 h), archive_completed_tasks
-                                  (idle 3 h), evict_lru_files (while utilization > 80 %,
+working_memory                    remove_debug (older than 2 h), archive_completed_tasks
+                                  (idle 3 h), compress_inactive (> 10,000 tokens, idle 1 h,
+                                  ratio 0.4), evict_lru_files (while utilization > 80 %,
                                   i.e. until 20 % headroom)
 knowledge_base                    unload_skills (idle 30 min), unload_docs (idle 4 h),
                                   summary_only_docs (fully loaded docs, ratio 0.3),
@@ -20,10 +20,13 @@ interaction_buffer                archive_old_interactions (older than 24 h, pro
 agent_context                     archive_completed_agents (status completed)
 ================================  =====================================================
 
-The interaction buffer runs its steps in another order than the reference lists them: the
-oldest are archived whole first (cheap, and no summary is spent on them), then the summary
-covers what lies between them and the recent ones, then redundant exchanges go from what is
-left (deduplication is the costly step: it reads every word, so it runs on the fewest items).
+Working memory and the interaction buffer run their steps in another order than the
+reference lists them. Working memory drops old debug output and completed tasks before it
+compresses anything: they are the least useful tokens and the cheapest to free, so a run that
+needs only some tokens (``tokens_needed``) stops before it summarizes live contexts. The
+interaction buffer archives the oldest whole first (cheap, and no summary is spent on them),
+then the summary covers what lies between them and the recent ones, then redundant exchanges
+go from what is left (deduplication reads every word, so it runs on the fewest items).
 """
 
 from __future__ import annotations
@@ -79,9 +82,9 @@ STEPS: Mapping[str, StepFactory] = {
 #: The reference pipelines: component -> (step name, options) in order.
 PIPELINES: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
     "working_memory": (
-        ("compress_inactive", {}),
         ("remove_debug", {}),
         ("archive_completed_tasks", {}),
+        ("compress_inactive", {}),
         ("evict_lru_files", {}),
     ),
     "knowledge_base": (
@@ -155,7 +158,7 @@ def cleanup_pipeline(component: str, **overrides: Mapping[str, Any] | None) -> C
             step the pipeline does not have, or a bad option.
 
     >>> cleanup_pipeline("working_memory", evict_lru_files=None)
-    CleanupPipeline('working_memory', [compress_inactive, remove_debug, archive_completed_tasks])
+    CleanupPipeline('working_memory', [remove_debug, archive_completed_tasks, compress_inactive])
     """
     plan = PIPELINES.get(component)
     if plan is None:

@@ -46,11 +46,9 @@ def _seconds(name: str, value: object) -> float:
     return float(value)
 
 
-def _fraction(name: str, value: object, *, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= 1:
-        raise ConfigurationError(
-            f"{name} must be a number above {low:g} and at most 1, got {value!r}"
-        )
+def _fraction(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigurationError(f"{name} must be a number above 0 and at most 1, got {value!r}")
     return float(value)
 
 
@@ -223,7 +221,10 @@ class EvictStep(_Filter):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "high_water", _fraction("high_water", self.high_water, low=-1))
+        value = self.high_water
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigurationError(f"high_water must be a number from 0 to 1, got {value!r}")
+        object.__setattr__(self, "high_water", float(value))
 
     def __call__(
         self, items: list[str], context: CleanupContext

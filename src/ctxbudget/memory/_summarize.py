@@ -134,27 +134,19 @@ class ExtractiveSummarizer:
         """
         limit = _check_limit(max_tokens)
         sentences: list[tuple[int, str]] = []  # (position, "speaker: sentence")
-        content: list[list[str]] = []  # each line's content words, read once (Luhn's score)
         for item in items:
             speaker = ""
             match = _SPEAKER.match(item)
             body = item
             if match:
                 speaker, body = match.group(1), item[match.end() :]
-            # The words of "speaker: sentence" are the speaker's, then the sentence's.
-            lead = [w for w in _WORD.findall(speaker.lower()) if w not in _STOPWORDS]
             for raw in _SENTENCE.split(body):
                 sentence = " ".join(raw.split())
-                words = [w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS]
-                if words:
+                if any(w not in _STOPWORDS for w in _WORD.findall(sentence.lower())):
                     line = f"{speaker}: {sentence}" if speaker else sentence
                     sentences.append((len(sentences), line))
-                    content.append(lead + words)
-        frequency = Counter(w for words in content for w in words)
-        scores = [
-            sum(frequency[w] for w in words) / (len(words) ** 0.5 or 1.0) for words in content
-        ]
-        ranked = sorted(sentences, key=lambda p: (-scores[p[0]], p[0]))
+        score = _luhn([line for _, line in sentences])
+        ranked = sorted(sentences, key=lambda p: (-score(p[1]), p[0]))
         count = self.tokenizer.count
         chosen: list[tuple[int, str]] = []
         used = 0
@@ -168,7 +160,7 @@ class ExtractiveSummarizer:
         chosen.sort()
         text = "\n".join(line for _, line in chosen)
         while chosen and count(text) > limit:  # joins are not additive: drop the weakest
-            weakest = min(chosen, key=lambda p: (scores[p[0]], -p[0]))
+            weakest = min(chosen, key=lambda p: (score(p[1]), -p[0]))
             chosen.remove(weakest)
             text = "\n".join(line for _, line in chosen)
         return text
