@@ -81,7 +81,8 @@ SURFACES = {
         "Allocation", "BudgetManager", "Compaction", "CompactionStep", "Compactor", "SectionUsage",
         "UsageTracker", "adjust_allocations", "adjusted_preset_yaml", "utilization_band",
         "utilization_report",
-        "CleanupAction", "CleanupPipeline", "CleanupResult", "CleanupStep", "ComponentMemory",
+        "CleanupAction", "CleanupContext", "CleanupPipeline", "CleanupResult", "CleanupStep",
+        "ComponentMemory",
         "archived_items", "cleanup_pipeline", "pipeline_from_spec", "preset_pipelines",
     },
 }  # fmt: skip

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from ctxbudget import ConfigurationError
 from ctxbudget.agents import (
     BudgetManager,
+    CleanupAction,
+    CleanupContext,
     CleanupPipeline,
     CleanupResult,
     ComponentMemory,
@@ -419,3 +421,25 @@ def test_compression_goes_largest_first_and_stops_when_the_need_is_met() -> None
     left, result, _ = run(spec, [small, large])
     assert left == ["s" * 12, "l" * 20]
     assert result.tokens_freed == 48
+
+
+class DropShort:
+    """A user-written step: removes items under 3 characters."""
+
+    name = "drop_short"
+
+    def __call__(
+        self, items: list[str], context: CleanupContext
+    ) -> tuple[list[str], CleanupAction]:
+        gone = [x for x in items if len(x) < 3]
+        return [x for x in items if len(x) >= 3], context.replaced(self.name, gone, ())
+
+
+def test_a_user_written_step_runs_in_a_pipeline() -> None:
+    pipeline = CleanupPipeline("mine", [DropShort()])
+    left, result, archive = run(pipeline, ["ok", "fine", "no"])
+    assert left == ["fine"]
+    assert (result.tokens_freed, result.component, result.items_after) == (4, "mine", 1)
+    assert archived_items(archive.get(result.archived[0])) == ["ok", "no"]
+    with pytest.raises(ConfigurationError, match="is not a cleanup step"):
+        CleanupPipeline("mine", [42])  # type: ignore[list-item]

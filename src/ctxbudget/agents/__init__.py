@@ -1,6 +1,6 @@
 """Agent-loop tools: compaction of a growing conversation (running summary, archive of the
-originals, budget indicator), the component budget manager, and adaptive allocation learned
-from builds.
+originals, budget indicator), the component budget manager, per-component cleanup pipelines
+(``docs/cleanup.md``), and adaptive allocation learned from builds.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from ._cleanup import (
         CleanupAction,
+        CleanupContext,
         CleanupPipeline,
         CleanupResult,
         CleanupStep,
@@ -35,6 +36,7 @@ __all__ = [
     "Allocation",
     "BudgetManager",
     "CleanupAction",
+    "CleanupContext",
     "CleanupPipeline",
     "CleanupResult",
     "CleanupStep",
@@ -66,6 +68,7 @@ _EXPORTS = {
     ),
     "._cleanup": (
         "CleanupAction",
+        "CleanupContext",
         "CleanupPipeline",
         "CleanupResult",
         "CleanupStep",
