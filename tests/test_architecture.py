@@ -72,6 +72,7 @@ SURFACES = {
     "ctxbudget.memory": {
         "REDUCERS", "TRUNCATED_MARKER", "Archive", "ArchivedBlock", "ExtractiveSummarizer",
         "LLMSummarizer", "MemoryArchive", "Reducer", "Reduction", "SQLiteArchive",
+        "MemoryItem", "parse_items",
         "SummaryState", "archive_from_url", "check_reducer_spec", "dedupe", "evict_older_than",
         "from_json_data", "keep_summary_only", "merge_summary", "reducer_from_spec",
         "summarize_oldest", "to_json_data",
@@ -85,6 +86,9 @@ SURFACES = {
         "ComplexityWeights", "ComponentError", "ComponentUtilization", "FreesTokens",
         "PredictionErrorReport", "PredictiveManager", "Preparation", "TargetBand", "Task",
         "UtilizationReport", "complexity", "complexity_score", "fair_shares",
+        "CleanupAction", "CleanupContext", "CleanupPipeline", "CleanupResult", "CleanupStep",
+        "ComponentMemory",
+        "archived_items", "cleanup_pipeline", "pipeline_from_spec", "preset_pipelines",
     },
 }  # fmt: skip
 

@@ -35,6 +35,8 @@ PUBLIC = {
     "archive_from_url",
     "SQLiteArchive",
     "MemoryArchive",
+    "MemoryItem",
+    "ComponentMemory",
     "ArchivedBlock",
     "Archive",
     "ApproxTokenizer",

@@ -1,6 +1,7 @@
 """Agent-loop tools: compaction of a growing conversation (running summary, archive of the
 originals, budget indicator), the component budget manager with its utilization report and
-target bands, adaptive allocation learned from builds, and the predictive manager.
+target bands, per-component cleanup pipelines (``docs/cleanup.md``), adaptive allocation learned
+from builds, and the predictive manager (``docs/component-budgets.md``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ if TYPE_CHECKING:
         utilization_band,
         utilization_report,
     )
+    from ._cleanup import (
+        CleanupAction,
+        CleanupContext,
+        CleanupPipeline,
+        CleanupResult,
+        CleanupStep,
+        archived_items,
+    )
+    from ._cleanup_registry import cleanup_pipeline, pipeline_from_spec, preset_pipelines
     from ._compaction import Compactor
+    from ._component import ComponentMemory
     from ._manager import Allocation, BudgetManager, FreesTokens
     from ._predict import (
         DEFAULT_NEEDS,
@@ -49,11 +60,17 @@ __all__ = [
     "AdaptiveBuilder",
     "Allocation",
     "BudgetManager",
+    "CleanupAction",
+    "CleanupContext",
+    "CleanupPipeline",
+    "CleanupResult",
+    "CleanupStep",
     "Compaction",
     "CompactionStep",
     "Compactor",
     "ComplexityWeights",
     "ComponentError",
+    "ComponentMemory",
     "ComponentUtilization",
     "FreesTokens",
     "PredictionErrorReport",
@@ -66,9 +83,13 @@ __all__ = [
     "UtilizationReport",
     "adjust_allocations",
     "adjusted_preset_yaml",
+    "archived_items",
+    "cleanup_pipeline",
     "complexity",
     "complexity_score",
     "fair_shares",
+    "pipeline_from_spec",
+    "preset_pipelines",
     "utilization_band",
     "utilization_report",
 ]
@@ -84,7 +105,17 @@ _EXPORTS = {
         "utilization_band",
         "utilization_report",
     ),
+    "._cleanup": (
+        "CleanupAction",
+        "CleanupContext",
+        "CleanupPipeline",
+        "CleanupResult",
+        "CleanupStep",
+        "archived_items",
+    ),
+    "._cleanup_registry": ("cleanup_pipeline", "pipeline_from_spec", "preset_pipelines"),
     "._compaction": ("Compactor",),
+    "._component": ("ComponentMemory",),
     "._receipts": ("Compaction", "CompactionStep"),
     "._manager": ("Allocation", "BudgetManager", "FreesTokens"),
     "._adapt": ("AdaptiveBuilder",),

@@ -8,14 +8,17 @@ from typing import Any
 
 import yaml
 
-from .._errors import SectionError
+from .._errors import ConfigurationError, SectionError
+from ..memory._item import parse_items
 from ._options import OPTION_NAMES
 from ._sections import Section
 from ._yaml import YamlTooLarge, load_yaml
 
 __all__ = ["load_sections"]
 
-_FRONT_MATTER_KEYS = ("name", *OPTION_NAMES)
+_FRONT_MATTER_KEYS = ("name", "item_defaults", *OPTION_NAMES)
+#: The start of a per-line metadata marker (:mod:`ctxbudget.memory._item`).
+_MARKER = "<!-- ctx:"
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -73,6 +76,12 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
     ``required``, ``min_tokens``, ``max_tokens``, ``keep``, ``split``, ``reducers``). Files in
     a directory are taken in name order, hidden files skipped.
 
+    A file whose lines carry metadata markers (``... <!-- ctx: kind=doc -->``) or whose front
+    matter sets ``item_defaults:`` (a mapping of the same keys) becomes a section of
+    :class:`~ctxbudget.memory.MemoryItem` s, one per non-blank line, markers stripped
+    (:func:`~ctxbudget.memory.parse_items`; format in ``docs/cleanup.md``). Any other file's
+    content is its text, as before.
+
     Args:
         paths: files and directories.
 
@@ -81,7 +90,9 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
 
     Raises:
         SectionError: a path does not exist, a file is not UTF-8 text, its front matter is
-            invalid (the message names the file and key), or two files give the same name.
+            invalid (the message names the file and key), a metadata marker or
+            ``item_defaults`` value is malformed (file, line and value named), a file with
+            item metadata sets ``split`` other than ``lines``, or two files give the same name.
     """
     sections: list[Section] = []
     seen: dict[str, Path] = {}
@@ -103,8 +114,27 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
                 f"{path} and {seen[name]} both give the section name {name!r}", section=name
             )
         seen[name] = path
+        content: str | list[str] = body
+        defaults = meta.pop("item_defaults", None)
+        if defaults is not None or _MARKER in body:
+            first = text.count("\n", 0, len(text) - len(body)) + 1
+            content = _items(path, body, defaults, meta.get("split"), name=name, first=first)
         try:
-            sections.append(Section(name=name, content=body, **meta))
+            sections.append(Section(name=name, content=content, **meta))
         except SectionError as exc:
             raise SectionError(f"{path}: {exc.reason}", section=name) from exc
     return sections
+
+
+def _items(path: Path, body: str, defaults: Any, split: Any, *, name: str, first: int) -> list[str]:
+    """The body as items with metadata, one per non-blank line."""
+    if defaults is not None and not isinstance(defaults, dict):
+        raise SectionError(f"{path}: front matter 'item_defaults' must be a mapping", section=name)
+    if split not in (None, "lines"):
+        raise SectionError(
+            f"{path}: a file with item metadata is split into lines, not {split!r}", section=name
+        )
+    try:
+        return list(parse_items(body, source=str(path), defaults=defaults, first_line=first))
+    except ConfigurationError as exc:
+        raise SectionError(str(exc), section=name) from None

@@ -15,9 +15,17 @@ A preset file (YAML, read safely with YAML 1.2 floats and bounded aliases, see
         title: Conversation summaries
         keep: end                    # any section option: required, min_tokens, max_tokens,
                                      # split, reducers (see ctxbudget.context.SectionOptions)
+    cleanup:                         # optional: component -> its cleanup pipeline
+      working_memory: working_memory # a reference pipeline by name, or a list of steps
+      knowledge_base:
+        - unload_skills
+        - unload_docs: {idle_s: 7200}
 
 An ``extends`` chain merges from the base up: top-level values and each section's fields set in
-the extending file win. Bundled presets live in the package's ``presets`` folder.
+the extending file win (a component's ``cleanup`` entry replaces the base's whole). Bundled
+presets live in the package's ``presets`` folder. ``cleanup`` entries are checked for shape here
+and turned into pipelines (step names and options checked) by
+:func:`ctxbudget.agents.preset_pipelines`.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ DEFAULT_WEIGHT = 0.05
 #: A preset's options for one section: the same model as every other place options are given.
 SectionSpec = SectionOptions
 
+#: One component's cleanup in a preset: a reference pipeline's name, or steps, each a name or
+#: ``{name: {option: value}}`` (:func:`ctxbudget.agents.pipeline_from_spec`).
+CleanupSpec = str | list[str | dict[str, dict[str, Any] | None]]
+
 
 class Preset(BaseModel):
     """A resolved preset: weights and options per section, an optional cap.
@@ -54,6 +66,7 @@ class Preset(BaseModel):
         max_tokens: the cap in tokens, or ``None`` (give it at build time).
         default_weight: weight of sections not named in ``sections``.
         sections: options per section name, in file order.
+        cleanup: component -> its cleanup spec (:data:`CleanupSpec`), in file order.
         source: where it was loaded from (a file path), for messages.
     """
 
@@ -64,6 +77,7 @@ class Preset(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     default_weight: float = Field(default=DEFAULT_WEIGHT, ge=0, allow_inf_nan=False)
     sections: dict[str, SectionSpec] = Field(default_factory=dict)
+    cleanup: dict[str, CleanupSpec] = Field(default_factory=dict)
     source: str = ""
 
     def spec(self, section: str) -> SectionSpec:
@@ -89,6 +103,7 @@ class _PresetFile(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     default_weight: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     sections: dict[str, SectionSpec] = Field(default_factory=dict)
+    cleanup: dict[str, CleanupSpec] = Field(default_factory=dict)
 
     @field_validator("default_weight", mode="before")
     @classmethod
@@ -299,5 +314,6 @@ def _merge(base: Preset | None, raw: _PresetFile, *, name: str, source: str) -> 
         if raw.default_weight is not None
         else (base.default_weight if base else DEFAULT_WEIGHT),
         sections=sections,
+        cleanup={**(base.cleanup if base else {}), **raw.cleanup},
         source=source,
     )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         from_json_data,
         to_json_data,
     )
+    from ._item import MemoryItem, parse_items
     from ._reducers import (
         REDUCERS,
         Reducer,
@@ -43,6 +44,7 @@ __all__ = [
     "ExtractiveSummarizer",
     "LLMSummarizer",
     "MemoryArchive",
+    "MemoryItem",
     "Reducer",
     "Reduction",
     "SQLiteArchive",
@@ -54,6 +56,7 @@ __all__ = [
     "from_json_data",
     "keep_summary_only",
     "merge_summary",
+    "parse_items",
     "reducer_from_spec",
     "summarize_oldest",
     "to_json_data",
@@ -70,6 +73,7 @@ _EXPORTS = {
         "from_json_data",
         "to_json_data",
     ),
+    "._item": ("MemoryItem", "parse_items"),
     "._reducers": (
         "REDUCERS",
         "Reducer",

@@ -112,30 +112,36 @@ def dedupe(threshold: float = 0.9) -> Reducer:
         raise TypeError(f"threshold must be a number from 0 to 1, got {threshold!r}")
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
-        texts = list(dict.fromkeys(items))  # each distinct text once
-        unread = {text: i for i, text in enumerate(texts)}
-        words = [_words(text) for text in texts]
-        near = JaccardIndex([frozenset(w) for w in words], threshold)
-        kept_rev: list[str] = []
-        seen_exact: set[str] = set()
-        removed: list[str] = []
-        for item in reversed(items):  # newest first, so the newest copy survives
-            # An older copy of a text already read goes: the newer copy was kept (this one is
-            # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
-            i = unread.pop(item, -1)
-            if i >= 0:
-                key = " ".join(words[i])
-                if key not in seen_exact and near.add_unless_similar(i):
-                    seen_exact.add(key)
-                    kept_rev.append(item)
-                    continue
-            removed.append(item)
-        kept = kept_rev[::-1]
-        removed.reverse()
+        kept, removed = split_duplicates(items, threshold)
         freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
         return kept, Reduction("dedupe", removed, [], freed)
 
     return run
+
+
+def split_duplicates(items: Sequence[str], threshold: float) -> tuple[list[str], list[str]]:
+    """``dedupe``'s rule without the token count: ``(kept, removed)``, both oldest first, the
+    very objects of ``items`` (so a :class:`~ctxbudget.memory.MemoryItem` keeps its metadata)."""
+    texts = list(dict.fromkeys(items))  # each distinct text once
+    unread = {text: i for i, text in enumerate(texts)}
+    words = [_words(text) for text in texts]
+    near = JaccardIndex([frozenset(w) for w in words], threshold)
+    kept_rev: list[str] = []
+    seen_exact: set[str] = set()
+    removed: list[str] = []
+    for item in reversed(items):  # newest first, so the newest copy survives
+        # An older copy of a text already read goes: the newer copy was kept (this one is
+        # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
+        i = unread.pop(item, -1)
+        if i >= 0:
+            key = " ".join(words[i])
+            if key not in seen_exact and near.add_unless_similar(i):
+                seen_exact.add(key)
+                kept_rev.append(item)
+                continue
+        removed.append(item)
+    removed.reverse()
+    return kept_rev[::-1], removed
 
 
 def evict_older_than(days: float, now: datetime | None = None) -> Reducer:

@@ -151,6 +151,8 @@ class ExtractiveSummarizer:
         chosen: list[tuple[int, str]] = []
         used = 0
         for position, line in ranked:
+            if chosen and used >= limit:  # each further line costs its join, >= 1: none fits
+                break
             cost = count(line) + (1 if chosen else 0)
             if used + cost <= limit:
                 chosen.append((position, line))
