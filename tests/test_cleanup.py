@@ -213,6 +213,52 @@ def test_archive_old_interactions_and_completed_agents() -> None:
     assert [a.tokens_freed for a in result.actions] == [8, 7]
 
 
+def test_a_removal_that_needs_only_some_tokens_takes_the_least_recently_used() -> None:
+    """With tokens_needed, archive_completed_agents removes the completed states least
+    recently used first until the need is met (not every completed one); without it, all."""
+    states = [
+        MemoryItem(
+            "agent A done", kind="agent_state", status="completed", last_accessed=ago(hours=1)
+        ),
+        MemoryItem(
+            "agent B done", kind="agent_state", status="completed", last_accessed=ago(hours=3)
+        ),
+        MemoryItem("agent C live", kind="agent_state", status="active", last_accessed=ago(hours=4)),
+        MemoryItem(
+            "agent D done", kind="agent_state", status="completed", last_accessed=ago(hours=2)
+        ),
+    ]  # 12 tokens each
+    left, result, archive = run(["archive_completed_agents"], states, tokens_needed=20)
+    assert left == ["agent A done", "agent C live"]  # B (3 h idle), then D (2 h) freed 24
+    assert result.tokens_freed == 24
+    assert archived_items(archive.get(result.archived[0])) == ["agent B done", "agent D done"]
+    left, result, _ = run(["archive_completed_agents"], states)
+    assert left == ["agent C live"]
+    assert result.tokens_freed == 36
+
+
+def test_a_summary_that_needs_only_some_tokens_folds_only_the_oldest_it_needs() -> None:
+    """With tokens_needed, summarize_old_interactions folds the oldest old interactions whose
+    tokens less max_tokens cover the need (at least two), and leaves the later ones verbatim."""
+    items = [
+        MemoryItem(f"user: message {i}", kind="interaction", created_at=ago(hours=9 - i))
+        for i in range(6)
+    ]  # 15 tokens each; 0-3 are old and not among the 2 newest
+    spec = [{"summarize_old_interactions": {"keep_recent": 2, "max_tokens": 10}}]
+    left, result, _ = run(spec, items, tokens_needed=15)
+    # two items (30 tokens) less the 10-token budget free 20 >= 15: fold 0 and 1 only
+    assert left == [
+        "summary: user: mess",
+        "user: message 2",
+        "user: message 3",
+        "user: message 4",
+        "user: message 5",
+    ]
+    assert result.tokens_freed == 2 * 15 - 19
+    left, _, _ = run(spec, items)
+    assert len(left) == 3  # without a need, all four old ones fold
+
+
 def test_items_with_store_given_tokens_are_not_recounted() -> None:
     item = MemoryItem("trace", kind="debug", created_at=ago(hours=3), tokens=900)
     _, result, archive = run(["remove_debug"], [item])

@@ -110,17 +110,28 @@ class _Filter:
 class RemoveStep(_Filter):
     """Remove (archive) every item that matches: its kind is one of ``kinds``, its status is
     ``status``, its age is over ``older_than_s`` and its idle time over ``idle_s`` seconds
-    (each filter only when set)."""
+    (each filter only when set). When the run needs only some tokens, the matching items go
+    least recently used first (never-used, then oldest access) until the need is met; the
+    others stay."""
 
     def __call__(
         self, items: list[str], context: CleanupContext
     ) -> tuple[list[str], CleanupAction]:
-        keep: list[str] = []
-        gone: list[str] = []
         now = context.now
-        for item in items:
-            (gone if self.matches(item, now) else keep).append(item)
-        return keep, context.replaced(self.name, gone, ())
+        matching = [i for i, item in enumerate(items) if self.matches(item, now)]
+        needed = context.still_needed[0]
+        if needed is not None:
+            matching.sort(key=lambda i: _idle_from(items[i]) or _NEVER)
+            chosen, freed = [], 0
+            for i in matching:
+                if freed >= needed:
+                    break
+                chosen.append(i)
+                freed += context.size(items[i])
+            matching = sorted(chosen)
+        drop = set(matching)
+        keep = [item for i, item in enumerate(items) if i not in drop]
+        return keep, context.replaced(self.name, [items[i] for i in matching], ())
 
 
 @dataclass(frozen=True)
@@ -260,7 +271,8 @@ class SummarizeStep(_Filter):
 
     At most ``max_items`` items (the oldest) are summarized per run, so a run's work is
     bounded however far behind the buffer is; the next run folds the next ones, with the
-    summary, into a new summary."""
+    summary, into a new summary. When the run needs only some tokens, only as many of the
+    oldest as free them (their tokens less ``max_tokens``) are folded, at least two."""
 
     keep_recent: int = 10
     max_tokens: int = 500
@@ -285,6 +297,14 @@ class SummarizeStep(_Filter):
         ]
         old = scope[: max(0, len(scope) - self.keep_recent)]
         chosen = [i for i in old if self.matches(items[i], now)][: self.max_items]
+        needed = context.still_needed[0]
+        if needed is not None:
+            total = 0
+            for n, i in enumerate(chosen, 1):
+                total += context.size(items[i])
+                if n >= 2 and total - self.max_tokens >= needed:
+                    chosen = chosen[:n]
+                    break
         if len(chosen) < 2:
             return items, CleanupAction(self.name, note="fewer than 2 old items")
         covered = [items[i] for i in chosen]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from typing import Any
 
 from .._errors import ConfigurationError
 from ..memory._archive import Archive, MemoryArchive
@@ -110,6 +111,24 @@ class ComponentMemory:
             for i, item in enumerate(self._items):
                 if item == text:
                     self._items[i] = item.evolve(last_accessed=now)
+                    hits += 1
+        return hits
+
+    def update(self, text: str, **changes: Any) -> int:
+        """Change the metadata of every item whose text is ``text`` (``status="completed"``
+        when a task or a subagent finishes; ``last_accessed`` is set to now unless given);
+        how many there were (0 when a cleanup removed it meanwhile).
+
+        Raises:
+            ConfigurationError: a change is not valid metadata (see
+                :meth:`MemoryItem.evolve <ctxbudget.memory.MemoryItem.evolve>`).
+        """
+        changes.setdefault("last_accessed", self._clock())
+        with self._lock:
+            hits = 0
+            for i, item in enumerate(self._items):
+                if item == text:
+                    self._items[i] = item.evolve(**changes)
                     hits += 1
         return hits
 
