@@ -259,6 +259,25 @@ def test_a_summary_that_needs_only_some_tokens_folds_only_the_oldest_it_needs() 
     assert len(left) == 3  # without a need, all four old ones fold
 
 
+def test_completed_tasks_are_shed_only_to_meet_a_shortfall() -> None:
+    """Working memory full of recently completed tasks (under the reference's 3 idle hours)
+    and nothing else to free: a run with a need sheds completed tasks least recently used
+    first, only as many as it needs; a maintenance run (no need) keeps them."""
+    tasks = [
+        MemoryItem(f"task {c} done", kind="task", status="completed", last_accessed=ago(minutes=m))
+        for c, m in (("a", 10), ("b", 50), ("c", 30))
+    ]  # 11 tokens each
+    live = MemoryItem("task d open", kind="task", status="active", last_accessed=ago(hours=5))
+    pipeline = cleanup_pipeline("working_memory")
+    left, result, _ = run(pipeline, [*tasks, live], tokens_needed=15)
+    assert left == ["task a done", "task d open"]  # b (50 min), then c (30 min)
+    assert result.tokens_freed == 22
+    assert [a.step for a in result.actions][-1] == "shed_completed_tasks"
+    left, result, _ = run(pipeline, [*tasks, live])
+    assert left == [*tasks, live]
+    assert result.tokens_freed == 0
+
+
 def test_items_with_store_given_tokens_are_not_recounted() -> None:
     item = MemoryItem("trace", kind="debug", created_at=ago(hours=3), tokens=900)
     _, result, archive = run(["remove_debug"], [item])
@@ -278,7 +297,8 @@ def test_pipeline_stops_once_tokens_needed_are_freed() -> None:
     assert result.tokens_freed == 10
     left, result, _ = run(pipeline, items)
     assert left == []
-    assert len(result.actions) == 4
+    assert len(result.actions) == 5
+    assert result.actions[-1].note == "runs only to meet a shortfall"
 
 
 def test_reference_pipelines_have_the_reference_steps() -> None:
@@ -289,6 +309,7 @@ def test_reference_pipelines_have_the_reference_steps() -> None:
     assert names == {
         "working_memory": [
             "remove_debug", "archive_completed_tasks", "compress_inactive", "evict_lru_files",
+            "shed_completed_tasks",
         ],
         "knowledge_base": [
             "unload_skills", "unload_docs", "summary_only_docs", "remove_duplicates",
@@ -309,6 +330,7 @@ def test_cleanup_pipeline_overrides_change_or_drop_steps() -> None:
         "remove_debug",
         "archive_completed_tasks",
         "compress_inactive",
+        "shed_completed_tasks",
     ]
     left, _, _ = run(pipeline, [MemoryItem("x", kind="debug", created_at=ago(minutes=2))])
     assert left == []

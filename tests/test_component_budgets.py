@@ -368,3 +368,18 @@ def test_adaptive_builder_refuses_bad_settings() -> None:
         AdaptiveBuilder("agent-session", every=0)
     with pytest.raises(ConfigurationError, match="no source file"):
         AdaptiveBuilder(Preset(name="inline"))
+
+
+def test_set_shares_re_shares_the_total_and_keeps_what_each_holds() -> None:
+    """New shares (e.g. from adjust_allocations) change each component's allocation of the same
+    total; what a component holds stays (over its new share it is refused and called to clean
+    up); other components are refused."""
+    manager = BudgetManager(1_000, {"working_memory": 50.0, "knowledge_base": 50.0})
+    manager.allocate("working_memory", 400)
+    manager.set_shares({"working_memory": 25.0, "knowledge_base": 75.0})
+    assert manager.limits == {"working_memory": 250, "knowledge_base": 750}
+    assert manager.used["working_memory"] == 400
+    assert manager.allocate("working_memory", 1).outcome == "denied"
+    assert manager.report().component("working_memory").action == "cleanup"
+    with pytest.raises(ConfigurationError, match="same components"):
+        manager.set_shares({"working_memory": 1.0})

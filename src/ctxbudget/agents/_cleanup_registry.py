@@ -7,7 +7,9 @@ Defaults are the Token Budget Management reference's, as quoted in issue 14, unl
 working_memory                    remove_debug (older than 2 h), archive_completed_tasks
                                   (idle 3 h), compress_inactive (> 10,000 tokens, idle 1 h,
                                   ratio 0.4), evict_lru_files (while utilization > 80 %,
-                                  i.e. until 20 % headroom)
+                                  i.e. until 20 % headroom), then, only to meet a
+                                  shortfall, shed_completed_tasks (completed tasks least
+                                  recently used first, however recent: project addition)
 knowledge_base                    unload_skills (idle 30 min), unload_docs (idle 4 h),
                                   summary_only_docs (fully loaded docs, ratio 0.3),
                                   remove_duplicates (docs and skills, Jaccard 0.9),
@@ -58,6 +60,10 @@ STEPS: Mapping[str, StepFactory] = {
         idle_s=3 * _HOUR,
     ),
     "evict_lru_files": partial(EvictStep, "evict_lru_files", kinds=("file",), high_water=0.8),
+    "shed_completed_tasks": partial(
+        RemoveStep, "shed_completed_tasks", kinds=("task",), status="completed",
+        only_when_short=True,
+    ),
     "unload_skills": partial(RemoveStep, "unload_skills", kinds=("skill",), idle_s=0.5 * _HOUR),
     "unload_docs": partial(RemoveStep, "unload_docs", kinds=("doc",), idle_s=4 * _HOUR),
     "summary_only_docs": partial(
@@ -86,6 +92,7 @@ PIPELINES: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
         ("archive_completed_tasks", {}),
         ("compress_inactive", {}),
         ("evict_lru_files", {}),
+        ("shed_completed_tasks", {}),
     ),
     "knowledge_base": (
         ("unload_skills", {}),

@@ -112,14 +112,19 @@ class RemoveStep(_Filter):
     ``status``, its age is over ``older_than_s`` and its idle time over ``idle_s`` seconds
     (each filter only when set). When the run needs only some tokens, the matching items go
     least recently used first (never-used, then oldest access) until the need is met; the
-    others stay."""
+    others stay. With ``only_when_short``, the step runs only in a run that must free tokens
+    (``tokens_needed``: a shortfall), never in a maintenance run that frees all it can."""
+
+    only_when_short: bool = False
 
     def __call__(
         self, items: list[str], context: CleanupContext
     ) -> tuple[list[str], CleanupAction]:
+        needed = context.still_needed[0]
+        if self.only_when_short and needed is None:
+            return items, CleanupAction(self.name, note="runs only to meet a shortfall")
         now = context.now
         matching = [i for i, item in enumerate(items) if self.matches(item, now)]
-        needed = context.still_needed[0]
         if needed is not None:
             matching.sort(key=lambda i: _idle_from(items[i]) or _NEVER)
             chosen, freed = [], 0

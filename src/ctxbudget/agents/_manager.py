@@ -93,16 +93,37 @@ class BudgetManager:
         overall_target: TargetBand = OVERALL_TARGET,
     ) -> None:
         whole_number(total, "total", unit="tokens")
-        weight_sum = sum(shares.values())
-        if any(w < 0 for w in shares.values()) or weight_sum <= 0:
-            raise ConfigurationError("shares must be >= 0 and not all zero")
-        self.limits = {c: int(total * w / weight_sum) for c, w in shares.items()}
+        self.total = total
+        self.limits = self._limits_of(shares)
         self.used = dict.fromkeys(shares, 0)
         self.cleanup = dict(cleanup or {})
         self.targets = target_bands(DEFAULT_TARGETS if targets is None else targets)
         self.overall_target = overall_target
         self.log: list[Allocation] = []
         self._lock = threading.Lock()
+
+    def _limits_of(self, shares: Mapping[str, float]) -> dict[str, int]:
+        weight_sum = sum(shares.values())
+        if any(w < 0 for w in shares.values()) or weight_sum <= 0:
+            raise ConfigurationError("shares must be >= 0 and not all zero")
+        return {c: int(self.total * w / weight_sum) for c, w in shares.items()}
+
+    def set_shares(self, shares: Mapping[str, float]) -> None:
+        """Give the components new shares of the total (e.g. from
+        :func:`~ctxbudget.agents.adjust_allocations`); what each holds is kept, so a component
+        whose share shrank below what it holds is over its share until it cleans up.
+
+        Raises:
+            ConfigurationError: a weight is invalid, or the components are not the same.
+        """
+        if set(shares) != set(self.limits):
+            raise ConfigurationError(
+                f"set_shares needs the same components ({', '.join(self.limits)}), "
+                f"got {', '.join(shares) or 'none'}"
+            )
+        limits = self._limits_of(shares)
+        with self._lock:
+            self.limits = limits
 
     def _known(self, component: str) -> None:
         if component not in self.limits:
