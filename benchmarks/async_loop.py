@@ -127,7 +127,8 @@ def main() -> None:
     with _quiet():
         for name, case in (("sqlite", sqlite_case), ("redis", redis_case)):
             worst, waited = case()
-            print(f"{name}: aguard waited {waited:.2f} s; worst ticker lateness {worst * 1000:.1f} ms")
+            late = worst * 1000
+            print(f"{name}: aguard waited {waited:.2f} s; worst ticker lateness {late:.1f} ms")
 
 
 if __name__ == "__main__":
