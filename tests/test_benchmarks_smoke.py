@@ -23,11 +23,14 @@ def test_harness_smoke_run_builds_every_table(shared_data: Path, redis_url: str)
         "memory",
         "memory",
         "memory",
+        "memory",  # async
+        "sqlite",  # async
         "sqlite",
         "sqlite",
         "sqlite",
         "sqlite",
         "redis",
+        "redis",  # async
         "redis",
     ]
     assert all(r["one"] > 0 for r in report.ledgers)
