@@ -117,6 +117,8 @@ class ExtractiveSummarizer:
         lines, scores = scored_lines(items)
         ranked = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
         count = self.tokenizer.count
+        # a line's words bound its count from below (lines hold no whitespace but single spaces)
+        fewest = bool(getattr(self.tokenizer, "space_bounded", False))
         known: dict[str, int] = {}
         chosen: list[int] = []
         used = 0
@@ -126,6 +128,8 @@ class ExtractiveSummarizer:
             join = 1 if chosen else 0
             line = lines[i]
             room = limit - used - join
+            if fewest and len(line.split()) > room:
+                continue
             tokens = known.get(line)
             if tokens is None:
                 tokens = known[line] = count(line)
