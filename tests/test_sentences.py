@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctxbudget.memory._sentences import SENTENCE, luhn, scored_lines, split_body
+from ctxbudget.memory._sentences import (
+    SENTENCE,
+    STOPWORDS,
+    WORD,
+    _content,
+    luhn,
+    scored_lines,
+    split_body,
+)
 
 # Letters, digits, stops, quotes, brackets, spaces and newlines: every character the cut rule
 # looks at, in every order.
@@ -36,3 +44,9 @@ def test_scores_by_hand() -> None:
     lines, scores = scored_lines(["Alpha beta. The an", "user: alpha"])
     assert lines == ["Alpha beta.", "user: alpha"]
     assert scores == [3 / 2**0.5, 3 / 2**0.5]
+
+
+@given(st.text(max_size=40) | st.text(alphabet="aB_1 .é'Zz-", max_size=40))
+def test_content_words_are_the_regex_words(text: str) -> None:
+    expected = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+    assert _content(text) == expected

@@ -61,7 +61,16 @@ def split_body(text: str) -> list[str]:
     return out
 
 
+#: Each ASCII byte to its lowercase if a letter (``[^\W\d_]`` on ASCII is ``[A-Za-z]``), else
+#: to a space: splitting the translated text on spaces finds the letter runs WORD finds.
+_ASCII_LETTERS = bytes(b | 0x20 if chr(b).isalpha() else 0x20 for b in range(128)) + bytes(128)
+
+
 def _content(text: str) -> list[str]:
+    """The content words of ``text``: WORD's runs of ``text.lower()`` that are no stopword."""
+    if text.isascii():  # a byte table and a split: about twice as fast as the regex
+        runs = text.encode().translate(_ASCII_LETTERS).decode().split()
+        return [w for w in runs if len(w) > 2 and w not in STOPWORDS]
     return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
