@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctxbudget.memory._sentences import (
@@ -20,6 +20,7 @@ from ctxbudget.memory._sentences import (
 _TEXT = st.text(alphabet="aZé1.!? \n\t\"'([_Σ", max_size=60)
 
 
+@settings(max_examples=1000)
 @given(_TEXT)
 def test_split_body_is_the_regex_split(text: str) -> None:
     assert split_body(text) == SENTENCE.split(text)

@@ -23,9 +23,9 @@ __all__ = ["STOPWORDS", "WORD", "luhn", "scored_lines", "split_body"]
 _SPEAKER = re.compile(r"^(\w[\w .-]{0,30}):\s")
 #: The cut rule as one pattern: ``re.split`` with it gives what :func:`split_body` gives.
 SENTENCE = re.compile(r"(?<=[^\W\d_][.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
-# The same cuts found from the stop itself (a scan the regex engine runs fast: it starts at a
-# literal character), the letter before it checked by hand.
-_CUT = re.compile(r"[.!?]\s+(?=[A-Z0-9\"'(\[])|\n+")
+# The same cuts found from the stop itself, the letter before it checked by hand: a pattern
+# that starts with one character set is scanned for fast (a branch at the start is not).
+_CUT = re.compile(r"[.!?\n](?:(?<=\n)\n*|(?<=[.!?])\s+(?=[A-Z0-9\"'(\[]))")
 _LETTER = re.compile(r"[^\W\d_]")
 _NEWLINES = re.compile(r"\n+")
 WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
