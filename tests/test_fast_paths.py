@@ -61,3 +61,17 @@ def test_a_compressed_item_is_counted_once_and_its_count_is_right() -> None:
         assert tokenizer.texts[summary] == 1  # the summarizer's check; the step reuses it
         assert result.tokens_after == O200K.count(summary)
         assert result.tokens_freed == O200K.count(item) - O200K.count(summary)
+
+
+def test_dedupe_reports_the_exact_tokens_freed_and_counts_nothing_when_nothing_goes() -> None:
+    from ctxbudget.memory._reducers import dedupe
+
+    items = ["Ship it Friday.", "/path stays", "  indented line", "ship it friday", "Ask Maya"]
+    kept, reduction = dedupe()(items, O200K)
+    assert kept == ["/path stays", "  indented line", "ship it friday", "Ask Maya"]
+    whole, left = "\n".join(items), "\n".join(kept)
+    assert reduction.tokens_freed == O200K.count(whole) - O200K.count(left)
+    tokenizer = Counting()
+    kept, reduction = dedupe()(["one line", "another line"], tokenizer)
+    assert reduction.tokens_freed == 0
+    assert not tokenizer.texts
