@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import chain
 
-__all__ = ["STOPWORDS", "WORD", "luhn", "scored_lines", "split_body"]
+__all__ = ["SENTENCE", "STOPWORDS", "WORD", "luhn", "scored_lines", "split_body"]
 
 _SPEAKER = re.compile(r"^(\w[\w .-]{0,30}):\s")
 #: The cut rule as one pattern: ``re.split`` with it gives what :func:`split_body` gives.
