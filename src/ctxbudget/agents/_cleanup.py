@@ -100,6 +100,22 @@ class CleanupResult:
         return self.tokens_freed
 
 
+class _LastCount:
+    """A tokenizer's counts, the last one remembered (text, tokens): the default summarizer
+    counts its result last, so the step that stores the result need not count it again."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.name = tokenizer.name
+        self.space_bounded = bool(getattr(tokenizer, "space_bounded", False))
+        self.last: tuple[str, int] = ("", 0)
+
+    def count(self, text: str) -> int:
+        tokens = self.tokenizer.count(text)
+        self.last = (text, tokens)
+        return tokens
+
+
 @dataclass(frozen=True)
 class CleanupContext:
     """What a step sees besides the items: the component, the clock, sizes, the archive.
@@ -149,8 +165,14 @@ class CleanupContext:
         if not self.summarizers:
             from ..memory._summarize import ExtractiveSummarizer
 
-            self.summarizers.append(ExtractiveSummarizer(self.tokenizer))
-        return self.summarizers[0].summarize(items, max_tokens)
+            self.summarizers.append(ExtractiveSummarizer(_LastCount(self.tokenizer)))
+        summarizer = self.summarizers[0]
+        text = summarizer.summarize(items, max_tokens)
+        counter = getattr(summarizer, "tokenizer", None)
+        if isinstance(counter, _LastCount) and counter.last[0] == text:
+            # the default summarizer's last count is of its result: the result's size
+            self.sizes[text] = counter.last[1]
+        return text
 
     def archive_items(self, step: str, items: Sequence[str]) -> str:
         """Archive ``items`` as one block; its id.

@@ -19,6 +19,7 @@ Reducers, by name (the name a preset's ``reducers:`` list or ``Section(reducers=
 from __future__ import annotations
 
 import numbers
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .._errors import SectionError
+from ..tokenizers._counting import CountCache
 from ..typing import Summarizer, Tokenizer
 from ._jaccard import JaccardIndex
 
@@ -76,6 +78,17 @@ def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
     return tokenizer.count("\n".join(items))
 
 
+def _freed(before: Sequence[str], after: Sequence[str], tokenizer: Tokenizer) -> int:
+    """``_tokens(before) - _tokens(after)``, the lines the two texts share counted once (for
+    ``newline_additive`` tokenizers, :meth:`CountCache.count_text`); nothing is counted when
+    ``after`` is all of ``before`` (a reducer that keeps a subsequence and removed nothing)."""
+    if len(after) == len(before) and all(map(operator.is_, after, before)):
+        return 0
+    cache = CountCache()
+    joined = "\n".join
+    return cache.count_text(tokenizer, joined(before)) - cache.count_text(tokenizer, joined(after))
+
+
 def dedupe(threshold: float = 0.9) -> Reducer:
     """Drop exact and near-duplicate items, keeping the newest of each.
 
@@ -113,7 +126,7 @@ def dedupe(threshold: float = 0.9) -> Reducer:
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
         kept, removed = split_duplicates(items, threshold)
-        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        freed = _freed(items, kept, tokenizer)
         return kept, Reduction("dedupe", removed, [], freed)
 
     return run
@@ -162,7 +175,7 @@ def evict_older_than(days: float, now: datetime | None = None) -> Reducer:
             if when is not None and when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
             (removed if when is not None and when < cutoff else kept).append(item)
-        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        freed = _freed(items, kept, tokenizer)
         return kept, Reduction("evict_older_than", removed, [], freed)
 
     return run
@@ -180,7 +193,7 @@ def summarize_oldest(
         text = (summarizer or _extractive(tokenizer)).summarize(old, max_tokens)
         added = [f"summary: {text}"] if text else []
         kept = [*added, *recent]
-        freed = _tokens(items, tokenizer) - _tokens(kept, tokenizer)
+        freed = _freed(items, kept, tokenizer)
         return kept, Reduction("summarize_oldest", old, added, freed)
 
     return run

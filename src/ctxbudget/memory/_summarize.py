@@ -24,6 +24,10 @@ from .._sandbox import SandboxedTemplate
 from .._validate import whole_number
 from ..tokenizers import get_tokenizer, truncate
 from ..typing import Summarizer, Tokenizer
+from ._sentences import STOPWORDS as _STOPWORDS
+from ._sentences import WORD as _WORD
+from ._sentences import luhn as _luhn
+from ._sentences import scored_lines
 from ._state import (
     HEADERS,
     IDENTIFIER,
@@ -43,32 +47,9 @@ __all__ += ["merge_summary"]
 #: Appended to a summary cut to its limit.
 TRUNCATED_MARKER = " [summary truncated]"
 
-_SPEAKER = re.compile(r"^(\w[\w .-]{0,30}):\s")
-# A sentence ends at . ! ? after a letter (not "1." list numbering), or at a line break.
-_SENTENCE = re.compile(r"(?<=[^\W\d_][.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
-_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-_STOPWORDS = frozenset(
-    "the and for that with this you are was were have has had but not from they their there "  # noqa: SIM905
-    "what when which who will would can could should about into than then them these those "
-    "your our its also just been being more most some such only other over very any all how "
-    "why where here does did doing done out get got one two may might must shall let".split()
-)
-
 
 def _check_limit(max_tokens: object) -> int:
     return whole_number(max_tokens, "max_tokens", unit="tokens")
-
-
-def _luhn(lines: Sequence[str]) -> Callable[[str], float]:
-    """Luhn's score over ``lines``: the frequency of a line's content words, over the root of
-    their number."""
-    frequency = Counter(w for x in lines for w in _WORD.findall(x.lower()) if w not in _STOPWORDS)
-
-    def score(line: str) -> float:
-        words = [w for w in _WORD.findall(line.lower()) if w not in _STOPWORDS]
-        return sum(frequency[w] for w in words) / (len(words) ** 0.5 or 1.0)
-
-    return score
 
 
 #: Bounded work per merge: characters read from each item's start and end, the longest
@@ -133,36 +114,33 @@ class ExtractiveSummarizer:
             ConfigurationError: ``max_tokens`` is not a whole number >= 0.
         """
         limit = _check_limit(max_tokens)
-        sentences: list[tuple[int, str]] = []  # (position, "speaker: sentence")
-        for item in items:
-            speaker = ""
-            match = _SPEAKER.match(item)
-            body = item
-            if match:
-                speaker, body = match.group(1), item[match.end() :]
-            for raw in _SENTENCE.split(body):
-                sentence = " ".join(raw.split())
-                if any(w not in _STOPWORDS for w in _WORD.findall(sentence.lower())):
-                    line = f"{speaker}: {sentence}" if speaker else sentence
-                    sentences.append((len(sentences), line))
-        score = _luhn([line for _, line in sentences])
-        ranked = sorted(sentences, key=lambda p: (-score(p[1]), p[0]))
+        lines, scores = scored_lines(items)
+        ranked = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
         count = self.tokenizer.count
-        chosen: list[tuple[int, str]] = []
+        # a line's words bound its count from below (lines hold no whitespace but single spaces)
+        fewest = bool(getattr(self.tokenizer, "space_bounded", False))
+        known: dict[str, int] = {}
+        chosen: list[int] = []
         used = 0
-        for position, line in ranked:
+        for i in ranked:
             if chosen and used >= limit:  # each further line costs its join, >= 1: none fits
                 break
-            cost = count(line) + (1 if chosen else 0)
-            if used + cost <= limit:
-                chosen.append((position, line))
-                used += cost
+            join = 1 if chosen else 0
+            line = lines[i]
+            room = limit - used - join
+            if fewest and len(line.split()) > room:
+                continue
+            tokens = known.get(line)
+            if tokens is None:
+                tokens = known[line] = count(line)
+            if tokens <= room:
+                chosen.append(i)
+                used += tokens + join
         chosen.sort()
-        text = "\n".join(line for _, line in chosen)
+        text = "\n".join(lines[i] for i in chosen)
         while chosen and count(text) > limit:  # joins are not additive: drop the weakest
-            weakest = min(chosen, key=lambda p: (score(p[1]), -p[0]))
-            chosen.remove(weakest)
-            text = "\n".join(line for _, line in chosen)
+            chosen.remove(min(chosen, key=lambda i: (scores[i], -i)))
+            text = "\n".join(lines[i] for i in chosen)
         return text
 
     def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:

@@ -144,6 +144,11 @@ class TiktokenTokenizer:
         #: the encoding's regex and encodes each piece alone, and for these encodings no piece
         #: spans such a boundary. The count cache uses this to count long texts by lines.
         self.newline_additive = name is None and encoding.name in _NEWLINE_ADDITIVE
+        #: ``count(text) >= len(text.split())`` when the only whitespace of ``text`` is single
+        #: spaces: no piece of these encodings' regex holds a space between two non-spaces (a
+        #: space only leads a piece, or a piece is all whitespace), and each piece is at least
+        #: one token. A summarizer uses it to skip lines that cannot fit without counting them.
+        self.space_bounded = self.newline_additive
         self._long_tokens: _LongTokens | None = None
 
     @property
