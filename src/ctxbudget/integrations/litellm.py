@@ -1,0 +1,211 @@
+"""litellm calls on a :class:`~ctxbudget.SessionBudget` (``pip install 'ctxbudget[litellm]'``).
+
+:class:`BudgetLogger` is a litellm ``CustomLogger`` with two roles:
+
+- **the callback**: ``litellm.callbacks = [logger]`` records every successful call's reported
+  usage (``response.usage``: prompt, completion, cached prompt tokens) on the budget, after the
+  fact (litellm runs success callbacks in the background: the record lands shortly after the
+  call returns). Nothing is checked before such a call.
+- **the pre-call reservation**: ``logger.completion(...)`` / ``await logger.acompletion(...)``
+  take ``litellm.completion`` / ``acompletion``'s arguments and run the call inside
+  :func:`~ctxbudget.guard` / :func:`~ctxbudget.aguard`: the prompt estimate plus ``max_tokens``
+  (or the logger's ``max_output_tokens``) is reserved atomically *before* the call, a call that
+  would pass a cap raises :class:`~ctxbudget.BudgetExhausted` and never starts, and the usage
+  the response reports is committed when it returns. The callback leaves those calls alone,
+  so nothing is counted twice.
+
+litellm gives a ``CustomLogger`` no hook that can stop a plain ``litellm.completion`` (its
+``log_pre_api_call`` errors are logged and swallowed), so refusing a call needs the wrapper.
+
+Scopes: the logger's ``session`` / ``user`` / ``conversation``, overridden per call by
+``metadata={"ctxbudget_session": ..., "ctxbudget_user": ..., "ctxbudget_conversation": ...}``.
+
+>>> logger = BudgetLogger(budget, session="s1")  # doctest: +SKIP
+>>> litellm.callbacks = [logger]  # doctest: +SKIP
+>>> reply = logger.completion(model="gpt-4o", messages=messages)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ConfigurationError, CtxBudgetError
+from .._validate import whole_number
+from ..session import aguard, guard, usage_of
+
+try:
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+except ImportError as exc:  # pragma: no cover - exercised where litellm is absent
+    raise CtxBudgetError(
+        "the litellm adapter needs litellm: pip install 'ctxbudget[litellm]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from ..session import SessionBudget, Usage
+
+__all__ = ["BudgetLogger"]
+
+log = logging.getLogger("ctxbudget.integrations.litellm")
+
+#: The metadata key that marks a call made through :meth:`BudgetLogger.completion`.
+RESERVED = "ctxbudget_reserved"
+_SCOPES = ("session", "user", "conversation")
+
+
+class BudgetLogger(CustomLogger):
+    """A litellm callback that records usage on ``budget``, and a reserving ``completion``.
+
+    Args:
+        budget: the session budget to spend on.
+        session: the default session scope (required: every call is charged to a session).
+        user, conversation: the default user and conversation scopes.
+        max_output_tokens: what :meth:`completion` reserves for the answer when the call
+            gives no ``max_tokens`` / ``max_completion_tokens``, in tokens.
+
+    Raises:
+        ConfigurationError: ``session`` is not a non-empty string, or ``max_output_tokens``
+            is not a whole number >= 1.
+    """
+
+    def __init__(
+        self,
+        budget: SessionBudget,
+        *,
+        session: str,
+        user: str | None = None,
+        conversation: str | None = None,
+        max_output_tokens: int = 1024,
+    ) -> None:
+        if not isinstance(session, str) or not session:
+            raise ConfigurationError(f"session must be a non-empty string, got {session!r}")
+        super().__init__()
+        self.budget = budget
+        self.scopes: dict[str, str | None] = {
+            "session": session,
+            "user": user,
+            "conversation": conversation,
+        }
+        self.max_output_tokens = whole_number(
+            max_output_tokens, "max_output_tokens", minimum=1, unit="tokens"
+        )
+
+    # -- scopes and usage --------------------------------------------------------------------
+
+    def _ids(self, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+        ids = dict(self.scopes)
+        for scope in _SCOPES:
+            value = (metadata or {}).get(f"ctxbudget_{scope}")
+            if value is not None:
+                ids[scope] = value
+        return ids
+
+    @staticmethod
+    def _metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+        params = kwargs.get("litellm_params") or {}
+        metadata = params.get("metadata") if isinstance(params, Mapping) else None
+        return metadata if isinstance(metadata, Mapping) else {}
+
+    def _to_record(
+        self, kwargs: Mapping[str, Any], response: Any
+    ) -> tuple[Usage, dict[str, Any]] | None:
+        """The usage to record for a finished call and its scopes, or ``None`` (the call was
+        reserved by :meth:`completion`, or reports no usage: logged)."""
+        metadata = self._metadata(kwargs)
+        if metadata.get(RESERVED):
+            return None
+        usage = usage_of(response)
+        if usage is None:
+            log.warning("a litellm response reported no usage; nothing recorded")
+            return None
+        ids = self._ids(metadata)
+        ids["model"] = usage.model or kwargs.get("model")
+        return usage, ids
+
+    # -- the callback --------------------------------------------------------------------------
+
+    def log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """Record a finished call's usage (litellm calls it after each sync success)."""
+        found = self._to_record(kwargs, response_obj)
+        if found is not None:
+            usage, ids = found
+            self.budget.record(
+                usage.input_tokens,
+                usage.output_tokens,
+                cached_input_tokens=usage.cached_input_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                **ids,
+            )
+
+    async def async_log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """Record a finished async call's usage (litellm awaits it after each success)."""
+        found = self._to_record(kwargs, response_obj)
+        if found is not None:
+            usage, ids = found
+            await self.budget.arecord(
+                usage.input_tokens,
+                usage.output_tokens,
+                cached_input_tokens=usage.cached_input_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                **ids,
+            )
+
+    # -- the reserving calls -------------------------------------------------------------------
+
+    def _prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """litellm's kwargs with the reservation marker, the guard's scopes, and the output
+        tokens to reserve."""
+        if "messages" not in kwargs or "model" not in kwargs:
+            raise ConfigurationError("completion needs model= and messages= (as litellm's)")
+        metadata = dict(kwargs.get("metadata") or {})
+        ids = self._ids(metadata)
+        metadata[RESERVED] = True
+        out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+        output = whole_number(out or self.max_output_tokens, "max_tokens", minimum=1)
+        return {**kwargs, "metadata": metadata}, ids, output
+
+    def completion(self, **kwargs: Any) -> Any:
+        """``litellm.completion(**kwargs)`` inside :func:`~ctxbudget.guard`: reserved before
+        the call (prompt estimate by the budget's tokenizer plus the output limit), committed
+        from ``response.usage`` after it; a call that raises bills its prompt estimate as
+        input (guard's default).
+
+        Returns:
+            litellm's response (a ``ModelResponse``).
+
+        Raises:
+            BudgetExhausted: the call would pass a cap; it was never made, nothing is spent.
+            ConfigurationError: ``model`` or ``messages`` is missing, or ``max_tokens`` is not a
+                whole number >= 1.
+            Exception: whatever litellm raises, after the reservation is settled.
+        """
+        call, ids, output = self._prepare(kwargs)
+        return guard(
+            self.budget,
+            lambda: litellm.completion(**call),
+            prompt=call["messages"],
+            max_output_tokens=output,
+            **ids,
+        )
+
+    async def acompletion(self, **kwargs: Any) -> Any:
+        """``await litellm.acompletion(**kwargs)`` inside :func:`~ctxbudget.aguard` (as
+        :meth:`completion`, without blocking the event loop).
+
+        Raises:
+            The errors of :meth:`completion`.
+        """
+        call, ids, output = self._prepare(kwargs)
+        return await aguard(
+            self.budget,
+            lambda: litellm.acompletion(**call),
+            prompt=call["messages"],
+            max_output_tokens=output,
+            **ids,
+        )
