@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic_ai import Agent
 from pydantic_ai.capabilities import ProcessHistory
 from pydantic_ai.messages import (
@@ -125,3 +127,43 @@ def test_system_prompt_is_kept_apart_from_an_old_user_prompt() -> None:
     whole = fit_pydantic_ai_messages(history, 17 + 57 + 13 + 9 + 3, tokenizer=CHARS)
     assert whole.messages[0] is first
     assert whole.tokens == 99
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[ModelMessage]:
+    """A system+user request, then turns: a user prompt, maybe a tool call and its return
+    (or, rarely, a lost return), an answer."""
+    words = st.text(alphabet="abc ", min_size=0, max_size=30)
+    out: list[ModelMessage] = [
+        ModelRequest(parts=[SystemPromptPart("sys"), UserPromptPart(draw(words))])
+    ]
+    for turn in range(draw(st.integers(0, 6))):
+        if turn:
+            out.append(ModelRequest(parts=[UserPromptPart(draw(words))]))
+        tool = draw(st.sampled_from(["none", "pair", "lost"]))
+        if tool != "none":
+            out.append(ModelResponse(parts=[ToolCallPart("t", {"a": 1}, tool_call_id=f"c{turn}")]))
+            if tool == "pair":
+                out.append(
+                    ModelRequest(parts=[ToolReturnPart("t", draw(words), tool_call_id=f"c{turn}")])
+                )
+        out.append(ModelResponse(parts=[TextPart(draw(words))]))
+    out.append(ModelRequest(parts=[UserPromptPart(draw(words))]))
+    return out
+
+
+@given(_histories(), st.integers(1, 400))
+@settings(max_examples=150, deadline=None)
+def test_fit_never_passes_the_cap_keeps_the_system_prompt_and_pairs(
+    history: list[ModelMessage], cap: int
+) -> None:
+    """Whatever the history and cap: within the cap (recounted), the system prompt first,
+    every kept call answered and every kept return called, or BudgetError."""
+    try:
+        fitted = fit_pydantic_ai_messages(history, cap, tokenizer=CHARS)
+    except BudgetError:
+        return
+    assert count_prompt(fitted.messages, CHARS, format=FORMAT) == fitted.tokens <= cap
+    assert isinstance(fitted.messages[0].parts[0], SystemPromptPart)
+    assert fitted.messages[-1] is history[-1]
+    assert _pairs_whole(fitted.messages)
