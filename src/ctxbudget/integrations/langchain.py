@@ -71,7 +71,7 @@ def fit_langchain_messages(
     return list(fitted.messages), fitted
 
 
-def as_messages(value: Any) -> list[BaseMessage]:
+def _as_messages(value: Any) -> list[BaseMessage]:
     """A ``PromptValue``, a string or a sequence of message-likes (objects, ``(role, text)``
     pairs, dicts) as LangChain message objects, as ``trim_messages`` accepts them.
 
@@ -123,7 +123,7 @@ def fit_messages_runnable(
 
     def fit(value: Any) -> list[BaseMessage]:
         kept, _ = fit_langchain_messages(
-            as_messages(value), max_tokens, tokenizer=tok, start_on=start_on, pinned=pinned
+            _as_messages(value), max_tokens, tokenizer=tok, start_on=start_on, pinned=pinned
         )
         return kept
 
