@@ -4,8 +4,10 @@ build, within the block's cap; flushed chat lands in the block's history section
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
+from llama_index.core.async_utils import asyncio_run
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.memory import Memory
 
@@ -17,9 +19,25 @@ CHARS = CharTokenizer()
 FACTS = [f"fact number {i:02d}" for i in range(20)]  # 14 characters each
 
 
+_MADE: list[Memory] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Each Memory opens an in-memory SQLite chat store (aiosqlite) on llama-index's event
+    loop; close them there, so none is left for the garbage collector to warn about."""
+    yield
+    while _MADE:
+        engine = _MADE.pop().sql_store._async_engine
+        if engine is not None:
+            asyncio_run(engine.dispose())
+
+
 def _memory(block: ContextBlock, **options: object) -> Memory:
     options = {"token_limit": 2_000, "tokenizer_fn": CHARS.encode, **options}
-    return Memory.from_defaults(memory_blocks=[block], **options)
+    memory = Memory.from_defaults(memory_blocks=[block], **options)
+    _MADE.append(memory)
+    return memory
 
 
 def _block_text(messages: list[ChatMessage], name: str) -> str:
