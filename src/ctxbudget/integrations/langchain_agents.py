@@ -101,6 +101,7 @@ class ContextBudgetMiddleware(AgentMiddleware):
         self.archive = archive_from_url(archive) if isinstance(archive, str) else archive
         self.start_on: Literal["user", "any"] = start_on
         self._archived: dict[str, None] = {}
+        self._summary_memo: tuple[tuple[str, ...], str] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -170,9 +171,15 @@ class ContextBudgetMiddleware(AgentMiddleware):
             kept, left_out = self._fit(messages, head, room)
         except BudgetError:  # the newest turn needs the summary's room: no summary
             return self._fit(messages, head, self.max_tokens)
-        text = summarizer.summarize(
-            [_FORMAT.text(m) for m in left_out if m.type != "system"], self.summary_tokens
-        )
+        items = tuple(_FORMAT.text(m) for m in left_out if m.type != "system")
+        with self._lock:
+            memo = self._summary_memo
+        if memo is not None and memo[0] == items:
+            text = memo[1]  # the same messages left out as at the last call
+        else:
+            text = summarizer.summarize(list(items), self.summary_tokens)
+            with self._lock:
+                self._summary_memo = (items, text)
         if not text or self.tokenizer.count(text) > self.summary_tokens:
             return self._fit(messages, head, self.max_tokens)
         summary = HumanMessage(SUMMARY_PREFIX + text)
