@@ -118,3 +118,35 @@ def test_bad_settings() -> None:
         ContextBudgetMiddleware(100, summary_tokens=100)
     with pytest.raises(ConfigurationError, match="archive"):
         ContextBudgetMiddleware(100).expand("nope")
+
+
+class _Counting:
+    """A Summarizer that writes ``text`` and counts its calls."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls = 0
+
+    def summarize(self, items: object, max_tokens: int) -> str:
+        self.calls += 1
+        return self.text
+
+
+def test_a_custom_summary_is_reused_and_never_passes_its_room() -> None:
+    """The same messages left out twice: summarized once; a summary over summary_tokens is
+    not sent (the request is the plain fit, still within the cap)."""
+    history = [HumanMessage("old " * 30), AIMessage("old answer"), HumanMessage("new")]
+    short = _Counting("user said old things")
+    middleware = ContextBudgetMiddleware(150, tokenizer=CHARS, summarize=short, summary_tokens=30)
+    first = middleware.fit_request(history)
+    again = middleware.fit_request(history)
+    assert [m.content for m in first] == [SUMMARY_PREFIX + "user said old things", "new"]
+    # by hand: summary 3+4+48+20 = 75, "new" 3+4+3 = 10, priming 3
+    assert count_prompt(first, CHARS, format="langchain") == 88
+    assert [m.content for m in again] == [m.content for m in first]
+    assert short.calls == 1
+    middleware.fit_request([*history, AIMessage("ok"), HumanMessage("m" * 50)])  # more left out
+    assert short.calls == 2
+    long = _Counting("x" * 31)
+    middleware = ContextBudgetMiddleware(150, tokenizer=CHARS, summarize=long, summary_tokens=30)
+    assert [m.content for m in middleware.fit_request(history)] == ["new"]
