@@ -157,3 +157,18 @@ def test_token_counter_drives_trim_messages_within_the_cap() -> None:
     assert kept[-1].content == "and now?"
     assert count_prompt(kept, CharTokenizer(), format="langchain") <= cap
     assert len(kept) < len(history)
+
+
+def test_runnable_drops_a_tool_call_whose_result_is_missing() -> None:
+    """An old call without its ToolMessage is not sent (the copy loses the call; the
+    caller's message keeps it)."""
+    lost = AIMessage("checking", tool_calls=[{"name": "search", "args": {}, "id": "gone"}])
+    history = [HumanMessage("hi"), lost, HumanMessage("well?")]
+    sent = fit_messages_runnable(1_000, tokenizer=CharTokenizer()).invoke(history)
+    assert [(m.type, m.content) for m in sent] == [
+        ("human", "hi"),
+        ("ai", "checking"),
+        ("human", "well?"),
+    ]
+    assert sent[1].tool_calls == []
+    assert lost.tool_calls[0]["id"] == "gone"
