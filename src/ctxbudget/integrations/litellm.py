@@ -65,6 +65,9 @@ class BudgetLogger(CustomLogger):
         max_output_tokens: what :meth:`completion` reserves for the answer when the call
             gives no ``max_tokens`` / ``max_completion_tokens``, in tokens.
 
+    The callback cannot fail the call it records (the call has happened): an error while
+    recording (a ``LedgerError``) is logged by litellm, which catches every callback error.
+
     Raises:
         ConfigurationError: ``session`` is not a non-empty string, or ``max_output_tokens``
             is not a whole number >= 1.
