@@ -147,3 +147,49 @@ class _Spy(litellm.integrations.custom_logger.CustomLogger):
 
     def log_pre_api_call(self, model: object, messages: object, kwargs: object) -> None:
         self.made.append(model)
+
+
+def test_plain_acompletion_is_reserved_and_refused_over_the_cap(
+    budget: SessionBudget, logger: BudgetLogger
+) -> None:
+    """With the logger in litellm.callbacks, a plain litellm.acompletion over the cap raises
+    BudgetExhausted (the request is never sent: nothing spent, nothing held); one within it
+    is held before the call and committed with the mock's usage after."""
+    made: list[object] = []
+    litellm.callbacks.append(_Spy(made))
+
+    async def calls() -> None:
+        with pytest.raises(BudgetExhausted):
+            await litellm.acompletion(
+                model="gpt-4o", messages=MESSAGES, mock_response="hi", max_tokens=995
+            )
+        await litellm.acompletion(model="gpt-4o", messages=MESSAGES, mock_response="hi")
+        deadline = time.monotonic() + 20
+        while (await budget.astatus("s1")).calls < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    asyncio.run(calls())
+    status = budget.status("s1")
+    assert (status.used, status.reserved, status.calls) == (30, 0, 1)
+    assert made == ["gpt-4o"]  # only the call within the cap reached litellm's request
+
+
+def test_a_failed_plain_acompletion_bills_its_prompt_estimate(
+    budget: SessionBudget, logger: BudgetLogger
+) -> None:
+    """A reserved async call that fails: the prompt estimate is billed as input, the rest of
+    the hold released. The estimate by hand (o200k_base): 3 per message + 'user' (1) +
+    'hello' (1) + reply priming 3 = 8 tokens."""
+
+    async def call() -> None:
+        with pytest.raises(litellm.RateLimitError):
+            await litellm.acompletion(
+                model="gpt-4o", messages=MESSAGES, mock_response="litellm.RateLimitError"
+            )
+        deadline = time.monotonic() + 20
+        while (await budget.astatus("s1")).calls < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    asyncio.run(call())
+    status = budget.status("s1")
+    assert (status.input_tokens, status.output_tokens, status.reserved) == (8, 0, 0)

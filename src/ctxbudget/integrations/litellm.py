@@ -14,8 +14,16 @@
   the response reports is committed when it returns. The callback leaves those calls alone,
   so nothing is counted twice.
 
-litellm gives a ``CustomLogger`` no hook that can stop a plain ``litellm.completion`` (its
-``log_pre_api_call`` errors are logged and swallowed), so refusing a call needs the wrapper.
+- **the async pre-call hook**: with the logger in ``litellm.callbacks``, a plain
+  ``await litellm.acompletion(...)`` is reserved too, before the request (litellm awaits
+  ``async_pre_call_deployment_hook`` of every callback and lets its error through): over a cap
+  it raises :class:`~ctxbudget.BudgetExhausted` and is never sent; the success callback
+  commits the reported usage into that reservation, the failure callback bills the prompt
+  estimate as input.
+
+litellm gives a ``CustomLogger`` no hook that can stop a plain sync ``litellm.completion``
+(its ``log_pre_api_call`` errors are logged and swallowed), so refusing a sync call needs
+:meth:`BudgetLogger.completion`.
 
 Scopes: the logger's ``session`` / ``user`` / ``conversation``, overridden per call by
 ``metadata={"ctxbudget_session": ..., "ctxbudget_user": ..., "ctxbudget_conversation": ...}``.
@@ -33,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, CtxBudgetError
 from .._validate import whole_number
+from ..messages import count_prompt
 from ..session import aguard, guard, usage_of
 
 try:
@@ -44,7 +53,7 @@ except ImportError as exc:  # pragma: no cover - exercised where litellm is abse
     ) from exc
 
 if TYPE_CHECKING:
-    from ..session import SessionBudget, Usage
+    from ..session import AsyncReservation, SessionBudget, Usage
 
 __all__ = ["BudgetLogger"]
 
@@ -94,6 +103,8 @@ class BudgetLogger(CustomLogger):
         self.max_output_tokens = whole_number(
             max_output_tokens, "max_output_tokens", minimum=1, unit="tokens"
         )
+        #: Reservations of plain async calls, by litellm call id: (hold, prompt estimate).
+        self._held: dict[str, tuple[AsyncReservation, int]] = {}
 
     # -- scopes and usage --------------------------------------------------------------------
 
@@ -147,7 +158,17 @@ class BudgetLogger(CustomLogger):
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        """Record a finished async call's usage (litellm awaits it after each success)."""
+        """Commit a reserved async call's usage into its reservation (the prompt estimate and
+        the output limit when it reports none), or record an unreserved one's."""
+        held = self._held.pop(str(kwargs.get("litellm_call_id")), None)
+        if held is not None:
+            reservation, estimate = held
+            usage = usage_of(response_obj)
+            if usage is None:
+                await reservation.acommit(estimate, reservation.tokens - estimate)
+            else:
+                await reservation.acommit_usage(usage, usage.model or kwargs.get("model"))
+            return
         found = self._to_record(kwargs, response_obj)
         if found is not None:
             usage, ids = found
@@ -158,6 +179,41 @@ class BudgetLogger(CustomLogger):
                 cache_write_tokens=usage.cache_write_tokens,
                 **ids,
             )
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """Settle a reserved async call that failed: its prompt estimate is billed as input
+        (the provider may have received it), the rest of the hold released."""
+        held = self._held.pop(str(kwargs.get("litellm_call_id")), None)
+        if held is not None:
+            reservation, estimate = held
+            await reservation.acommit(estimate, 0, kwargs.get("model"))
+
+    async def async_pre_call_deployment_hook(
+        self, kwargs: dict[str, Any], call_type: Any
+    ) -> dict[str, Any] | None:
+        """Reserve a plain async chat call before litellm sends it: the prompt estimate (by
+        the budget's tokenizer) plus ``max_tokens`` (or ``max_output_tokens``).
+
+        Raises:
+            BudgetExhausted: the call would pass a cap; litellm raises it to the caller and
+                never sends the request; nothing is held.
+            LedgerError: the ledger failed.
+        """
+        messages = kwargs.get("messages")
+        call_id = kwargs.get("litellm_call_id")
+        metadata = kwargs.get("metadata")
+        reserved = isinstance(metadata, Mapping) and metadata.get(RESERVED)
+        if not isinstance(messages, list) or call_id is None or reserved:
+            return None  # not a chat call, or one :meth:`acompletion` reserves itself
+        estimate = count_prompt(messages, self.budget.tokenizer)
+        out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+        output = whole_number(out or self.max_output_tokens, "max_tokens", minimum=1)
+        ids = self._ids(metadata if isinstance(metadata, Mapping) else None)
+        reservation = await self.budget.areserve(estimate + output, **ids)
+        self._held[str(call_id)] = (reservation, estimate)
+        return None
 
     # -- the reserving calls -------------------------------------------------------------------
 
