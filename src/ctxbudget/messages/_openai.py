@@ -188,6 +188,31 @@ class LangChainFormat(MessageFormat):
     def links_back(self, message: Any, previous: Any) -> bool:
         return bool(message.type == "tool")
 
+    def without_calls(self, message: Any, ids: set[str]) -> Any | None:
+        """A copy (``model_copy``) without the calls ``ids``, in ``tool_calls`` and in content
+        blocks (``tool_use`` / ``tool_call``); ``None`` when no call and no text is left,
+        as for OpenAI messages."""
+        calls = [
+            c
+            for c in getattr(message, "tool_calls", None) or ()
+            if not (isinstance(c, Mapping) and str(c.get("id")) in ids)
+        ]
+        content = message.content
+        if isinstance(content, list):
+            content = [
+                b
+                for b in content
+                if not (
+                    isinstance(b, Mapping)
+                    and b.get("type") in ("tool_use", "tool_call")
+                    and str(b.get("id")) in ids
+                )
+            ]
+        copy = getattr(message, "model_copy", None)
+        if copy is None or (not calls and not as_text(content)):
+            return None
+        return copy(update={"tool_calls": calls, "content": content})
+
     def text(self, message: Any) -> str:
         calls = [f"[tool call {fn}({args})]" for fn, args, _ in self._calls(message)]
         return " ".join(p for p in [as_text(message.content), *calls] if p)
