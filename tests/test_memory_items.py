@@ -210,7 +210,7 @@ def test_preset_cleanup_specs_become_pipelines(tmp_path: Path) -> None:
     pipelines = preset_pipelines(load_preset(path))
     assert [s.name for s in pipelines["knowledge_base"].steps] == ["unload_skills", "unload_docs"]
     assert pipelines["knowledge_base"].steps[1].idle_s == 7200.0  # type: ignore[attr-defined]
-    assert len(pipelines["working_memory"].steps) == 4
+    assert len(pipelines["working_memory"].steps) == 5  # the reference 4, shed_completed_tasks
 
 
 def test_preset_cleanup_errors_name_the_key(tmp_path: Path) -> None:
