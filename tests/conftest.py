@@ -326,6 +326,22 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"{base}?prefix=test-{uuid.uuid4().hex[:12]}:"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_what_the_module_left() -> Iterator[None]:
+    """Collect garbage when each test module ends, so an event loop or a socket a framework
+    left unclosed (llama-index, litellm, langchain and the like on some Python versions) is
+    reclaimed there, not reported as an unraisable ResourceWarning inside a later module's
+    test. Our own connection handling is tested explicitly (tests/test_redis_async.py counts
+    the server's clients)."""
+    yield
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Collect what the tests left, so that a client a test dropped without close() is closed
     by its ledger's finalizer here, not reported as an unclosed socket after the run."""

@@ -360,6 +360,9 @@ def test_an_installed_litellm_is_read_without_importing_it(
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv(LITELLM_ENV)
+    # the real litellm (the adapter's tests import it) must not be the one found, nor count
+    for name in [m for m in sys.modules if m == "litellm" or m.startswith("litellm.")]:
+        monkeypatch.delitem(sys.modules, name)
     catalogue = default_catalogue()
     assert "litellm" not in sys.modules
     assert catalogue.find("gpt-4.1").input_price == 2.2  # type: ignore[union-attr]
