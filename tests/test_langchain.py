@@ -172,3 +172,16 @@ def test_runnable_drops_a_tool_call_whose_result_is_missing() -> None:
     ]
     assert sent[1].tool_calls == []
     assert lost.tool_calls[0]["id"] == "gone"
+
+
+def test_the_runnable_names_an_input_it_cannot_read() -> None:
+    """Input that is not messages gives ConfigurationError naming its type, not LangChain's
+    raw NotImplementedError/ValueError."""
+    from ctxbudget import ConfigurationError
+    from ctxbudget.integrations.langchain import fit_messages_runnable
+
+    fitter = fit_messages_runnable(100)
+    with pytest.raises(ConfigurationError, match=r"cannot read its input \(list\)"):
+        fitter.invoke([42])
+    with pytest.raises(ConfigurationError, match=r"cannot read its input \(list\)"):
+        fitter.invoke([{"content": "no role"}])

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal
 
-from .._errors import CtxBudgetError
+from .._errors import ConfigurationError, CtxBudgetError
 from .._validate import whole_number
 from ..messages import FittedMessages, count_prompt, fit_messages
 from ..messages._fitting import counting
@@ -76,14 +76,18 @@ def _as_messages(value: Any) -> list[BaseMessage]:
     pairs, dicts) as LangChain message objects, as ``trim_messages`` accepts them.
 
     Raises:
-        ValueError, NotImplementedError: from ``convert_to_messages`` for a value it cannot
-            read.
+        ConfigurationError: ``convert_to_messages`` cannot read ``value`` (its message and
+            the offending value's type are named).
     """
     if isinstance(value, PromptValue):
         return value.to_messages()
-    if isinstance(value, str):
-        return convert_to_messages([value])
-    return convert_to_messages(value)
+    try:
+        return convert_to_messages([value] if isinstance(value, str) else value)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise ConfigurationError(
+            f"fit_messages cannot read its input ({type(value).__name__}) as LangChain "
+            f"messages: {exc}"
+        ) from exc
 
 
 def fit_messages_runnable(
@@ -115,6 +119,8 @@ def fit_messages_runnable(
             invalid (here, not at the first call).
         BudgetError: at call time, when the system messages and the newest turn alone exceed
             ``max_tokens``.
+        ConfigurationError: at call time, an input that is not messages (a number, a dict
+            with no role...).
 
     >>> chain = prompt | fit_messages_runnable(8_000) | model  # doctest: +SKIP
     """
