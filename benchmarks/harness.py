@@ -34,6 +34,7 @@ from typing import Any
 import tiktoken
 
 from benchmarks import corpus, ledgers, limits, tokenizer_objects
+from benchmarks._progress import stages
 from benchmarks.limits import verdict
 from ctxbudget import (
     ContextBuilder,
@@ -700,15 +701,20 @@ def run(*, smoke: bool, peers: bool, repeats: int) -> Report:
         report.ledgers = ledgers.run(smoke=True, repeats=1)
         report.tokenizer_objects = tokenizer_objects.measure(repeats=1, conversations=5)
         return report
-    report.scale = bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
-    report.near = bench_near(repeats, CAP)
-    report.incremental = bench_incremental(5_000, repeats, CAP)
-    report.batch = bench_batch(repeats)
-    report.ledgers = ledgers.run(smoke=False, repeats=3)
-    report.extra = limits.run(smoke=False, repeats=repeats)
-    report.tokenizer_objects = tokenizer_objects.measure(repeats=repeats)
-    if peers:
-        report.peers = bench_peers(1_000_000, CAP, repeats=3)
+    with stages(8 if peers else 7) as step:
+        report.scale = step(
+            "scale", lambda: bench_scale([100_000, 1_000_000, 10_000_000], repeats, CAP, rss=True)
+        )
+        report.near = step("near the limit", lambda: bench_near(repeats, CAP))
+        report.incremental = step("incremental", lambda: bench_incremental(5_000, repeats, CAP))
+        report.batch = step("batch", lambda: bench_batch(repeats))
+        report.ledgers = step("ledgers", lambda: ledgers.run(smoke=False, repeats=3))
+        report.extra = step("limits", lambda: limits.run(smoke=False, repeats=repeats))
+        report.tokenizer_objects = step(
+            "tokenizer objects", lambda: tokenizer_objects.measure(repeats=repeats)
+        )
+        if peers:
+            report.peers = step("peers", lambda: bench_peers(1_000_000, CAP, repeats=3))
     return report
 
 

@@ -119,3 +119,24 @@ def test_compaction_benchmark_smoke_run(shared_data: Path) -> None:
     text = compaction.markdown({"after": out})
     assert "prefix-stable share" in text
     assert "facts kept of 10" in text
+
+
+def test_benchmark_progress_draws_on_stderr_only_when_enabled(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The harness's stage bar goes to stderr when forced on, and nothing is drawn when off;
+    each stage's result is passed through either way."""
+    from benchmarks import _progress
+
+    monkeypatch.setenv("CTXBUDGET_PROGRESS", "0")
+    with _progress.stages(2) as step:
+        assert step("one", lambda: 41) + 1 == 42
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv("CTXBUDGET_PROGRESS", "1")
+    with _progress.stages(2, title="bench") as step:
+        assert step("scale", lambda: "x") == "x"
+        with pytest.raises(ZeroDivisionError):
+            step("fails", lambda: 1 // 0)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "bench" in err
