@@ -30,6 +30,7 @@ and turned into pipelines (step names and options checked) by
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from importlib import resources
@@ -157,11 +158,9 @@ def load_preset(preset: str | Path) -> Preset:
         cached = _loaded.get(real)
     if cached is not None:
         stamps, loaded = cached
-        try:
+        with contextlib.suppress(OSError):  # a file gone since: load again, which reports it
             if all(_stamp(stamp[0]) == stamp for stamp in stamps):
                 return loaded
-        except OSError:
-            pass
     deps: list[Path] = []
     loaded = _load(path, chain=(), deps=deps)
     try:

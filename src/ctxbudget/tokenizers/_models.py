@@ -8,6 +8,7 @@ without Bedrock's ``[region.]anthropic.`` prefix and Vertex's ``@date`` suffix.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -162,10 +163,8 @@ def name_variants(spec: str) -> list[str]:
 def _openai(name: str) -> str | None:
     from tiktoken.model import encoding_name_for_model
 
-    try:
+    with contextlib.suppress(KeyError):  # not one of tiktoken's names: try our prefixes
         return encoding_name_for_model(name)
-    except KeyError:
-        pass
     for prefix, encoding in _OPENAI.items():
         if name == prefix or (name.startswith(prefix) and name[len(prefix)] in "-."):
             return encoding
