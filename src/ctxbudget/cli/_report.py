@@ -262,12 +262,11 @@ def build_report(
     table, notes = _table(result)
     parts: list[RenderableType] = [_title(result, preset), CapBar(result, bar_width), table]
     if notes:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column(style="dim")
-        for marker, text in notes:
-            grid.add_row(marker, text)
-        parts.append(grid)
+        pad = max(len(marker) for marker, _ in notes) + 2
+        lines = [
+            Text.assemble((marker.ljust(pad), "bold"), (text, "dim")) for marker, text in notes
+        ]
+        parts.append(Text("\n").join(lines))
     return Group(*parts)
 
 
