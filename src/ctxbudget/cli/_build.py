@@ -89,8 +89,12 @@ def build(
     """Assemble the sections in PATHS within the cap: context to stdout, report to stderr."""
     from ..context import ContextBuilder
 
-    if report is not None and report.suffix.lower() not in (".svg", ".html"):
-        fail(ValueError(f"--report {report}: the file must end in .svg or .html"))
+    if report is not None:
+        from ._report import EXPORT_SUFFIXES
+
+        if report.suffix.lower() not in EXPORT_SUFFIXES:
+            accepted = " or ".join(EXPORT_SUFFIXES)
+            fail(ValueError(f"--report {report}: the file must end in {accepted}"))
     try:
         builder = ContextBuilder(
             tokenizer=tokenizer,
@@ -106,6 +110,16 @@ def build(
     except CtxBudgetError as exc:
         fail(exc)
         return
+    picture = None
+    if report is not None or not as_json:
+        from ._report import build_report, export_report
+
+        picture = build_report(result, preset=preset)
+        if report is not None:  # before stdout: a file that cannot be written is bad input
+            try:
+                export_report(picture, report)
+            except OSError as exc:
+                fail(OSError(f"--report {report}: cannot write: {exc.strerror or exc}"))
     if as_json:
         print(replace_lone_surrogates(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)))
     else:
@@ -116,17 +130,7 @@ def build(
         text = replace_lone_surrogates(text) if has_lone_surrogate(text) else text
         sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
         sys.stdout.flush()
-    if report is not None or not as_json:
-        from ._report import build_report, export_report
-
-        picture = build_report(result, preset=preset)
-        if not as_json:
-            err().print(picture)
-        if report is not None:
-            try:
-                export_report(picture, report)
-            except OSError as exc:
-                fail(OSError(f"--report {report}: cannot write: {exc.strerror or exc}"))
+        err().print(picture)
     if not any(r.items_kept for r in result.sections):
         print(f"warning: {_nothing_fit(result)}", file=sys.stderr)
         raise typer.Exit(EXIT_NOTHING_FIT)
