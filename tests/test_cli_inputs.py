@@ -263,3 +263,19 @@ def test_progress_is_on_for_a_large_tree_on_a_terminal(tmp_path: Path) -> None:
         (small / f"f{i}.md").write_text("x\n", encoding="utf-8")
     assert "counting" not in _count_on_a_terminal(small)[1]
     assert "counting" not in _count_on_a_terminal(large, "--no-progress")[1]
+
+
+def test_count_includes_files_of_items_markers_stripped(runner: CliRunner, tmp_path: Path) -> None:
+    """A file with item markers is counted (it used to be left out), as its items one per
+    line without the markers."""
+    from ctxbudget import get_tokenizer
+
+    (tmp_path / "items.md").write_text(
+        "- fact one <!-- ctx: kind=doc -->\n- fact two\n", encoding="utf-8"
+    )
+    (tmp_path / "plain.md").write_text("plain words\n", encoding="utf-8")
+    result = runner.invoke(app, ["count", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    sections = json.loads(result.stdout)["sections"]
+    assert sections["items"] == get_tokenizer("o200k_base").count("- fact one\n- fact two")
+    assert set(sections) == {"items", "plain"}

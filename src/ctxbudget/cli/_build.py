@@ -166,17 +166,17 @@ def count(
     ] = None,
     stdin_name: StdinNameOpt = "stdin",
 ) -> None:
-    """Count the tokens of each file in PATHS (front matter excluded)."""
+    """Count the tokens of each file in PATHS (front matter and item markers excluded)."""
     from ..tokenizers import get_tokenizer
 
     try:
         tok = get_tokenizer(tokenizer)
-        sections = [s for s in read_sections(paths, stdin_name) if isinstance(s.content, str)]
+        sections = read_sections(paths, stdin_name)
     except CtxBudgetError as exc:
         fail(exc)
         return
     if progress is None:
-        chars = sum(len(str(s.content)) for s in sections)
+        chars = sum(len(_text(s)) for s in sections)
         large = len(sections) >= PROGRESS_FILES or chars >= PROGRESS_CHARS
         progress = large and err().is_terminal
     counts = _counted(sections, tok.count, progress)
@@ -198,13 +198,21 @@ def count(
     out().print(table)
 
 
+def _text(section: Section) -> str:
+    """A file's section as text: its body, or its items one per line (markers stripped)."""
+    content = section.content
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(item) for item in content)
+
+
 def _counted(
     sections: list[Section], count: Callable[[str], int], progress: bool
 ) -> dict[str, int]:
     """Tokens of each section's text, by name; with ``progress``, a bar on stderr meanwhile
     (cleared when done on a terminal, its last state left elsewhere)."""
     if not progress:
-        return {s.name: count(str(s.content)) for s in sections}
+        return {s.name: count(_text(s)) for s in sections}
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = err()
@@ -215,7 +223,7 @@ def _counted(
     ) as bar:
         task = bar.add_task("count", total=len(sections))
         for s in sections:
-            counts[s.name] = count(str(s.content))
+            counts[s.name] = count(_text(s))
             bar.advance(task)
     return counts
 
