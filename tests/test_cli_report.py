@@ -311,3 +311,17 @@ def test_readme_command_report(runner: CliRunner, snapshot: SnapshotAssertion) -
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("1,494 / 1,500 tokens (99.6% of the cap), o200k_base")
     assert result.stderr == snapshot
+
+
+def test_an_80_column_terminal_shows_every_header_whole() -> None:
+    """Columns close up to one space apart when two would not fit: no header is cut."""
+    result = build_context(load_sections([MEMORY]), max_tokens=1500)
+    text = _plain(build_report(result, preset="default"), width=80)
+    header = next(line for line in text.splitlines() if line.startswith("section"))
+    assert header.split() == [
+        "section", "weight", "status", "demanded", "allocated", "used", "leftover", "kept",
+        "trimmed",
+    ]  # fmt: skip
+    assert max(len(line) for line in text.splitlines()) <= 80
+    wide = _plain(build_report(result, preset="default"), width=120)
+    assert "section      weight  status" in wide  # two spaces where there is room

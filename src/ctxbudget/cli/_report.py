@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -192,6 +193,19 @@ def _title(result: BuiltContext, preset: str | None) -> Text:
     return Text(f"{size}, {result.tokenizer}{approx}{named}", style="bold")
 
 
+class _Tight:
+    """A table drawn with one space between columns, not two, when two would not fit."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.table.collapse_padding = False
+        wide = Measurement.get(console, options.update_width(10_000), self.table).maximum
+        self.table.collapse_padding = wide > options.max_width
+        yield self.table
+
+
 def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
     """The per-section table and the footnotes its cells call for, ``(marker, text)``."""
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
@@ -260,7 +274,7 @@ def build_report(
         bar_width: cells of the bar (see :class:`CapBar`).
     """
     table, notes = _table(result)
-    parts: list[RenderableType] = [_title(result, preset), CapBar(result, bar_width), table]
+    parts: list[RenderableType] = [_title(result, preset), CapBar(result, bar_width), _Tight(table)]
     if notes:
         pad = max(len(marker) for marker, _ in notes) + 2
         lines = [
