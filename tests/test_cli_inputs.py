@@ -75,6 +75,15 @@ def test_help_shows_json_as_a_plain_flag_and_the_exit_statuses(runner: CliRunner
     assert "--report" in flat
 
 
+def test_count_help_says_when_progress_shows(runner: CliRunner) -> None:
+    """The --progress help keeps its default rule (not eaten as markup)."""
+    result = runner.invoke(app, ["count", "--help"], env={"COLUMNS": "200"})
+    flat = " ".join(result.stdout.replace("│", " ").split())
+    assert "--no-progress" in flat
+    assert "(default: when stderr is a terminal and there are 50 files" in flat
+    assert "Exit status: 0 counted" in flat
+
+
 # --- '-' reads stdin ----------------------------------------------------------------------------
 
 

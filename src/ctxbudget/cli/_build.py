@@ -159,8 +159,9 @@ def count(
         Optional[bool],  # noqa: UP045
         typer.Option(
             "--progress/--no-progress",
-            help="Show progress on stderr while counting [default: when stderr is a terminal "
-            f"and there are {PROGRESS_FILES} files or {PROGRESS_CHARS:,} characters or more].",
+            metavar="",
+            help="Show progress on stderr while counting (default: when stderr is a terminal "
+            f"and there are {PROGRESS_FILES} files or {PROGRESS_CHARS:,} characters or more).",
             show_default=False,
         ),
     ] = None,
