@@ -1,7 +1,9 @@
 """The ``ctxbudget`` command line: build, count, presets, session.
 
-Errors print one line, ``error: ...``, to stderr and exit with status 2 (``--debug`` shows the
-traceback instead).
+Exit statuses: 0 done; 1 an unexpected failure (``--debug`` shows its traceback); 2 bad input
+(a file, preset, tokenizer, template or option), one ``error: ...`` line on stderr and nothing on
+stdout (``--debug`` shows the traceback instead); 3 ``build`` found nothing fit (every section
+dropped, failed or empty), a ``warning: ...`` line on stderr.
 """
 
 from __future__ import annotations
@@ -16,5 +18,5 @@ _COMMANDS = (_build, _serve, _session)
 
 
 def main() -> None:
-    """Entry point of the ``ctxbudget`` command."""
-    app()
+    """Entry point of the ``ctxbudget`` command (also ``python -m ctxbudget.cli``)."""
+    app(prog_name="ctxbudget")

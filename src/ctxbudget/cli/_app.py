@@ -1,7 +1,8 @@
 """The ``ctxbudget`` Typer application, its shared options, and one-line errors.
 
 Errors print one line, ``error: ...``, to stderr and exit with status 2 (``--debug`` shows the
-traceback instead). Rich is imported only when a command prints through it (:func:`err`,
+traceback instead); ``build`` exits 3 when nothing fit. ``--version`` prints
+``ctxbudget X.Y.Z``. Rich is imported only when a command prints through it (:func:`err`,
 :func:`out`), so a command that prints plain text does not pay for it.
 """
 
@@ -41,7 +42,11 @@ LedgerOpt = Annotated[
 _state = {"debug": False}
 
 Paths = Annotated[
-    list[Path], typer.Argument(help="Files, or directories of files; one per section.")
+    list[Path],
+    typer.Argument(
+        metavar="PATH",
+        help="Files, or directories of files; one per section ('-': one from stdin).",
+    ),
 ]
 TokenizerOpt = Annotated[
     str,
@@ -54,9 +59,29 @@ TokenizerOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        print(f"ctxbudget {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", metavar="", help="Show tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print 'ctxbudget X.Y.Z' and exit.",
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 

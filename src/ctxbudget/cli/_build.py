@@ -2,6 +2,13 @@
 
 Each command imports what it uses when it runs (the builder, the tokenizers, Rich), so the
 command line starts without them and ``--help`` stays quick.
+
+``build`` writes the context (or ``--json``) to stdout and the report
+(:func:`~ctxbudget.cli._report.build_report`) to stderr, and ``--report FILE.svg|FILE.html``
+writes the report as a picture too. A PATH ``-`` is one section read from stdin. Exit statuses
+(also in each command's ``--help``): 0 done; 2 bad input, one ``error:`` line on stderr and
+nothing on stdout; 3 (``build`` only) nothing fit, every section dropped, failed or empty, with
+a ``warning:`` line on stderr (the empty context, or the JSON, is still written).
 """
 
 from __future__ import annotations
@@ -13,19 +20,46 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .._errors import CtxBudgetError
+from .._errors import CtxBudgetError, TemplateError
 from .._unicode import has_lone_surrogate, replace_lone_surrogates
 from ._app import Paths, TokenizerOpt, app, err, fail, out, presets_app
+from ._inputs import STDIN, read_sections, template_message
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from collections.abc import Callable
 
-    from ..context import BuiltContext
+    from ..context import BuiltContext, Section
 
 __all__ = ["build", "count", "presets_list", "presets_show"]
 
 
-@app.command()
+#: Exit statuses of ``build`` (and ``count``, which has no 3): printed in ``--help``.
+EXIT_OK, EXIT_ERROR, EXIT_NOTHING_FIT = 0, 2, 3
+BUILD_EPILOG = (
+    "Exit status: 0 built; 2 bad input (a file, preset, tokenizer, template or option; one "
+    "'error:' line on stderr, nothing on stdout); 3 nothing fit (every section dropped, failed "
+    "or empty: the context is empty; a 'warning:' line on stderr). "
+    f"PATH '{STDIN}' reads one section from stdin, named by --stdin-name unless its front "
+    "matter names it."
+)
+COUNT_EPILOG = (
+    f"Exit status: 0 counted; 2 bad input (one 'error:' line on stderr). PATH '{STDIN}' reads "
+    "one section from stdin, named by --stdin-name unless its front matter names it."
+)
+#: ``count`` shows progress on its own (stderr a terminal) from this many files or characters.
+PROGRESS_FILES, PROGRESS_CHARS = 50, 1_000_000
+
+StdinNameOpt = Annotated[
+    str,
+    typer.Option(
+        "--stdin-name",
+        metavar="NAME",
+        help=f"Section name of PATH '{STDIN}' (stdin) when its front matter sets none.",
+    ),
+]
+
+
+@app.command(epilog=BUILD_EPILOG)
 def build(
     paths: Paths,
     max_tokens: Annotated[
@@ -39,11 +73,28 @@ def build(
         Optional[Path], typer.Option("--template", help="A Jinja2 template file.")  # noqa: UP045
     ] = None,
     strategy: Annotated[str, typer.Option(help="'weighted' or 'strict'.")] = "weighted",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the full report as JSON.")
+    ] = False,
+    report: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Also write the report as a picture: FILE.svg or FILE.html.",
+        ),
+    ] = None,
+    stdin_name: StdinNameOpt = "stdin",
 ) -> None:
     """Assemble the sections in PATHS within the cap: context to stdout, report to stderr."""
-    from ..context import ContextBuilder, load_sections
+    from ..context import ContextBuilder
 
+    if report is not None:
+        from ._report import EXPORT_SUFFIXES
+
+        if report.suffix.lower() not in EXPORT_SUFFIXES:
+            accepted = " or ".join(EXPORT_SUFFIXES)
+            fail(ValueError(f"--report {report}: the file must end in {accepted}"))
     try:
         builder = ContextBuilder(
             tokenizer=tokenizer,
@@ -52,79 +103,84 @@ def build(
             template=template,
             strategy=strategy,  # type: ignore[arg-type]
         )
-        result = builder.build(load_sections(paths))
+        result = builder.build(read_sections(paths, stdin_name))
+    except TemplateError as exc:
+        fail(exc if template is None else TemplateError(template_message(exc, template)))
+        return
     except CtxBudgetError as exc:
         fail(exc)
         return
+    picture = None
+    if report is not None or not as_json:
+        from ._report import build_report, export_report
+
+        picture = build_report(result, preset=preset)
+        if report is not None:  # before stdout: a file that cannot be written is bad input
+            try:
+                export_report(picture, report)
+            except OSError as exc:
+                fail(OSError(f"--report {report}: cannot write: {exc.strerror or exc}"))
     if as_json:
         print(replace_lone_surrogates(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)))
-        return
-    # Exactly the assembled text, which is within the cap: a newline after it could take a
-    # piped context one token over. Only a terminal, where nothing is counted, gets one.
-    # Lone surrogates cannot reach a UTF-8 stream: written as U+FFFD, which counts the same.
-    text = replace_lone_surrogates(result.text) if has_lone_surrogate(result.text) else result.text
-    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
-    sys.stdout.flush()
-    err().print(_report_table(result, preset))
+    else:
+        # Exactly the assembled text, which is within the cap: a newline after it could take
+        # a piped context one token over. Only a terminal, where nothing is counted, gets one.
+        # Lone surrogates cannot reach a UTF-8 stream: written as U+FFFD, which counts the same.
+        text = result.text
+        text = replace_lone_surrogates(text) if has_lone_surrogate(text) else text
+        sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
+        sys.stdout.flush()
+        err().print(picture)
+    if not any(r.items_kept for r in result.sections):
+        print(f"warning: {_nothing_fit(result)}", file=sys.stderr)
+        raise typer.Exit(EXIT_NOTHING_FIT)
 
 
-def _report_table(result: BuiltContext, preset: str) -> Table:
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
-
-    cap = result.max_tokens
-    approx = " (approximate)" if result.approximate else ""
-    limit = f" / {cap:,}" if cap is not None else " (no cap)"
-    table = Table(
-        title=f"{result.tokens:,}{limit} tokens, {result.tokenizer}{approx}, preset {preset}",
-        title_justify="left",
+def _nothing_fit(result: BuiltContext) -> str:
+    """Why no section kept anything, in one line."""
+    status = f"exit status {EXIT_NOTHING_FIT}"
+    if not result.sections:
+        return f"nothing to assemble: PATHS hold no section; the context is empty ({status})"
+    cap = f"{result.max_tokens:,} tokens" if result.max_tokens is not None else "no cap"
+    if all(r.tokens_demanded == 0 for r in result.sections if r.status != "failed"):
+        return f"nothing to assemble: every section is empty or failed ({status})"
+    return (
+        f"nothing fit within {cap}: every section was dropped, failed or empty; "
+        f"the context is empty ({status})"
     )
-    for column in (
-        "section",
-        "weight",
-        "status",
-        "demanded",
-        "allocated",
-        "used",
-        "kept",
-        "trimmed",
-    ):
-        table.add_column(column, justify="left" if column in ("section", "status") else "right")
-    table.add_column("share of cap")
-    scale = cap or max(result.tokens, 1)
-    for r in result.sections:
-        demanded = f"{r.tokens_demanded:,}" if r.demand_exact else f">={r.tokens_demanded:,}"
-        table.add_row(
-            r.name,
-            f"{r.priority:g}",
-            r.status + (" (cut)" if r.cut else "") + (f": {r.error}" if r.error else ""),
-            demanded if r.status != "failed" else "-",
-            f"{r.tokens_allocated:,}",
-            f"{r.tokens_used:,}",
-            str(r.items_kept),
-            str(r.items_trimmed),
-            ProgressBar(total=scale, completed=min(r.tokens_used, scale), width=20),
-        )
-    return table
 
 
-@app.command()
+@app.command(epilog=COUNT_EPILOG)
 def count(
     paths: Paths,
     tokenizer: TokenizerOpt = "o200k_base",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON.")] = False,
+    progress: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--progress/--no-progress",
+            metavar="",
+            help="Show progress on stderr while counting (default: when stderr is a terminal "
+            f"and there are {PROGRESS_FILES} files or {PROGRESS_CHARS:,} characters or more).",
+            show_default=False,
+        ),
+    ] = None,
+    stdin_name: StdinNameOpt = "stdin",
 ) -> None:
-    """Count the tokens of each file in PATHS (front matter excluded)."""
-    from ..context import load_sections
+    """Count the tokens of each file in PATHS (front matter and item markers excluded)."""
     from ..tokenizers import get_tokenizer
 
     try:
         tok = get_tokenizer(tokenizer)
-        sections = load_sections(paths)
+        sections = read_sections(paths, stdin_name)
     except CtxBudgetError as exc:
         fail(exc)
         return
-    counts = {s.name: tok.count(s.content) for s in sections if isinstance(s.content, str)}
+    if progress is None:
+        chars = sum(len(_text(s)) for s in sections)
+        large = len(sections) >= PROGRESS_FILES or chars >= PROGRESS_CHARS
+        progress = large and err().is_terminal
+    counts = _counted(sections, tok.count, progress)
     total = sum(counts.values())
     approximate = bool(getattr(tok, "approximate", False))
     if as_json:
@@ -141,6 +197,36 @@ def count(
         table.add_row(name, f"{n:,}")
     table.add_row("total", f"{total:,}", style="bold")
     out().print(table)
+
+
+def _text(section: Section) -> str:
+    """A file's section as text: its body, or its items one per line (markers stripped)."""
+    content = section.content
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(item) for item in content)
+
+
+def _counted(
+    sections: list[Section], count: Callable[[str], int], progress: bool
+) -> dict[str, int]:
+    """Tokens of each section's text, by name; with ``progress``, a bar on stderr meanwhile
+    (cleared when done on a terminal, its last state left elsewhere)."""
+    if not progress:
+        return {s.name: count(_text(s)) for s in sections}
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = err()
+    columns = (TextColumn("counting"), BarColumn(), MofNCompleteColumn(), TextColumn("files"))
+    counts: dict[str, int] = {}
+    with Progress(
+        *columns, TimeElapsedColumn(), console=console, transient=console.is_terminal
+    ) as bar:
+        task = bar.add_task("count", total=len(sections))
+        for s in sections:
+            counts[s.name] = count(_text(s))
+            bar.advance(task)
+    return counts
 
 
 @presets_app.command("list")

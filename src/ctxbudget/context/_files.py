@@ -103,27 +103,39 @@ def load_sections(paths: Iterable[str | Path]) -> list[Section]:
             raise SectionError(f"{path}: not UTF-8 text ({exc.reason})", section=path.stem) from exc
         except OSError as exc:
             raise SectionError(f"{path}: cannot read: {exc.strerror}", section=path.stem) from exc
-        meta, body = _front_matter(path, text)
-        name = meta.pop("name", path.stem)
-        if not isinstance(name, str) or not name:
+        section = section_from_text(text, origin=path, name=path.stem)
+        if section.name in seen:
             raise SectionError(
-                f"{path}: front matter 'name' must be a non-empty string", section=path.stem
+                f"{path} and {seen[section.name]} both give the section name {section.name!r}",
+                section=section.name,
             )
-        if name in seen:
-            raise SectionError(
-                f"{path} and {seen[name]} both give the section name {name!r}", section=name
-            )
-        seen[name] = path
-        content: str | list[str] = body
-        defaults = meta.pop("item_defaults", None)
-        if defaults is not None or _MARKER in body:
-            first = text.count("\n", 0, len(text) - len(body)) + 1
-            content = _items(path, body, defaults, meta.get("split"), name=name, first=first)
-        try:
-            sections.append(Section(name=name, content=content, **meta))
-        except SectionError as exc:
-            raise SectionError(f"{path}: {exc.reason}", section=name) from exc
+        seen[section.name] = path
+        sections.append(section)
     return sections
+
+
+def section_from_text(text: str, *, origin: Path, name: str) -> Section:
+    """The section of one file's ``text``, as :func:`load_sections` makes it (front matter,
+    item markers), named ``name`` unless its front matter sets one.
+
+    ``origin`` names the text in error messages (a file, or ``<stdin>`` for the command line's
+    ``-``). Raises :class:`~ctxbudget.SectionError` as :func:`load_sections` does.
+    """
+    meta, body = _front_matter(origin, text)
+    name = meta.pop("name", name)
+    if not isinstance(name, str) or not name:
+        raise SectionError(
+            f"{origin}: front matter 'name' must be a non-empty string", section=origin.stem
+        )
+    content: str | list[str] = body
+    defaults = meta.pop("item_defaults", None)
+    if defaults is not None or _MARKER in body:
+        first = text.count("\n", 0, len(text) - len(body)) + 1
+        content = _items(origin, body, defaults, meta.get("split"), name=name, first=first)
+    try:
+        return Section(name=name, content=content, **meta)
+    except SectionError as exc:
+        raise SectionError(f"{origin}: {exc.reason}", section=name) from exc
 
 
 def _items(path: Path, body: str, defaults: Any, split: Any, *, name: str, first: int) -> list[str]:
