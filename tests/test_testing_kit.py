@@ -3,6 +3,7 @@ pytest plugin, run by pytest on a small user project (pytester)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -231,3 +232,173 @@ def test_a_compactor_request_matches_its_snapshot(snapshot: SnapshotAssertion) -
     """Our own snapshot of a rendered request after compactions."""
     request = _conversation(Compactor(1500, tokenizer=CharTokenizer(), keep_last_turns=1), 9)
     assert request == snapshot.use_extension(ContextSnapshotExtension)
+
+
+# -- the pytest plugin, on a user's project ---------------------------------------------------
+
+USER_TESTS = """
+from ctxbudget import Compactor
+from ctxbudget.testing import CharTokenizer, compactor_step
+from ctxbudget.testing.syrupy import AmberContextSnapshotExtension
+
+CITY = "Lisbon"
+
+
+def sections():
+    return {
+        "facts": [f"Maya lives in {CITY}.", "She takes her tea without sugar."],
+        "history": [f"turn {i}: we talked about the garden" for i in range(20)],
+    }
+
+
+def test_prompt(ctxbudget_build, ctxbudget_snapshot):
+    result = ctxbudget_build(sections(), max_tokens=60)
+    assert result.tokenizer == "test-word"
+    assert result.tokens <= 60
+    assert result == ctxbudget_snapshot
+
+
+def test_prompt_in_amber(ctxbudget_build, snapshot):
+    result = ctxbudget_build(sections(), max_tokens=60)
+    assert result == snapshot.use_extension(AmberContextSnapshotExtension)
+
+
+def test_request(ctxbudget_snapshot):
+    compactor = Compactor(1500, tokenizer=CharTokenizer(), keep_last_turns=1)
+    for i in range(9):
+        request = compactor_step(
+            compactor,
+            {"role": "user", "content": f"question {i} " * 5},
+            {"role": "assistant", "content": f"answer {i} " * 6},
+        )
+    assert request.compactions
+    assert request == ctxbudget_snapshot
+
+
+def test_tokenizer_ledger_and_budget(ctxbudget_tokenizer, ctxbudget_ledger, ctxbudget_budget):
+    assert ctxbudget_tokenizer.count("two words") == 3
+    assert ctxbudget_budget.ledger is ctxbudget_ledger
+    assert ctxbudget_budget.session_cap == 100_000  # CTXBUDGET_SESSION_TOKEN_CAP ignored
+    with ctxbudget_budget.reserve(50, session="s") as reservation:
+        reservation.commit(input_tokens=20, output_tokens=10)
+    assert ctxbudget_budget.status("s").used == 30
+
+
+def test_build_takes_another_tokenizer(ctxbudget_build):
+    assert ctxbudget_build({"facts": "abc"}, tokenizer=CharTokenizer()).tokenizer == "test-char"
+"""
+
+#: The plugin by its module name, whether or not the entry point is installed (an installed
+#: one is turned off by its name, so the module is not registered twice).
+PLUGIN = ("-p", "no:ctxbudget", "-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider")
+
+
+def test_a_user_project_snapshots_builds_and_requests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--snapshot-update writes the .txt and .ambr snapshots with the table; the next run
+    passes; a changed input fails both build snapshots with a diff naming the change."""
+    monkeypatch.setenv("CTXBUDGET_SESSION_TOKEN_CAP", "7")
+    pytester.makepyfile(test_prompts=USER_TESTS)
+    first = pytester.runpytest(*PLUGIN, "--snapshot-update")
+    first.assert_outcomes(passed=5)
+    folder = pytester.path / "__snapshots__"
+    stored = (folder / "test_prompts" / "test_prompt.txt").read_text(encoding="utf-8")
+    assert stored.startswith("ctxbudget BuiltContext\ncap: 60 tokens  total: ")
+    assert re.search(r"^history +trimmed +1 +- ", stored, re.M)
+    assert "----- text -----\n## Facts\nMaya lives in Lisbon.\n" in stored
+    request = (folder / "test_prompts" / "test_request.txt").read_text(encoding="utf-8")
+    assert "compactions: 1\n1. " in request
+    amber = (folder / "test_prompts.ambr").read_text(encoding="utf-8")
+    assert "# name: test_prompt_in_amber" in amber
+    assert "\n  history  trimmed" in amber  # the table, indented as an amber string
+
+    pytester.runpytest(*PLUGIN).assert_outcomes(passed=5)
+
+    pytester.makepyfile(test_prompts=USER_TESTS.replace('"Lisbon"', '"Porto"'))
+    changed = pytester.runpytest(*PLUGIN, "-vv")
+    changed.assert_outcomes(passed=3, failed=2)
+    out = changed.stdout.str()
+    assert re.search(r"^E\s+- Maya lives in Lisbon\.", out, re.M), out
+    assert re.search(r"^E\s+\+ Maya lives in Porto\.", out, re.M), out
+    assert (folder / "test_prompts" / "test_prompt.txt").read_text(encoding="utf-8") == stored
+
+
+def test_without_syrupy_the_snapshot_fixture_names_the_install(pytester: pytest.Pytester) -> None:
+    """With syrupy unimportable, the plugin still loads and its other fixtures work; the
+    snapshot fixture errors at setup naming `pip install syrupy`."""
+    pytester.makeconftest("import sys\nsys.modules['syrupy'] = None\n")
+    pytester.makepyfile(
+        test_plain="""
+        def test_build(ctxbudget_build):
+            assert ctxbudget_build({"facts": "a b"}).tokens > 0
+
+        def test_snapshot(ctxbudget_snapshot):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:syrupy")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ctxbudget_snapshot needs syrupy*: pip install syrupy*"])
+
+
+def test_with_syrupys_plugin_off_the_snapshot_fixture_says_so(pytester: pytest.Pytester) -> None:
+    """syrupy installed but -p no:syrupy: the fixture's error names that option."""
+    pytester.makepyfile("def test_snapshot(ctxbudget_snapshot):\n    pass\n")
+    result = pytester.runpytest(*PLUGIN, "-p", "no:syrupy")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*syrupy's pytest plugin, which is not loaded*-p no:syrupy*"])
+
+
+def test_importing_the_plugin_imports_nothing_heavy() -> None:
+    """pytest loads the plugin in every run of anyone who installed ctxbudget: importing it
+    loads only pytest and ctxbudget's base, never syrupy or the library's stacks."""
+    script = (
+        "import sys, json\nimport ctxbudget.testing.pytest_plugin\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    assert sorted(m for m in loaded if m.startswith("ctxbudget")) == [
+        "ctxbudget", "ctxbudget._errors", "ctxbudget._lazy", "ctxbudget._version",
+        "ctxbudget.testing", "ctxbudget.testing._tokenizers", "ctxbudget.testing.pytest_plugin",
+    ]  # fmt: skip
+    heavy = {"syrupy", "pydantic", "tiktoken", "tokenizers", "yaml", "jinja2", "rich", "typer"}
+    assert sorted(heavy & {m.partition(".")[0] for m in loaded}) == []
+
+
+def _declared_plugins() -> dict[str, str]:
+    """pyproject.toml's [project.entry-points.pytest11]."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pytest depends on tomli before 3.11
+        import tomli as tomllib
+    data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return dict(data["project"]["entry-points"]["pytest11"])
+
+
+def test_the_entry_point_is_declared_and_when_installed_autoloads(
+    pytester: pytest.Pytester,
+) -> None:
+    """pyproject declares the pytest11 entry point `ctxbudget` for the plugin module; where
+    ctxbudget is installed with it (always under CI, which installs `-e .[test]`), pytest
+    loads the fixtures with no -p at all."""
+    from importlib.metadata import entry_points
+
+    from ctxbudget.testing import pytest_plugin
+
+    assert _declared_plugins() == {"ctxbudget": "ctxbudget.testing.pytest_plugin"}
+    assert callable(getattr(pytest_plugin, "ctxbudget_build", None))
+    installed = {
+        ep.name: ep.value
+        for ep in entry_points(group="pytest11")
+        if ep.dist is not None and ep.dist.name == "ctxbudget"
+    }
+    if os.environ.get("CI") == "true":
+        assert installed == _declared_plugins()
+    if installed:  # a checkout installed before the plugin existed has none yet
+        assert installed == _declared_plugins()
+        pytester.makepyfile("def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n")
+        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
