@@ -121,6 +121,34 @@ def test_line_endings_weights_and_local_paths_are_normalised() -> None:
     assert row[:3] == ["a", "full", "0.3"]
 
 
+class _BrokenStore:
+    name = "inbox"
+
+    def fetch(self) -> str:
+        raise OSError("/home/someone/inbox.json: gone")
+
+
+def test_dropped_and_failed_sections_show_their_status_and_only_the_error_type() -> None:
+    """A dropped section keeps its row; a failed one adds its error's type, not its message
+    (which names a local path here)."""
+    result = build_context(
+        [
+            Section(name="facts", content="a b c", required=True),
+            Section(name="big", content=["word " * 30, "x y"], weight=0.5),
+            _BrokenStore(),
+        ],
+        max_tokens=12,
+        tokenizer=WordTokenizer(),
+    )
+    text = render_snapshot(result)
+    assert "sections: 1 full, 1 dropped, 1 failed\n" in text
+    assert re.search(r"^big +dropped +0\.5 +- ", text, re.M)
+    assert re.search(r"^inbox +failed ", text, re.M)
+    assert "\nfailed: inbox: OSError\n" in text
+    assert "/home" not in text
+    assert "gone" not in text
+
+
 def test_a_compactor_request_renders_messages_and_compaction_steps() -> None:
     """compactor_step returns the request with the receipts of the compactions it ran; the
     user's on_compaction still sees them and is back in place afterwards."""
