@@ -156,7 +156,14 @@ def test_a_compactor_request_renders_messages_and_compaction_steps() -> None:
     compactor = Compactor(
         1500, tokenizer=CharTokenizer(), keep_last_turns=1, on_compaction=seen.append
     )
-    requests = [_conversation(compactor, 1) for _ in range(12)]
+    requests = [
+        compactor_step(
+            compactor,
+            {"role": "user", "content": f"question {i} " * 5},
+            {"role": "assistant", "content": f"answer {i} " * 6},
+        )
+        for i in range(12)
+    ]
     compacted = [r for r in requests if r.compactions]
     assert compacted
     assert [c for r in requests for c in r.compactions] == seen
