@@ -42,6 +42,7 @@ class ContextSnapshotExtension(SingleFileSnapshotExtension):
     """
 
     file_extension = "txt"
+    _file_extension = "txt"  # the name syrupy 4.0 read
     _write_mode = WriteMode.TEXT
 
     def serialize(self, data: Any, **kwargs: Any) -> str:
