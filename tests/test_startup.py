@@ -42,6 +42,10 @@ HEAVY = (
     "opentelemetry",
     "asyncio",
     "sqlite3",
+    # the testing kit's (ctxbudget.testing.syrupy, .pytest_plugin), imported only by tests
+    "syrupy",
+    "pytest",
+    "_pytest",
 )
 
 #: Packages whose __init__ re-exports lazily (messages/ and session/ledgers/ import eagerly).
@@ -52,6 +56,7 @@ LAZY_PACKAGES = (
     "ctxbudget.memory",
     "ctxbudget.models",
     "ctxbudget.session",
+    "ctxbudget.testing",
     "ctxbudget.tokenizers",
 )
 

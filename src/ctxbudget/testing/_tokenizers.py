@@ -1,9 +1,4 @@
-"""Helpers for testing code that uses ctxbudget: deterministic tokenizers with no vocabulary.
-
->>> from ctxbudget.testing import CharTokenizer
->>> CharTokenizer().count("héllo")
-5
-"""
+"""Deterministic tokenizers with no vocabulary: counts that never depend on a download."""
 
 from __future__ import annotations
 
