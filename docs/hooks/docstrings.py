@@ -15,12 +15,13 @@ from typing import Any
 
 import griffe
 
-_ROLE = re.compile(r":(?:class|func|meth|data|mod|attr|exc|obj):`(~?)([^`<>]+)`")
+_ROLE = re.compile(r":(?:class|func|meth|data|mod|attr|exc|obj):`(~?)([^`<>]+?)(?: <([^`<>]+)>)?`")
 
 
 def _reference(match: re.Match[str]) -> str:
-    short, target = match.groups()
-    shown = target.rsplit(".", 1)[-1] if short else target
+    short, text, explicit = match.groups()
+    target = explicit or text
+    shown = text if explicit else (target.rsplit(".", 1)[-1] if short else target)
     # Optional: no warning when the target is not on the site (a private module, a method).
     return f'<autoref identifier="{target}" optional><code>{shown}</code></autoref>'
 
@@ -42,6 +43,9 @@ def markdown_docstring(text: str) -> str:
                 i += 1
             out.append(f"{indent}```")
             continue
+        # No docstring means a block quote: a wrapped line that starts with ">" (">= 0") is text.
+        if stripped.startswith(">"):
+            line = f"{line[: len(line) - len(stripped)]}\\{stripped}"
         # reStructuredText's "text::" before a literal block is "text:" in Markdown.
         out.append(line[:-1] if line.endswith("::") and not stripped.startswith("::") else line)
         i += 1
