@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+HOOKS = ROOT / "docs" / "hooks"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SITE = "https://ctxbudget.github.io/ctxbudget/"
 REPO = "https://github.com/ctxbudget/ctxbudget"
@@ -30,7 +31,7 @@ NOT_IN_NAV: set[str] = set()
 
 
 def _hook() -> ModuleType:
-    path = ROOT / "docs" / "hooks" / "presets.py"
+    path = HOOKS / "presets.py"
     spec = importlib.util.spec_from_file_location("ctxbudget_docs_hook", path)
     assert spec is not None
     assert spec.loader is not None
@@ -191,3 +192,10 @@ def test_template_variables_page_lists_every_field_a_template_sees() -> None:
     page = (ROOT / "docs/templates.md").read_text(encoding="utf-8")
     for field in dataclasses.fields(SectionView):
         assert f"| `{field.name}` |" in page
+
+
+def test_the_hooks_stay_readable_in_one_sitting() -> None:
+    """The project's module size limit (tests/test_architecture.py) holds for docs/hooks too."""
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in HOOKS.glob("*.py")}
+    assert sizes
+    assert {name: n for name, n in sizes.items() if n > 410} == {}

@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the site links a repository file (absolute, so the links work off GitHub too).
 BLOB = "https://github.com/ctxbudget/ctxbudget/blob/main/"
+TREE = "https://github.com/ctxbudget/ctxbudget/tree/main/"
 #: The page a generated preset page is listed under in the nav.
 NAV_SECTION = "Presets"
 #: False until the command line has ``--report FILE.svg``; then True, and its absence fails.
@@ -101,7 +102,7 @@ def preset_page(name: str, root: Path = ROOT) -> str:
         preset.description,
         "",
         f"- File: [`presets/{name}.yaml`]({BLOB}presets/{name}.yaml)",
-        f"- Extends: {_extends(raw.get('extends'))}",
+        f"- Extends: {_extends(raw.get('extends'), root)}",
         f"- Its own cap: {own_cap}",
         f"- Weight of a section it does not name (`default_weight`): {preset.default_weight:g}",
         "",
@@ -116,14 +117,19 @@ def preset_page(name: str, root: Path = ROOT) -> str:
         "## The example, assembled",
         "",
         f"Built when this site was built, from the {len(sections)} files in "
-        f"[`{example_rel}/`]({BLOB}{example_rel}), exactly as this command builds it "
+        f"[`{example_rel}/`]({TREE}{example_rel}), exactly as this command builds it "
         f"(tokenizer `{tokenizer}`, the command line's default):",
         "",
         "```sh",
         f"ctxbudget build {example_rel} --max-tokens {cap} --preset {name}",
         "```",
         "",
-        f"The assembled text has **{result.tokens:,} tokens** of a {cap:,}-token cap.",
+        f"The assembled text has **{result.tokens:,} tokens** of a {cap:,}-token cap"
+        + (
+            " (`--max-tokens` takes precedence over the preset's own cap)."
+            if preset.max_tokens
+            else "."
+        ),
         "",
         "### Allocation",
         "",
@@ -141,11 +147,11 @@ def preset_page(name: str, root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
-def _extends(value: object) -> str:
+def _extends(value: object, root: Path) -> str:
     if not value:
         return "nothing"
     target = str(value)
-    if (ROOT / "presets" / f"{target}.yaml").is_file():
+    if (root / "presets" / f"{target}.yaml").is_file():
         return f"[`{target}`]({target}.md)"
     return f"`{target}`"
 
@@ -166,10 +172,6 @@ def _weights_table(preset: Any) -> list[str]:
     return rows
 
 
-def _colour(index: int) -> str:
-    return _COLOURS[index % len(_COLOURS)]
-
-
 def _bar(result: Any, cap: int) -> str:
     """One stacked bar of the whole cap: each section's used tokens, then what is unused."""
     width, height, x = 1000.0, 28, 0.0
@@ -181,7 +183,7 @@ def _bar(result: Any, cap: int) -> str:
         label = escape(f"{r.name}: {r.tokens_used:,} tokens")
         rects.append(
             f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" '
-            f'fill="{_colour(i)}"><title>{label}</title></rect>'
+            f'fill="{_COLOURS[i % len(_COLOURS)]}"><title>{label}</title></rect>'
         )
         x += w
     rest = max(0.0, width - x)
@@ -204,7 +206,7 @@ def _allocation_table(result: Any) -> list[str]:
         "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for i, r in enumerate(result.sections):
-        swatch = f'<span style="color:{_colour(i)}">&#9632;</span>'
+        swatch = f'<span style="color:{_COLOURS[i % len(_COLOURS)]}">&#9632;</span>'
         status = r.status + (" (cut)" if r.cut else "")
         if r.status == "failed":
             demanded = "-"
@@ -318,10 +320,6 @@ def sandbox_limits() -> str:
     )
 
 
-def cli_default(option: str) -> str:
-    return f"`{cli_defaults()[option]}`"
-
-
 def report_picture() -> str:
     """The report picture (``getting-started.md``), or nothing while the command line has no
     ``--report``."""
@@ -333,8 +331,8 @@ def report_picture() -> str:
 MARKERS = {
     "presets-table": presets_table,
     "default-template": default_template,
-    "cli-default-preset": lambda: cli_default("--preset"),
-    "cli-default-tokenizer": lambda: cli_default("--tokenizer"),
+    "cli-default-preset": lambda: f"`{cli_defaults()['--preset']}`",
+    "cli-default-tokenizer": lambda: f"`{cli_defaults()['--tokenizer']}`",
     "readme-cap": lambda: f"{readme_cap():,}",
     "example-tokens": example_tokens,
     "sandbox-limits": sandbox_limits,
