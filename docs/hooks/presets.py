@@ -38,10 +38,8 @@ REPORT_URI = "assets/report.svg"
 log = logging.getLogger("mkdocs.hooks.ctxbudget")
 
 #: Colours of the sections in the allocation bar, in priority order (then repeated).
-_COLOURS = (
-    "#3366cc", "#dc7633", "#2e9e5b", "#c0392b", "#8e5bc4",
-    "#8d6e63", "#d45fa8", "#7f8c8d", "#b7a10a", "#17a2b8",
-)  # fmt: skip
+_COLOURS = ("#3366cc", "#dc7633", "#2e9e5b", "#c0392b", "#8e5bc4",
+            "#8d6e63", "#d45fa8", "#7f8c8d", "#b7a10a", "#17a2b8")  # fmt: skip
 _UNUSED = "#e0e0e0"
 
 
@@ -201,9 +199,9 @@ def _bar(result: Any, cap: int) -> str:
 
 def _allocation_table(result: Any) -> list[str]:
     rows = [
-        "| | section | weight | status | demanded | allocated | used | items kept | items trimmed"
-        " |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "| | section | weight | status | demanded | allocated | used | leftover | items kept "
+        "| items trimmed |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for i, r in enumerate(result.sections):
         swatch = f'<span style="color:{_COLOURS[i % len(_COLOURS)]}">&#9632;</span>'
@@ -212,9 +210,12 @@ def _allocation_table(result: Any) -> list[str]:
             demanded = "-"
         else:
             demanded = f"{r.tokens_demanded:,}" if r.demand_exact else f"&ge;{r.tokens_demanded:,}"
+        extra = r.tokens_used - r.tokens_allocated
+        leftover = f"+{extra:,}" if extra > 0 else ""
         rows.append(
             f"| {swatch} | `{r.name}` | {r.priority:g} | {status} | {demanded} | "
-            f"{r.tokens_allocated:,} | {r.tokens_used:,} | {r.items_kept} | {r.items_trimmed} |"
+            f"{r.tokens_allocated:,} | {r.tokens_used:,} | {leftover} | {r.items_kept} | "
+            f"{r.items_trimmed} |"
         )
     return rows
 
@@ -231,8 +232,15 @@ def _table_notes(result: Any) -> list[str]:
         )
     if any(r.tokens_used > r.tokens_allocated for r in result.sections):
         notes.append(
-            "*used* above *allocated*: tokens that whole-item trimming left unused go to the "
-            "highest priorities first, each taking its next whole items while they fit."
+            "*leftover* (+N): tokens used beyond the allocation. Room that whole-item trimming "
+            "left unused goes to the highest priorities first, each taking its next whole items "
+            "while they fit."
+        )
+    pieces = sum(r.tokens_used for r in result.sections)
+    if pieces != result.tokens:
+        notes.append(
+            f"*used* is counted piece by piece ({pieces:,} in all); the whole text counts "
+            f"{result.tokens:,}, as tokens merge where pieces join."
         )
     if any(r.cut for r in result.sections):
         notes.append(
@@ -321,11 +329,8 @@ def sandbox_limits() -> str:
 
 
 def report_picture() -> str:
-    """The report picture (``getting-started.md``), or nothing while the command line has no
-    ``--report``."""
-    if not cli_has_report():
-        return ""
-    return f"![The report of the command above]({REPORT_URI})"
+    """The report picture, or nothing while the command line has no ``--report``."""
+    return f"![The report of the command above]({REPORT_URI})" if cli_has_report() else ""
 
 
 MARKERS = {
@@ -354,10 +359,8 @@ def expand_markers(markdown: str, where: str = "page") -> str:
     return _MARKER.sub(replace, markdown)
 
 
-# -- the command line's report picture --------------------------------------------------------
-
-
 def cli_has_report() -> bool:
+    """Whether ``ctxbudget build`` has ``--report FILE.svg`` (it draws the report picture)."""
     return "--report" in cli_defaults()
 
 
