@@ -185,7 +185,8 @@ def _bar(result: Any, cap: int) -> str:
         )
         x += w
     rest = max(0.0, width - x)
-    unused = escape(f"unused: {max(0, cap - result.tokens):,} tokens")
+    pieces = sum(r.tokens_used for r in result.sections)
+    unused = escape(f"unused: {max(0, cap - pieces):,} tokens")
     rects.append(
         f'<rect x="{x:.1f}" y="0" width="{rest:.1f}" height="{height}" '
         f'fill="{_UNUSED}"><title>{unused}</title></rect>'
