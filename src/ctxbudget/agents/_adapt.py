@@ -117,7 +117,8 @@ class AdaptiveBuilder:
             triggers: the adjusted weights apply from the next build).
 
         Raises:
-            As :func:`~ctxbudget.build_context`; OSError when ``write_to`` cannot be written.
+            CtxBudgetError: as :func:`~ctxbudget.build_context`.
+            OSError: ``write_to`` cannot be written.
         """
         cap = max_tokens if max_tokens is not None else self._max_tokens
         result = build_context(sections, max_tokens=cap, preset=self.preset, **self._options)

@@ -183,7 +183,7 @@ class ContextBuilder:
         """Like :meth:`build`, gathering stores concurrently (sync stores run in threads).
 
         Raises:
-            The same errors as :meth:`build`.
+            CtxBudgetError: the same errors as :meth:`build`.
         """
         sources = self._sources(sections)
         gathered = await gather_async(sources)
@@ -389,8 +389,8 @@ def build_context(
         A :class:`~ctxbudget.BuiltContext`; ``tokenizer.count(result.text) <= max_tokens``.
 
     Raises:
-        RequiredSectionsExceedCap, BudgetError, StoreError, SectionError, TokenizerError,
-        PresetError, TemplateError: as for :class:`ContextBuilder`.
+        CtxBudgetError: as for :class:`ContextBuilder` (RequiredSectionsExceedCap, BudgetError,
+            StoreError, SectionError, TokenizerError, PresetError, TemplateError).
         ConfigurationError: the cap is invalid, or ``"model"`` names no known model.
 
     >>> r = build_context({"facts": "sky is blue\\ngrass is green"}, max_tokens=100)

@@ -221,7 +221,7 @@ class Reservation:
         :func:`~ctxbudget.session.usage_of`), with ``model``, else the usage's own model.
 
         Raises:
-            The errors of :meth:`commit`.
+            CtxBudgetError: the errors of :meth:`commit`.
         """
         self.commit(
             usage.input_tokens,
