@@ -4,8 +4,8 @@
   resolved weights, and the real example assembled with it, as ``ctxbudget build`` makes it
   (the README's cap, the command line's default tokenizer), with the allocation per section.
 - Markers ``<!-- ctxbudget:NAME -->`` in committed pages, replaced by :data:`MARKERS`.
-- ``assets/report.svg``, the command line's own picture of the README example, when the
-  command line has ``--report`` (see :data:`REPORT_REQUIRED`).
+- ``assets/report.svg``, the command line's own picture of the README example
+  (``ctxbudget build ... --report FILE.svg``).
 
 Nothing here is committed output: mkdocs calls :func:`on_config`, :func:`on_files` and
 :func:`on_page_markdown`; the tests call :func:`preset_page` and :func:`preset_names`.
@@ -13,7 +13,6 @@ Nothing here is committed output: mkdocs calls :func:`on_config`, :func:`on_file
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
@@ -31,11 +30,8 @@ BLOB = "https://github.com/ctxbudget/ctxbudget/blob/main/"
 TREE = "https://github.com/ctxbudget/ctxbudget/tree/main/"
 #: The page a generated preset page is listed under in the nav.
 NAV_SECTION = "Presets"
-#: False until the command line has ``--report FILE.svg``; then True, and its absence fails.
-REPORT_REQUIRED = False
 REPORT_URI = "assets/report.svg"
 
-log = logging.getLogger("mkdocs.hooks.ctxbudget")
 
 #: Colours of the sections in the allocation bar, in priority order (then repeated).
 _COLOURS = ("#3366cc", "#dc7633", "#2e9e5b", "#c0392b", "#8e5bc4",
@@ -330,8 +326,8 @@ def sandbox_limits() -> str:
 
 
 def report_picture() -> str:
-    """The report picture, or nothing while the command line has no ``--report``."""
-    return f"![The report of the command above]({REPORT_URI})" if cli_has_report() else ""
+    """The report picture of the README example (``assets/report.svg``)."""
+    return f"![The report of the command above]({REPORT_URI})"
 
 
 MARKERS = {
@@ -358,11 +354,6 @@ def expand_markers(markdown: str, where: str = "page") -> str:
         return str(make())
 
     return _MARKER.sub(replace, markdown)
-
-
-def cli_has_report() -> bool:
-    """Whether ``ctxbudget build`` has ``--report FILE.svg`` (it draws the report picture)."""
-    return "--report" in cli_defaults()
 
 
 def report_svg(root: Path = ROOT) -> bytes:
@@ -395,12 +386,7 @@ def on_files(files: Any, config: Any) -> Any:
 
     for name in preset_names():
         files.append(File.generated(config, f"presets/{name}.md", content=preset_page(name)))
-    if cli_has_report():
-        files.append(File.generated(config, REPORT_URI, content=report_svg()))
-    elif REPORT_REQUIRED:
-        raise RuntimeError("`ctxbudget build` has no --report option; the docs embed its SVG")
-    else:
-        log.info("`ctxbudget build` has no --report yet: the docs show no report picture")
+    files.append(File.generated(config, REPORT_URI, content=report_svg()))
     return files
 
 
