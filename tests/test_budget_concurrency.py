@@ -151,11 +151,14 @@ RACE_CAP = 12_000
 RACE_LEASE = 1.0
 
 
-def race_worker(url: str, proc: int, report: str, ready: Any, release: Any = None) -> None:
+def race_worker(url: str, proc: int, report: str, ready: Any, release: str | None = None) -> None:
     """8 threads reserve 10-60 tokens against one shared user cap, "call" for 0-50 ms (one
     call in 20 outlasts the lease), commit, then append the committed tokens to ``report``;
-    each stops after 30 refusals. With ``release`` (an event), the process then waits for it
-    before it exits, so a parent that kills it never finds it already gone."""
+    each stops after 30 refusals. With ``release`` (a file path), the process then waits until
+    that file exists before it exits, so a parent that kills it never finds it already gone.
+
+    A file, not a multiprocessing Event: ``Event.set()`` waits for every process asleep in
+    ``wait()`` to wake, and a process killed there never does (the parent hung in ``set()``)."""
     budget = SessionBudget(url, session_cap=None, user_cap=RACE_CAP, lease_s=RACE_LEASE)
     lock = threading.Lock()
     out = open(report, "a", buffering=1)  # noqa: SIM115 - closed by the process's exit
@@ -186,7 +189,9 @@ def race_worker(url: str, proc: int, report: str, ready: Any, release: Any = Non
         t.join()
     out.close()
     if release is not None:
-        release.wait(timeout=300)
+        deadline = time.monotonic() + 300
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 @pytest.mark.slow
@@ -202,9 +207,9 @@ def test_eight_processes_of_eight_threads_with_half_killed(
     ctx = mp.get_context("spawn")
     reports = [tmp_path / f"p{i}.txt" for i in range(8)]
     events = [ctx.Event() for _ in range(8)]
-    release = ctx.Event()  # a worker that finished its race waits here, alive, until killed
+    release = tmp_path / "release"  # a worker that finished its race waits, alive, for it
     procs = [
-        ctx.Process(target=race_worker, args=(url, i, str(reports[i]), events[i], release))
+        ctx.Process(target=race_worker, args=(url, i, str(reports[i]), events[i], str(release)))
         for i in range(8)
     ]
     for p in procs:
@@ -214,7 +219,7 @@ def test_eight_processes_of_eight_threads_with_half_killed(
     time.sleep(0.5)
     for p in procs[:4]:
         os.kill(p.pid, signal.SIGKILL)
-    release.set()
+    release.touch()
     for p in procs:
         p.join(timeout=300)
     assert [p.exitcode for p in procs] == [-signal.SIGKILL] * 4 + [0] * 4
