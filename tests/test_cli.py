@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from tests.cli_errors import assert_one_error
 from typer.testing import CliRunner
 
 from ctxbudget import get_tokenizer
@@ -55,19 +55,6 @@ def _row(output: str, name: str) -> str:
     rows = [line for line in output.splitlines() if line.startswith(f"│ {name} ")]
     assert len(rows) == 1, output
     return rows[0]
-
-
-def _assert_error(result: Result, *fragments: str) -> str:
-    """Exit 2, empty stdout, a single 'error:' line on stderr, no traceback."""
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 # --- build --------------------------------------------------------------------------------------
@@ -324,7 +311,7 @@ def test_presets_show_resolves_extends(runner: CliRunner) -> None:
 def test_presets_show_unknown_name(runner: CliRunner) -> None:
     """presets show nosuch exits 2 with one 'error:' line listing bundled names."""
     result = runner.invoke(app, ["presets", "show", "nosuch"])
-    line = _assert_error(result, "nosuch")
+    line = assert_one_error(result, "nosuch")
     for name in BUNDLED:
         assert name in line
 
@@ -336,13 +323,13 @@ def test_error_missing_path(runner: CliRunner, tmp_path: Path) -> None:
     """A missing input path exits 2 with one error line naming it."""
     missing = tmp_path / "nowhere"
     result = runner.invoke(app, ["build", str(missing), "--max-tokens", "100"])
-    _assert_error(result, str(missing))
+    assert_one_error(result, str(missing))
 
 
 def test_error_missing_path_in_count(runner: CliRunner, tmp_path: Path) -> None:
     """count with a missing path exits 2 with one error line."""
     missing = tmp_path / "nowhere"
-    _assert_error(runner.invoke(app, ["count", str(missing)]), str(missing))
+    assert_one_error(runner.invoke(app, ["count", str(missing)]), str(missing))
 
 
 def test_error_unknown_tokenizer(runner: CliRunner) -> None:
@@ -350,19 +337,19 @@ def test_error_unknown_tokenizer(runner: CliRunner) -> None:
     result = runner.invoke(
         app, ["build", str(MEMORY), "--max-tokens", "100", "--tokenizer", "nosuch-tok"]
     )
-    _assert_error(result, "nosuch-tok")
+    assert_one_error(result, "nosuch-tok")
 
 
 def test_error_missing_hf_tokenizer_file(runner: CliRunner, tmp_path: Path) -> None:
     """An hf: tokenizer path that does not exist exits 2 with one error line."""
     spec = f"hf:{tmp_path / 'missing.json'}"
-    _assert_error(runner.invoke(app, ["count", str(MEMORY), "-t", spec]), "missing.json")
+    assert_one_error(runner.invoke(app, ["count", str(MEMORY), "-t", spec]), "missing.json")
 
 
 def test_error_unknown_preset(runner: CliRunner) -> None:
     """An unknown --preset name exits 2 with one error line."""
     result = runner.invoke(app, ["build", str(MEMORY), "--max-tokens", "100", "--preset", "nosuch"])
-    _assert_error(result, "unknown preset 'nosuch'")
+    assert_one_error(result, "unknown preset 'nosuch'")
 
 
 def test_error_invalid_preset_file(runner: CliRunner, tmp_path: Path) -> None:
@@ -372,7 +359,7 @@ def test_error_invalid_preset_file(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["build", str(MEMORY), "--max-tokens", "100", "--preset", str(preset)]
     )
-    _assert_error(result, f"{preset}:3", "sections.graph.weight")
+    assert_one_error(result, f"{preset}:3", "sections.graph.weight")
 
 
 def test_error_preset_min_above_inherited_max(runner: CliRunner, tmp_path: Path) -> None:
@@ -387,7 +374,7 @@ def test_error_preset_min_above_inherited_max(runner: CliRunner, tmp_path: Path)
     result = runner.invoke(
         app, ["build", str(MEMORY), "--max-tokens", "100", "--preset", str(child)]
     )
-    _assert_error(result, "min_tokens")
+    assert_one_error(result, "min_tokens")
 
 
 def test_error_required_sections_exceed_cap(runner: CliRunner, tmp_path: Path) -> None:
@@ -395,7 +382,7 @@ def test_error_required_sections_exceed_cap(runner: CliRunner, tmp_path: Path) -
     big = tmp_path / "big.md"
     big.write_text("---\nrequired: true\n---\n" + "word " * 200 + "\n", encoding="utf-8")
     result = runner.invoke(app, ["build", str(big), "--max-tokens", "5"])
-    _assert_error(result, "'big'", "the cap is 5")
+    assert_one_error(result, "'big'", "the cap is 5")
 
 
 def test_error_bad_front_matter_key(runner: CliRunner, tmp_path: Path) -> None:
@@ -403,7 +390,7 @@ def test_error_bad_front_matter_key(runner: CliRunner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.md"
     bad.write_text("---\ncolour: red\n---\nbody\n", encoding="utf-8")
     result = runner.invoke(app, ["build", str(bad), "--max-tokens", "50"])
-    _assert_error(result, str(bad), "'colour'")
+    assert_one_error(result, str(bad), "'colour'")
 
 
 def test_error_non_utf8_file(runner: CliRunner, tmp_path: Path) -> None:
@@ -411,7 +398,7 @@ def test_error_non_utf8_file(runner: CliRunner, tmp_path: Path) -> None:
     latin = tmp_path / "latin.md"
     latin.write_bytes(b"caf\xe9 au lait\n")
     result = runner.invoke(app, ["build", str(latin), "--max-tokens", "50"])
-    _assert_error(result, str(latin), "UTF-8")
+    assert_one_error(result, str(latin), "UTF-8")
 
 
 def test_error_template_syntax(runner: CliRunner, tmp_path: Path) -> None:
@@ -421,7 +408,7 @@ def test_error_template_syntax(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["build", str(MEMORY), "--max-tokens", "100", "--template", str(template)]
     )
-    _assert_error(result, str(template))
+    assert_one_error(result, str(template))
 
 
 def test_debug_shows_the_exception(runner: CliRunner, tmp_path: Path) -> None:
@@ -440,7 +427,7 @@ def test_debug_flag_does_not_stick(runner: CliRunner, tmp_path: Path) -> None:
     """After a --debug run, a run without it prints the one-line error again."""
     missing = tmp_path / "nowhere"
     runner.invoke(app, ["--debug", "build", str(missing)])
-    _assert_error(runner.invoke(app, ["build", str(missing)]), str(missing))
+    assert_one_error(runner.invoke(app, ["build", str(missing)]), str(missing))
 
 
 # --- templates ----------------------------------------------------------------------------------

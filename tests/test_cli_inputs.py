@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from tests.cli_errors import assert_one_error
 from typer.testing import CliRunner
 
 from ctxbudget._version import __version__
@@ -26,18 +26,6 @@ MEMORY = REPO / "examples" / "memory"
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-def _one_error(result: Result, *fragments: str) -> str:
-    """Exit 2, nothing on stdout, one 'error:' line on stderr holding every fragment."""
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 # --- --version, --help --------------------------------------------------------------------------
@@ -119,17 +107,19 @@ def test_stdin_front_matter_is_read_like_a_files(runner: CliRunner) -> None:
 def test_stdin_errors_are_one_line(runner: CliRunner) -> None:
     """'-' twice, a name a file already has, bad front matter and bytes that are not UTF-8
     are each one error line naming the culprit."""
-    _one_error(runner.invoke(app, ["count", "-", "-"], input="x"), "'-' (stdin) is given 2 times")
-    _one_error(
+    assert_one_error(
+        runner.invoke(app, ["count", "-", "-"], input="x"), "'-' (stdin) is given 2 times"
+    )
+    assert_one_error(
         runner.invoke(app, ["count", "-", str(MEMORY), "--stdin-name", "graph"], input="x"),
         "<stdin> and a file both give the section name 'graph'",
     )
-    _one_error(
+    assert_one_error(
         runner.invoke(app, ["count", "-"], input="---\ncolour: red\n---\nx\n"),
         "<stdin>",
         "'colour'",
     )
-    _one_error(runner.invoke(app, ["count", "-"], input=b"caf\xe9\n"), "<stdin>", "UTF-8")
+    assert_one_error(runner.invoke(app, ["count", "-"], input=b"caf\xe9\n"), "<stdin>", "UTF-8")
 
 
 # --- nothing fit --------------------------------------------------------------------------------
@@ -184,7 +174,7 @@ def test_undefined_variable_names_file_line_and_variables(
     template = tmp_path / "t.j2"
     template.write_text("{% for s in sections %}\n{{ s.body }} {{ mood }}\n{% endfor %}")
     result = runner.invoke(app, ["build", str(MEMORY), "-n", "300", "--template", str(template)])
-    line = _one_error(result, f"error: {template}:2: ", "'mood' is undefined", VARIABLES)
+    line = assert_one_error(result, f"error: {template}:2: ", "'mood' is undefined", VARIABLES)
     assert "body, weight, required" in line
     assert "Traceback" not in result.stderr
 
@@ -193,14 +183,14 @@ def test_undefined_section_attribute_says_a_section(runner: CliRunner, tmp_path:
     template = tmp_path / "t.j2"
     template.write_text("{% for s in sections %}{{ s.text }}{% endfor %}")
     result = runner.invoke(app, ["build", str(MEMORY), "-n", "300", "--template", str(template)])
-    _one_error(result, f"{template}:1: ", "a section has no attribute 'text'", VARIABLES)
+    assert_one_error(result, f"{template}:1: ", "a section has no attribute 'text'", VARIABLES)
 
 
 def test_template_syntax_error_names_file_and_line(runner: CliRunner, tmp_path: Path) -> None:
     template = tmp_path / "t.j2"
     template.write_text("ok\n{{ s.body }\n")
     result = runner.invoke(app, ["build", str(MEMORY), "-n", "300", "--template", str(template)])
-    line = _one_error(result, f"error: {template}:2: ")
+    line = assert_one_error(result, f"error: {template}:2: ")
     assert "available variables" not in line
 
 
