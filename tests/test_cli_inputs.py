@@ -120,6 +120,11 @@ def test_stdin_errors_are_one_line(runner: CliRunner) -> None:
         "'colour'",
     )
     assert_one_error(runner.invoke(app, ["count", "-"], input=b"caf\xe9\n"), "<stdin>", "UTF-8")
+    for blank in ("", "   "):
+        assert_one_error(
+            runner.invoke(app, ["build", "-", "-n", "50", "--stdin-name", blank], input="x"),
+            f"--stdin-name {blank!r}",
+        )
 
 
 # --- nothing fit --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def read_sections(paths: list[Path], stdin_name: str) -> list[Section]:
     Raises:
         SectionError: as :func:`~ctxbudget.context.load_sections`; the stdin section's name
             is also a file's; stdin is not UTF-8.
-        ConfigurationError: ``-`` is given more than once, or ``stdin_name`` is empty.
+        ConfigurationError: ``-`` is given more than once, or ``stdin_name`` is empty or only blanks.
     """
     from ..context import load_sections
     from ..context._files import section_from_text
@@ -62,8 +62,8 @@ def read_sections(paths: list[Path], stdin_name: str) -> list[Section]:
     at = [i for i, p in enumerate(paths) if str(p) == STDIN]
     if len(at) > 1:
         raise ConfigurationError(f"'{STDIN}' (stdin) is given {len(at)} times: give it once")
-    if not stdin_name:
-        raise ConfigurationError("--stdin-name must be a non-empty name")
+    if not stdin_name.strip():
+        raise ConfigurationError(f"--stdin-name {stdin_name!r}: a section needs a name, not blanks")
     before = load_sections(paths[: at[0]])
     after = load_sections(paths[at[0] + 1 :])
     piped = section_from_text(_read_stdin(stdin_name), origin=Path(STDIN_ORIGIN), name=stdin_name)
