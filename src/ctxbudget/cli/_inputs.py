@@ -52,7 +52,7 @@ def read_sections(paths: list[Path], stdin_name: str) -> list[Section]:
     Raises:
         SectionError: as :func:`~ctxbudget.context.load_sections`; the stdin section's name
             is also a file's; stdin is not UTF-8.
-        ConfigurationError: ``-`` is given more than once, or ``stdin_name`` is empty or only blanks.
+        ConfigurationError: ``-`` is given more than once, or ``stdin_name`` is blank.
     """
     from ..context import load_sections
     from ..context._files import section_from_text
