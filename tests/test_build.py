@@ -529,3 +529,14 @@ def test_allocate_refuses_a_required_demand_over_its_max_tokens() -> None:
     with pytest.raises(RequiredSectionsExceedCap) as info:
         allocate(100, {"a": 1.0}, demands={"a": 60}, max_tokens={"a": 40}, required=["a"])
     assert (info.value.needed, info.value.cap, info.value.section_limit) == (60, 40, True)
+
+
+@pytest.mark.parametrize("cap", [2**48 + 1, 10**400])
+def test_a_cap_beyond_any_window_is_refused_naming_it(cap: int) -> None:
+    """A cap past 2**48 tokens (where float allocation overflowed: 10**400 raised
+    OverflowError) is one ConfigurationError naming the limit; 2**48 itself builds."""
+    with pytest.raises(ConfigurationError, match=r"max_tokens must be at most 281,474,976,710,656"):
+        build_context({"a": "hello"}, max_tokens=cap)
+    with pytest.raises(SectionError, match="min_tokens"):
+        build_context([Section(name="a", content="hello", min_tokens=cap)], max_tokens=100)
+    assert build_context({"a": "hello"}, max_tokens=2**48).text.endswith("hello")

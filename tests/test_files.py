@@ -234,6 +234,53 @@ def test_invalid_name(tmp_path: Path, front: str) -> None:
     assert "name" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("front", "says"),
+    [
+        ('name: "   "', "must hold more than blanks, got '   '"),
+        ('name: "a\\nb"', "must be one line without control characters, got 'a\\nb'"),
+        ('name: "x\\e[2J"', "must be one line without control characters, got 'x\\x1b[2J'"),
+    ],
+)
+def test_a_name_of_blanks_or_with_a_control_character_is_refused(
+    tmp_path: Path, front: str, says: str
+) -> None:
+    """A name that would make a blank header, or put a line of its own (or a terminal escape)
+    into the prompt's header, is a SectionError naming the file and the value."""
+    path = write(tmp_path / "named.md", f"---\n{front}\n---\nbody\n")
+    with pytest.raises(SectionError) as info:
+        load_sections([path])
+    assert str(path) in str(info.value)
+    assert says in str(info.value)
+
+
+def test_a_file_stem_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    """A file whose name holds a newline is refused with its name, not made into a header
+    that spans two lines."""
+    path = write(tmp_path / "two\nlines.md", "body\n")
+    with pytest.raises(SectionError, match="without control characters"):
+        load_sections([path])
+
+
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "\x1b[2Jx", "  ", "\u0085next"])
+def test_section_names_are_one_line_of_something(name: str) -> None:
+    """Section() and the dict form of build_context refuse blank names and names with
+    control characters (C0, DEL, C1) the same way."""
+    with pytest.raises(SectionError, match="name: must"):
+        Section(name=name, content="x")
+    from ctxbudget import build_context
+
+    with pytest.raises(SectionError, match="name: must"):
+        build_context({name: "x"}, max_tokens=50)
+
+
+def test_names_with_spaces_and_unicode_are_fine() -> None:
+    """Only blanks and control characters are refused: spaces inside a name, accents and
+    symbols stay allowed."""
+    for name in ("user facts", "Notas de reunião", "日本語", "[draft] notes", "a-b.c_d"):
+        assert Section(name=name, content="x").name == name
+
+
 # --- read errors and duplicates ---------------------------------------------------------------
 
 

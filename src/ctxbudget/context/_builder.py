@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from .._errors import ConfigurationError, SectionError, StoreError
 from .._telemetry import stage, traced
-from .._validate import whole_number
+from .._validate import MAX_COUNT, whole_number
 from ..memory import Archive, archive_from_url, reducer_from_spec
 from ..models import cap_for
 from ..tokenizers import CountCache, get_tokenizer
@@ -406,4 +406,4 @@ def build_context(
 def _check_cap(max_tokens: object) -> int | None:
     if max_tokens is None:
         return None
-    return whole_number(max_tokens, "max_tokens", unit="tokens")
+    return whole_number(max_tokens, "max_tokens", unit="tokens", maximum=MAX_COUNT)

@@ -11,7 +11,7 @@ import yaml
 from .._errors import ConfigurationError, SectionError
 from ..memory._item import parse_items
 from ._options import OPTION_NAMES
-from ._sections import Section
+from ._sections import Section, name_problem
 from ._yaml import YamlTooLarge, load_yaml
 
 __all__ = ["load_sections"]
@@ -127,6 +127,9 @@ def section_from_text(text: str, *, origin: Path, name: str) -> Section:
         raise SectionError(
             f"{origin}: front matter 'name' must be a non-empty string", section=origin.stem
         )
+    problem = name_problem(name)
+    if problem:
+        raise SectionError(f"{origin}: section name {problem}, got {name!r}", section=origin.stem)
     content: str | list[str] = body
     defaults = meta.pop("item_defaults", None)
     if defaults is not None or _MARKER in body:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import SectionError
+from .._validate import MAX_COUNT
 from ..memory import check_reducer_spec
 
 __all__ = [
@@ -70,8 +71,8 @@ class SectionOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     weight: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    min_tokens: int | None = Field(default=None, ge=0)
-    max_tokens: int | None = Field(default=None, ge=0)
+    min_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    max_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     required: bool | None = None
     keep: Keep | None = None
     split: Split | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,8 +27,9 @@ class Section(SectionOptions):
         **options: the section options.
 
     Raises:
-        SectionError: the name is empty, the content is not text or a sequence, or an option
-            has the wrong type or range (the message names the section and the option).
+        SectionError: the name is empty, only blanks or holds a control character (see
+            :func:`name_problem`), the content is not text or a sequence, or an option has the
+            wrong type or range (the message names the section and the option).
 
     >>> Section(name="facts", content="Maya lives in Lisbon", weight=2).weight
     2.0
@@ -44,9 +46,10 @@ class Section(SectionOptions):
 
     @field_validator("name")
     @classmethod
-    def _non_empty(cls, value: str) -> str:
-        if not value:
-            raise ValueError("must be a non-empty string")
+    def _one_line_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("content")
@@ -57,6 +60,23 @@ class Section(SectionOptions):
         ):
             return value
         raise ValueError(f"must be a str or a sequence of str, got {type(value).__name__}")
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a section name, or ``None``: it must hold something besides
+    blanks, and no control character (a newline in a name would put a line of its own into the
+    header it becomes).
+
+    >>> name_problem("userFacts") is None
+    True
+    >>> name_problem("a\\nb")
+    'must be one line without control characters'
+    """
+    if not name.strip():
+        return "must hold more than blanks" if name else "must be a non-empty string"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "must be one line without control characters"
+    return None
 
 
 def default_title(name: str) -> str:
