@@ -181,8 +181,9 @@ def _bar(result: Any, cap: int) -> str:
         )
         x += w
     rest = max(0.0, width - x)
-    pieces = sum(r.tokens_used for r in result.sections)
-    unused = escape(f"unused: {max(0, cap - pieces):,} tokens")
+    # as the command line's report: the room is the cap less the whole text's count (the
+    # pieces' counts can add up to a little more, as tokens merge where pieces join)
+    unused = escape(f"free: {max(0, cap - result.tokens):,} tokens")
     rects.append(
         f'<rect x="{x:.1f}" y="0" width="{rest:.1f}" height="{height}" '
         f'fill="{_UNUSED}"><title>{unused}</title></rect>'
