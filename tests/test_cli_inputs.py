@@ -58,7 +58,7 @@ def test_help_shows_json_as_a_plain_flag_and_the_exit_statuses(runner: CliRunner
     assert "--no-json" not in result.stdout
     flat = " ".join(result.stdout.replace("│", " ").split())
     assert "Exit status: 0 built; 2 bad input" in flat
-    assert "3 nothing fit" in flat
+    assert "3 no section's content fit" in flat
     assert "--stdin-name" in flat
     assert "--report" in flat
 
@@ -136,7 +136,7 @@ def test_nothing_fit_warns_and_exits_3(runner: CliRunner) -> None:
     assert result.exit_code == 3
     assert result.stdout == ""
     last = result.stderr.splitlines()[-1]
-    assert last.startswith("warning: nothing fit within 5 tokens")
+    assert last.startswith("warning: no section's content fit within 5 tokens")
     assert "exit status 3" in last
     assert "dropped" in result.stderr  # the report still shows each section
 
@@ -146,7 +146,7 @@ def test_nothing_fit_with_json_still_prints_the_json(runner: CliRunner) -> None:
     assert result.exit_code == 3
     report = json.loads(result.stdout)
     assert {s["status"] for s in report["sections"]} == {"dropped"}
-    assert result.stderr.startswith("warning: nothing fit")
+    assert result.stderr.startswith("warning: no section's content fit")
 
 
 def test_only_empty_sections_is_nothing_to_assemble(runner: CliRunner, tmp_path: Path) -> None:
