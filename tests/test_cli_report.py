@@ -429,3 +429,25 @@ def test_export_keeps_the_permissions_of_the_file_it_replaces(tmp_path: Path) ->
     target.chmod(0o640)
     export_report(build_report(_report(a={})), target)
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_console_that_is_no_terminal_is_120_by_25_whatever_term_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """err() and out() on a pipe are 120x25 whatever TERM and COLUMNS say (a guard: rich's
+    TERM=dumb fallback is for terminals only, so this held before; the export's did not)."""
+    from ctxbudget.cli import _app
+
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.delenv("LINES", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    _app.err.cache_clear()
+    try:
+        assert tuple(_app.err().size) == (120, 25)
+        assert tuple(_app.out().size) == (120, 25)
+    finally:
+        _app.err.cache_clear()
