@@ -59,8 +59,6 @@ EXPORT_WIDTH = 120
 #: Console height, in lines, of an exported report (fixed too: rich reads TERM=dumb as 80x25
 #: unless both width and height are given).
 EXPORT_HEIGHT = 25
-#: Most columns the section column takes before names fold; the numeric headers stay whole.
-NAME_WIDTH = 24
 #: The file suffixes :func:`export_report` writes.
 EXPORT_SUFFIXES = (".svg", ".html")
 #: Colour of each section in the bar and the table, by position (repeating past the last).
@@ -226,11 +224,13 @@ class _Tight:
 def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
     """The per-section table and the footnotes its cells call for, ``(marker, text)``."""
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    table.add_column("section", max_width=NAME_WIDTH, overflow="fold")
-    table.add_column("weight", justify="right")
+    # Only the section column may fold: on a narrow console a long name wraps in its column,
+    # and every other column, headers included, stays whole.
+    table.add_column("section", overflow="fold", min_width=len("section"))
+    table.add_column("weight", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for column in ("demanded", "allocated", "used", "leftover", "kept", "trimmed"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     notes: list[tuple[str, str]] = []
     bound = leftover = cut = False
     for i, r in enumerate(result.sections):
