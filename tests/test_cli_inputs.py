@@ -58,7 +58,7 @@ def test_help_shows_json_as_a_plain_flag_and_the_exit_statuses(runner: CliRunner
     assert "--no-json" not in result.stdout
     flat = " ".join(result.stdout.replace("│", " ").split())
     assert "Exit status: 0 built; 2 bad input" in flat
-    assert "3 nothing fit" in flat
+    assert "3 no section's content fit" in flat
     assert "--stdin-name" in flat
     assert "--report" in flat
 
@@ -136,7 +136,7 @@ def test_nothing_fit_warns_and_exits_3(runner: CliRunner) -> None:
     assert result.exit_code == 3
     assert result.stdout == ""
     last = result.stderr.splitlines()[-1]
-    assert last.startswith("warning: nothing fit within 5 tokens")
+    assert last.startswith("warning: no section's content fit within 5 tokens")
     assert "exit status 3" in last
     assert "dropped" in result.stderr  # the report still shows each section
 
@@ -146,7 +146,7 @@ def test_nothing_fit_with_json_still_prints_the_json(runner: CliRunner) -> None:
     assert result.exit_code == 3
     report = json.loads(result.stdout)
     assert {s["status"] for s in report["sections"]} == {"dropped"}
-    assert result.stderr.startswith("warning: nothing fit")
+    assert result.stderr.startswith("warning: no section's content fit")
 
 
 def test_only_empty_sections_is_nothing_to_assemble(runner: CliRunner, tmp_path: Path) -> None:
@@ -165,6 +165,71 @@ def test_something_fit_exits_0(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["build", str(tmp_path), "--max-tokens", "50"])
     assert result.exit_code == 0, result.stderr
     assert "warning" not in result.stderr
+
+
+def test_a_template_with_fixed_text_is_not_called_empty(runner: CliRunner, tmp_path: Path) -> None:
+    """When no section fits but the template's own text does, stdout is that text and the
+    warning says so: it said 'the context is empty'."""
+    (tmp_path / "big.md").write_text("aaaa " * 40 + "\n", encoding="utf-8")
+    template = tmp_path / "t.j2"
+    template.write_text("FIXED\n{% for s in sections %}{{ s.body }}{% endfor %}", encoding="utf-8")
+    args = ["build", str(tmp_path / "big.md"), "-n", "5", "--template", str(template)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.stderr
+    assert result.stdout.startswith("FIXED")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("warning: no section's content fit within 5 tokens")
+    assert "the context is only the template's own text" in last
+    assert "is empty" not in last
+
+
+def test_a_closed_stdin_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ctxbudget build - <&-` (sys.stdin is None) raised AttributeError."""
+    from ctxbudget.cli import main
+
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build", "-", "-n", "50"])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: PATH '-': stdin is closed, there is nothing to read\n"
+
+
+def test_a_closed_stdin_from_the_shell() -> None:
+    if sys.platform == "win32":
+        pytest.skip("POSIX shell")
+    script = 'exec "$0" -m ctxbudget.cli build - -n 50 <&-'  # stdin closed, not empty
+    done = subprocess.run(
+        ["/bin/sh", "-c", script, sys.executable],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: PATH '-': stdin is closed, there is nothing to read\n"
+
+
+def test_dot_slash_dash_is_a_file_not_stdin(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the argument '-' itself is stdin; `./-` is the file named '-' in the cwd."""
+    if sys.platform == "win32":
+        pytest.skip("'-' as a file name")
+    (tmp_path / "-").write_text("from the file\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["build", "./-", "-n", "50"], input="from stdin\n")
+    assert result.exit_code == 0, result.stderr
+    assert "from the file" in result.stdout
+    assert "from stdin" not in result.stdout
+    both = runner.invoke(app, ["build", "./-", "-", "-n", "50"], input="from stdin\n")
+    assert both.exit_code == 0, both.stderr
+    assert "from the file" in both.stdout
+    assert "from stdin" in both.stdout
 
 
 # --- template errors ----------------------------------------------------------------------------

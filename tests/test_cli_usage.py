@@ -90,3 +90,64 @@ def test_no_arguments_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None
     assert "Usage" in out + err
     assert "build" in out + err
     assert "error:" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "where"),
+    [
+        (["build", MEMORY, "-n"], "ctxbudget build"),
+        (["--debug", "build", MEMORY, "-n"], "ctxbudget build"),
+        (["count", MEMORY, "--tokenizer"], "ctxbudget count"),
+        (["session", "status", "--ledger"], "ctxbudget session status"),
+        (["serve", "--port"], "ctxbudget serve"),
+    ],
+)
+def test_a_missing_option_value_points_at_the_subcommands_help(
+    capsys: pytest.CaptureFixture[str], argv: list[str], where: str
+) -> None:
+    """click gives no context for a missing value: the path comes from the arguments (it
+    said 'see ctxbudget --help')."""
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.endswith(f"(see '{where} --help')\n")
+    assert err.count("\n") == 1
+
+
+def _explode(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("boom\nsecond line")
+
+
+def test_an_unexpected_failure_is_one_line_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a command is one line naming its type, not a traceback."""
+    monkeypatch.setattr("ctxbudget.cli._build.read_sections", _explode)
+    code, out, err = _run(capsys, "build", MEMORY, "-n", "100")
+    assert code == 1
+    assert out == ""
+    assert err == (
+        "error: unexpected RuntimeError: boom second line (run with --debug for the traceback)\n"
+    )
+
+
+def test_debug_shows_the_unexpected_failures_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctxbudget import cli
+
+    monkeypatch.setitem(cli._state, "debug", False)  # restored after: the flag is global
+    monkeypatch.setattr("ctxbudget.cli._build.read_sections", _explode)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "build", MEMORY, "-n", "100"])
+
+
+def test_debug_is_seen_even_before_the_root_callback_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure before the root callback has set the flag: `--debug` among the arguments
+    still re-raises."""
+    from ctxbudget import cli
+
+    monkeypatch.setitem(cli._state, "debug", False)
+    monkeypatch.setattr(cli, "app", _explode)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "build", MEMORY])

@@ -1,9 +1,10 @@
 """The ``ctxbudget`` command line: build, count, presets, session.
 
-Exit statuses: 0 done; 1 an unexpected failure (``--debug`` shows its traceback); 2 bad input
-(a file, preset, tokenizer, template or option), one ``error: ...`` line on stderr and nothing on
-stdout (``--debug`` shows the traceback instead); 3 ``build`` found nothing fit (every section
-dropped, failed or empty), a ``warning: ...`` line on stderr.
+Exit statuses: 0 done; 1 an unexpected failure, one line ``error: unexpected Type: message (run
+with --debug for the traceback)`` on stderr (``--debug`` shows the traceback instead); 2 bad
+input (a file, preset, tokenizer, template or option), one ``error: ...`` line on stderr and
+nothing on stdout (``--debug`` shows the traceback instead); 3 ``build`` kept no section's content
+(every section dropped, failed or empty), a ``warning: ...`` line on stderr.
 
 A mistyped command line (an unknown option, a missing argument, a value of the wrong type) is
 also one line, naming the option and the value given, e.g. ``error: invalid value 'abc' for
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _build, _serve, _session
-from ._app import app
+from ._app import _state, app, shown
 
 __all__ = ["app", "main"]
 
@@ -49,16 +50,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # no arguments: show the help
             exc.show()
             sys.exit(exc.exit_code)
-        print(f"error: {_usage_message(exc, args)}", file=sys.stderr)
+        print(f"error: {shown(_usage_message(exc, args))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except click_exception as caught:
         exc = caught
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        print(f"error: {shown(' '.join(exc.format_message().split()))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(1)
+    except Exception as caught:  # a bug, or a failure no command turned into a one-line error
+        if _state["debug"] or _debug_asked(args):
+            raise
+        message = " ".join(str(caught).split())
+        print(
+            f"error: unexpected {type(caught).__name__}: {shown(message)} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _debug_asked(args: list[str]) -> bool:
+    """Whether ``--debug`` is among the root options of ``args`` (before the command name):
+    the root callback, which sets it, may not have run when the failure came."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
 
 
 def _base_named(cls: type[BaseException], name: str) -> type[Exception]:
@@ -84,8 +106,28 @@ def _usage_message(exc: Any, args: list[str]) -> str:
         reason = _PYDANTIC_WORDS.get(reason, reason)
         if value is not None:
             message = f"invalid value {value!r} for {hint}: {reason}"
-    where = ctx.command_path if ctx is not None else "ctxbudget"
+    where = ctx.command_path if ctx is not None else _command_path(args)
     return f"{message} (see '{where} --help')"
+
+
+def _command_path(args: list[str]) -> str:
+    """``ctxbudget`` and the command names at the start of ``args`` (``build``,
+    ``presets show``...), after any root options: where help is when click gives no context."""
+    import typer.main
+
+    command: Any = typer.main.get_command(app)
+    path = ["ctxbudget"]
+    for arg in args:
+        if arg.startswith("-"):
+            if path == ["ctxbudget"]:
+                continue  # a root option (--debug)
+            break
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return " ".join(path)
 
 
 def _given(param: Any, args: list[str]) -> str | None:

@@ -8,9 +8,9 @@ traceback instead); ``build`` exits 3 when nothing fit. ``--version`` prints
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["app", "err", "fail", "out", "presets_app", "session_app"]
+__all__ = ["app", "err", "fail", "out", "presets_app", "session_app", "shown"]
 
 app = typer.Typer(
     name="ctxbudget",
@@ -41,8 +41,9 @@ LedgerOpt = Annotated[
 
 _state = {"debug": False}
 
+# Strings, not Paths: Path("./-") is "-", and only the argument '-' itself means stdin.
 Paths = Annotated[
-    list[Path],
+    list[str],
     typer.Argument(
         metavar="PATH",
         help="Files, or directories of files; one per section ('-': one from stdin).",
@@ -86,30 +87,50 @@ def _root(
     _state["debug"] = debug
 
 
+#: C0 and C1 control characters and DEL (a terminal acts on them), newline and tab included.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """``text`` as the command line prints it about a name or in a message: each control
+    character (C0, DEL, C1; newline and tab too) as a visible escape such as ``\\x1b``, each
+    lone surrogate as U+FFFD, so a file name cannot move the cursor or break a line."""
+    from .._unicode import replace_lone_surrogates
+
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return replace_lone_surrogates(text)
+
+
 def fail(exc: Exception) -> None:
+    """Print ``exc`` as one ``error:`` line (newlines as spaces) and exit 2; re-raise it with
+    ``--debug``."""
     if _state["debug"]:
         raise exc
-    message = str(exc).replace("\n", " ")
+    message = shown(" ".join(str(exc).splitlines()))
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(2)
 
 
+#: Size of a console that is no terminal (a pipe, a log), whatever TERM, COLUMNS and LINES say.
+PLAIN_SIZE = (120, 25)
+
+
+def _sized(console: Console) -> Console:
+    if not console.is_terminal:  # both set: rich reads neither TERM=dumb (80x25) nor COLUMNS
+        console.size = PLAIN_SIZE
+    return console
+
+
 @cache
 def err() -> Console:
-    """The console on stderr (120 columns wide when it is no terminal), made once."""
+    """The console on stderr (:data:`PLAIN_SIZE` when it is no terminal), made once."""
     from rich.console import Console
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        console.width = 120
-    return console
+    return _sized(Console(stderr=True))
 
 
 def out() -> Console:
-    """A console on stdout (120 columns wide when it is no terminal)."""
+    """A console on stdout (:data:`PLAIN_SIZE` when it is no terminal)."""
     from rich.console import Console
 
-    console = Console()
-    if not console.is_terminal:
-        console.width = 120
-    return console
+    return _sized(Console())

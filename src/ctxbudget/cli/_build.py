@@ -7,8 +7,11 @@ command line starts without them and ``--help`` stays quick.
 (:func:`~ctxbudget.cli._report.build_report`) to stderr, and ``--report FILE.svg|FILE.html``
 writes the report as a picture too. A PATH ``-`` is one section read from stdin. Exit statuses
 (also in each command's ``--help``): 0 done; 2 bad input, one ``error:`` line on stderr and
-nothing on stdout; 3 (``build`` only) nothing fit, every section dropped, failed or empty, with
-a ``warning:`` line on stderr (the empty context, or the JSON, is still written).
+nothing on stdout; 3 (``build`` only) no section's content fit, every section dropped, failed
+or empty, with a ``warning:`` line on stderr saying which (the context, only a template's own
+text then, or the JSON, is still written). Names from files (sections, presets) are printed as
+plain text, never read as Rich markup, and their control characters as escapes
+(:func:`~ctxbudget.cli._app.shown`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import typer
 
 from .._errors import CtxBudgetError, TemplateError
 from .._unicode import has_lone_surrogate, replace_lone_surrogates
-from ._app import Paths, TokenizerOpt, app, err, fail, out, presets_app
+from ._app import Paths, TokenizerOpt, app, err, fail, out, presets_app, shown
 from ._inputs import STDIN, read_sections, template_message
 
 if TYPE_CHECKING:
@@ -37,8 +40,9 @@ __all__ = ["build", "count", "presets_list", "presets_show"]
 EXIT_OK, EXIT_ERROR, EXIT_NOTHING_FIT = 0, 2, 3
 BUILD_EPILOG = (
     "Exit status: 0 built; 2 bad input (a file, preset, tokenizer, template or option; one "
-    "'error:' line on stderr, nothing on stdout); 3 nothing fit (every section dropped, failed "
-    "or empty: the context is empty; a 'warning:' line on stderr). "
+    "'error:' line on stderr, nothing on stdout); 3 no section's content fit (every section "
+    "dropped, failed or empty; the context is only a template's own text, if any; a 'warning:' "
+    "line on stderr). "
     f"PATH '{STDIN}' reads one section from stdin, named by --stdin-name unless its front "
     "matter names it."
 )
@@ -137,16 +141,21 @@ def build(
 
 
 def _nothing_fit(result: BuiltContext) -> str:
-    """Why no section kept anything, in one line."""
+    """Why no section kept anything, in one line; what the context then is (empty, or only
+    the template's own text), never claimed empty when it is not."""
     status = f"exit status {EXIT_NOTHING_FIT}"
+    if result.text:
+        context = f"the context is only the template's own text, {result.tokens:,} tokens"
+    else:
+        context = "the context is empty"
     if not result.sections:
-        return f"nothing to assemble: PATHS hold no section; the context is empty ({status})"
+        return f"nothing to assemble: PATHS hold no section; {context} ({status})"
     cap = f"{result.max_tokens:,} tokens" if result.max_tokens is not None else "no cap"
     if all(r.tokens_demanded == 0 for r in result.sections if r.status != "failed"):
-        return f"nothing to assemble: every section is empty or failed ({status})"
+        return f"nothing to assemble: every section is empty or failed; {context} ({status})"
     return (
-        f"nothing fit within {cap}: every section was dropped, failed or empty; "
-        f"the context is empty ({status})"
+        f"no section's content fit within {cap}: every section was dropped, failed or empty; "
+        f"{context} ({status})"
     )
 
 
@@ -189,12 +198,13 @@ def count(
         return
     approx = ", approximate" if approximate else ""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"tokens ({tok.name}{approx})", title_justify="left")
+    table = Table(title=Text(f"tokens ({shown(tok.name)}{approx})"), title_justify="left")
     table.add_column("section")
     table.add_column("tokens", justify="right")
     for name, n in counts.items():
-        table.add_row(name, f"{n:,}")
+        table.add_row(Text(shown(name)), f"{n:,}")
     table.add_row("total", f"{total:,}", style="bold")
     out().print(table)
 
@@ -233,6 +243,7 @@ def _counted(
 def presets_list() -> None:
     """List the bundled presets."""
     from rich.table import Table
+    from rich.text import Text
 
     from ..context import list_presets, load_preset
 
@@ -242,7 +253,8 @@ def presets_list() -> None:
     table.add_column("description")
     for name in list_presets():
         p = load_preset(name)
-        table.add_row(name, f"{p.max_tokens:,}" if p.max_tokens else "-", p.description)
+        cap = f"{p.max_tokens:,}" if p.max_tokens is not None else "-"
+        table.add_row(Text(shown(name)), cap, Text(shown(p.description)))
     out().print(table)
 
 
@@ -252,6 +264,7 @@ def presets_show(
 ) -> None:
     """Show a preset's weights and options, with inherited values resolved."""
     from rich.table import Table
+    from rich.text import Text
 
     from ..context import load_preset
 
@@ -260,9 +273,10 @@ def presets_show(
     except CtxBudgetError as exc:
         fail(exc)
         return
-    cap = f"{p.max_tokens:,} tokens" if p.max_tokens else "none (give --max-tokens)"
+    cap = f"{p.max_tokens:,} tokens" if p.max_tokens is not None else "none (give --max-tokens)"
+    heading = f"{shown(p.name)}: {shown(p.description)}"
     table = Table(
-        title=f"{p.name}: {p.description}\ncap: {cap}; default weight: {p.default_weight:g}",
+        title=Text(f"{heading}\ncap: {cap}; default weight: {p.default_weight:g}"),
         title_justify="left",
     )
     for column in ("section", "weight", "share", "options"):
@@ -272,9 +286,9 @@ def presets_show(
     for section, spec in p.sections.items():
         options = spec.model_dump(exclude_none=True, exclude={"weight"})
         table.add_row(
-            section,
+            Text(shown(section)),
             f"{weights[section]:g}",
             f"{weights[section] / total:.0%}",
-            ", ".join(f"{k}={v}" for k, v in options.items()),
+            Text(shown(", ".join(f"{k}={v}" for k, v in options.items()))),
         )
     out().print(table)

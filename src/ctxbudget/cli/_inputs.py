@@ -31,8 +31,11 @@ def _read_stdin(name: str) -> str:
 
     Raises:
         SectionError: it is not UTF-8 text.
+        ConfigurationError: there is no stdin (it is closed).
     """
     stream = sys.stdin
+    if stream is None:  # closed (`<&-`) or never opened (a windowed program)
+        raise ConfigurationError(f"PATH '{STDIN}': stdin is closed, there is nothing to read")
     raw = getattr(stream, "buffer", None)
     if raw is None:  # a text stream without bytes underneath (an embedding program's)
         return stream.read()
@@ -43,29 +46,30 @@ def _read_stdin(name: str) -> str:
         raise SectionError(f"{STDIN_ORIGIN}: not UTF-8 text ({exc.reason})", section=name) from exc
 
 
-def read_sections(paths: list[Path], stdin_name: str) -> list[Section]:
-    """The sections of ``paths`` (:func:`~ctxbudget.context.load_sections`), where a path
-    ``-`` is one section read from standard input: named ``stdin_name`` unless front matter
-    names it, with front matter and item markers read as in a file. Sections come in the
-    order of ``paths``.
+def read_sections(paths: list[str], stdin_name: str) -> list[Section]:
+    """The sections of ``paths`` (:func:`~ctxbudget.context.load_sections`), where the path
+    ``-`` exactly (not ``./-``, a file named ``-``) is one section read from standard input:
+    named ``stdin_name`` unless front matter names it, with front matter and item markers
+    read as in a file. Sections come in the order of ``paths``.
 
     Raises:
         SectionError: as :func:`~ctxbudget.context.load_sections`; the stdin section's name
             is also a file's; stdin is not UTF-8.
-        ConfigurationError: ``-`` is given more than once, or ``stdin_name`` is blank.
+        ConfigurationError: ``-`` is given more than once, ``stdin_name`` is blank, or
+            stdin is closed.
     """
     from ..context import load_sections
     from ..context._files import section_from_text
 
-    if not any(str(p) == STDIN for p in paths):
-        return load_sections(paths)
-    at = [i for i, p in enumerate(paths) if str(p) == STDIN]
+    at = [i for i, p in enumerate(paths) if p == STDIN]
+    if not at:
+        return load_sections([Path(p) for p in paths])
     if len(at) > 1:
         raise ConfigurationError(f"'{STDIN}' (stdin) is given {len(at)} times: give it once")
     if not stdin_name.strip():
         raise ConfigurationError(f"--stdin-name {stdin_name!r}: a section needs a name, not blanks")
-    before = load_sections(paths[: at[0]])
-    after = load_sections(paths[at[0] + 1 :])
+    before = load_sections([Path(p) for p in paths[: at[0]]])
+    after = load_sections([Path(p) for p in paths[at[0] + 1 :]])
     piped = section_from_text(_read_stdin(stdin_name), origin=Path(STDIN_ORIGIN), name=stdin_name)
     names = [s.name for s in (*before, *after)]
     if piped.name in names:

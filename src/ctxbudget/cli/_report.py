@@ -17,21 +17,28 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from .._unicode import replace_lone_surrogates
+from ._app import shown
 
 if TYPE_CHECKING:
     from ..context import BuiltContext, SectionReport
 
 __all__ = [
     "BAR_WIDTH",
+    "EXPORT_HEIGHT",
     "EXPORT_SUFFIXES",
     "EXPORT_WIDTH",
     "KEYS",
@@ -49,6 +56,9 @@ __all__ = [
 BAR_WIDTH = 80
 #: Console width, in columns, of an exported report (fixed, so the file is the same each run).
 EXPORT_WIDTH = 120
+#: Console height, in lines, of an exported report (fixed too: rich reads TERM=dumb as 80x25
+#: unless both width and height are given).
+EXPORT_HEIGHT = 25
 #: The file suffixes :func:`export_report` writes.
 EXPORT_SUFFIXES = (".svg", ".html")
 #: Colour of each section in the bar and the table, by position (repeating past the last).
@@ -143,7 +153,12 @@ class CapBar:
         result = self.result
         used = [r.tokens_used for r in result.sections]
         parts = [
-            (r.name, r.tokens_used, KEYS[i % len(KEYS)], SECTION_COLOURS[i % len(SECTION_COLOURS)])
+            (
+                shown(r.name),
+                r.tokens_used,
+                KEYS[i % len(KEYS)],
+                SECTION_COLOURS[i % len(SECTION_COLOURS)],
+            )
             for i, r in enumerate(result.sections)
         ]
         frame = max(0, result.tokens - sum(used))
@@ -183,14 +198,14 @@ def _packed(items: list[Text], width: int) -> list[Text]:
 
 def _title(result: BuiltContext, preset: str | None) -> Text:
     cap = result.max_tokens
-    if cap:
-        share = math.floor(1000 * result.tokens / cap) / 10  # never 100% unless it is full
+    if cap is not None:  # a cap of 0 is a cap: nothing fits
+        share = math.floor(1000 * result.tokens / cap) / 10 if cap else 0.0  # 100% only full
         size = f"{result.tokens:,} / {cap:,} tokens ({share:g}% of the cap)"
     else:
         size = f"{result.tokens:,} tokens (no cap)"
     approx = " (approximate)" if result.approximate else ""
-    named = f", preset {preset}" if preset is not None else ""
-    return Text(f"{size}, {result.tokenizer}{approx}{named}", style="bold")
+    named = f", preset {shown(preset)}" if preset is not None else ""
+    return Text(f"{size}, {shown(result.tokenizer)}{approx}{named}", style="bold")
 
 
 class _Tight:
@@ -209,11 +224,13 @@ class _Tight:
 def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
     """The per-section table and the footnotes its cells call for, ``(marker, text)``."""
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    table.add_column("section", no_wrap=True)
-    table.add_column("weight", justify="right")
+    # Only the section column may fold: on a narrow console a long name wraps in its column,
+    # and every other column, headers included, stays whole.
+    table.add_column("section", overflow="fold", min_width=len("section"))
+    table.add_column("weight", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for column in ("demanded", "allocated", "used", "leftover", "kept", "trimmed"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     notes: list[tuple[str, str]] = []
     bound = leftover = cut = False
     for i, r in enumerate(result.sections):
@@ -225,7 +242,7 @@ def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
         leftover |= extra > 0
         cut |= r.cut
         table.add_row(
-            Text(r.name, style=SECTION_COLOURS[i % len(SECTION_COLOURS)]),
+            Text(shown(r.name), style=SECTION_COLOURS[i % len(SECTION_COLOURS)]),
             f"{r.priority:g}" + (" req" if r.required else ""),
             Text(status + (" (cut)" if r.cut else ""), style=STATUS_STYLES[status]),
             demanded,
@@ -236,7 +253,7 @@ def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
             str(r.items_trimmed),
         )
         if r.error:
-            notes.append((r.name, f"failed: {r.error}"))
+            notes.append((shown(r.name), f"failed: {shown(' '.join(r.error.split()))}"))
     if bound:
         notes.append((">=N", "a lower bound: counting stopped once the section could not fit"))
     if leftover:
@@ -276,9 +293,10 @@ def build_report(
     table, notes = _table(result)
     parts: list[RenderableType] = [_title(result, preset), CapBar(result, bar_width), _Tight(table)]
     if notes:
-        pad = max(len(marker) for marker, _ in notes) + 2
+        pad = max(cell_len(marker) for marker, _ in notes) + 2
         lines = [
-            Text.assemble((marker.ljust(pad), "bold"), (text, "dim")) for marker, text in notes
+            Text.assemble((marker + " " * (pad - cell_len(marker)), "bold"), (text, "dim"))
+            for marker, text in notes
         ]
         parts.append(Text("\n").join(lines))
     return Group(*parts)
@@ -286,8 +304,12 @@ def build_report(
 
 def export_report(report: RenderableType, path: Path, *, title: str = "ctxbudget build") -> None:
     """Write ``report`` to ``path`` as SVG or HTML (by its suffix, :data:`EXPORT_SUFFIXES`),
-    drawn :data:`EXPORT_WIDTH` columns wide in true colour, with no timestamp or random id:
-    the same report writes the same file.
+    drawn :data:`EXPORT_WIDTH` by :data:`EXPORT_HEIGHT` in true colour whatever the environment
+    says (``TERM``, ``COLUMNS``, ``LINES``, ``NO_COLOR``, ``FORCE_COLOR``), with no timestamp
+    or random id: the same report writes the same file. Lone surrogates (a file name that is
+    not UTF-8) are written as U+FFFD. The file is written whole or not at all: a temporary
+    file in the same directory replaces ``path``, so a failure leaves an existing file as it
+    was.
 
     Raises:
         ValueError: the suffix is not one of :data:`EXPORT_SUFFIXES`.
@@ -300,7 +322,9 @@ def export_report(report: RenderableType, path: Path, *, title: str = "ctxbudget
         record=True,
         file=io.StringIO(),
         width=EXPORT_WIDTH,
+        height=EXPORT_HEIGHT,
         force_terminal=True,
+        force_interactive=False,
         color_system="truecolor",
         legacy_windows=False,
         no_color=False,
@@ -310,4 +334,27 @@ def export_report(report: RenderableType, path: Path, *, title: str = "ctxbudget
         data = console.export_svg(title=title, unique_id="ctxbudget-report")
     else:
         data = console.export_html()
-    path.write_text(data, encoding="utf-8")
+    _write_whole(path, replace_lone_surrogates(data))
+
+
+def _write_whole(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it and :func:`os.replace`."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(data)
+        os.chmod(temp, _mode(path))  # mkstemp makes it 0600: give what write_text would
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _mode(path: Path) -> int:
+    """The permissions of ``path`` if it exists, else what a new file gets under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

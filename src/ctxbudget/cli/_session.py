@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._errors import CtxBudgetError
-from ._app import LedgerOpt, fail, out, session_app
+from ._app import LedgerOpt, fail, out, session_app, shown
 
 if TYPE_CHECKING:
     from rich.progress_bar import ProgressBar
@@ -58,9 +58,11 @@ def _as_json(status: BudgetStatus) -> dict[str, object]:
 
 
 def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
+    from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(shown(title)), title_justify="left")
     for column in (
         "scope",
         "state",
@@ -74,14 +76,14 @@ def _status_table(title: str, statuses: list[BudgetStatus]) -> Table:
         "fill",
     ):
         if column == "scope":  # scope names stay whole (a child's is its parents' and its own)
-            widest = max((len(s.scope) for s in statuses), default=5)
+            widest = max((cell_len(shown(s.scope)) for s in statuses), default=5)
             table.add_column(column, justify="left", no_wrap=True, min_width=widest)
             continue
         table.add_column(column, justify="left" if column == "state" else "right")
     for s in statuses:
         table.add_row(
-            s.scope,
-            f"[{STATE_STYLES.get(s.state, 'green')}]{s.state}[/]",
+            Text(shown(s.scope)),
+            Text(s.state, style=STATE_STYLES.get(s.state, "green")),
             f"{s.used:,}",
             f"{s.reserved:,}",
             "-" if s.remaining is None else f"{s.remaining:,}",
@@ -151,7 +153,7 @@ def session_list(ledger: LedgerOpt = None) -> None:
         fail(exc)
         return
     for session in ids:
-        print(session)
+        print(shown(session))
 
 
 @session_app.command("reset")
@@ -167,7 +169,7 @@ def session_reset(
         return
     if not found:
         fail(CtxBudgetError(f"no session {session!r} in the ledger"))
-    print(f"reset session {session}")
+    print(f"reset session {shown(session)}")
 
 
 @session_app.command("reap")
