@@ -64,30 +64,33 @@ def test_presets_show_prints_name_description_and_sections_as_text(
     assert "[i]notes" in result.stdout
 
 
-def test_build_report_escapes_control_characters_in_names(
+def test_a_name_with_control_characters_is_one_escaped_error_line(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    """The legend and the table show `\\x1b...` where the raw escape sequence was."""
+    """A front-matter name holding ESC and BEL is refused (a section name is one line without
+    control characters), and the error line shows `\\x1b...`, never the raw sequence."""
     yaml_name = "\\e[2J\\e]0;pwned\\ax"  # YAML's escapes of ESC and BEL
     (tmp_path / "a.md").write_text(f'---\nname: "{yaml_name}"\n---\nhi\n', encoding="utf-8")
     result = runner.invoke(app, ["build", str(tmp_path), "-n", "50"])
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
     assert "\x1b" not in result.stderr
     assert "\x07" not in result.stderr
-    assert result.stderr.count(HOSTILE_SHOWN) == 2  # legend and table
+    assert "without control characters" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="ESC cannot be in a Windows file name")
 def test_a_file_name_with_escapes_reaches_no_line_raw(runner: CliRunner, tmp_path: Path) -> None:
+    """build and count refuse a file whose stem holds an escape sequence, in one line that
+    shows it escaped."""
     (tmp_path / f"{HOSTILE}.md").write_text("hi\n", encoding="utf-8")
-    built = runner.invoke(app, ["build", str(tmp_path), "-n", "50"])
-    assert built.exit_code == 0, built.stderr
-    assert "\x1b" not in built.stderr
-    assert HOSTILE_SHOWN in built.stderr
-    counted = runner.invoke(app, ["count", str(tmp_path)])
-    assert counted.exit_code == 0, counted.stderr
-    assert "\x1b" not in counted.stdout
-    assert HOSTILE_SHOWN in counted.stdout
+    for command in (["build", str(tmp_path), "-n", "50"], ["count", str(tmp_path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.stderr
+        assert "\x1b" not in result.stdout + result.stderr
+        assert HOSTILE_SHOWN in result.stderr
+        assert result.stderr.count("\n") == 1
 
 
 def test_an_error_line_escapes_control_characters(
