@@ -323,9 +323,24 @@ def test_build_takes_another_tokenizer(ctxbudget_build):
     assert ctxbudget_build({"facts": "abc"}, tokenizer=CharTokenizer()).tokenizer == "test-char"
 """
 
-#: The plugin by its module name, whether or not the entry point is installed (an installed
-#: one is turned off by its name, so the module is not registered twice).
-PLUGIN = ("-p", "no:ctxbudget", "-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider")
+#: The plugin by its module name, whether or not the entry point is installed (the entry
+#: point has the module's name, so pytest finds the module registered and skips it).
+PLUGIN = ("-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider")
+
+
+@pytest.fixture(autouse=True)
+def _current_entry_point(request: pytest.FixtureRequest) -> None:
+    """A pytester test needs the installed entry point to be the one pyproject declares: an
+    install made before its rename still registers the module under the old name, and
+    naming the module again then fails (reinstall: `pip install -e .`). Under CI, which
+    installs the checkout, it must match."""
+    if "pytester" not in request.fixturenames:
+        return
+    installed = _installed_plugins()
+    if installed and installed != _declared_plugins():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"installed pytest11 entry points {installed} are not pyproject's")
+        pytest.skip(f"installed pytest11 entry points {installed} are stale: pip install -e .")
 
 
 def test_a_user_project_snapshots_builds_and_requests(
@@ -414,26 +429,64 @@ def _declared_plugins() -> dict[str, str]:
     return dict(data["project"]["entry-points"]["pytest11"])
 
 
-def test_the_entry_point_is_declared_and_when_installed_autoloads(
-    pytester: pytest.Pytester,
-) -> None:
-    """pyproject declares the pytest11 entry point `ctxbudget` for the plugin module; where
-    ctxbudget is installed with it (always under CI, which installs `-e .[test]`), pytest
-    loads the fixtures with no -p at all."""
+def _installed_plugins() -> dict[str, str]:
+    """The pytest11 entry points of the installed ctxbudget distribution, if any."""
     from importlib.metadata import entry_points
 
-    from ctxbudget.testing import pytest_plugin
-
-    assert _declared_plugins() == {"ctxbudget": "ctxbudget.testing.pytest_plugin"}
-    assert callable(getattr(pytest_plugin, "ctxbudget_build", None))
-    installed = {
+    return {
         ep.name: ep.value
         for ep in entry_points(group="pytest11")
         if ep.dist is not None and ep.dist.name == "ctxbudget"
     }
+
+
+def test_the_entry_point_is_declared_under_the_modules_name() -> None:
+    """pyproject declares the pytest11 entry point for the plugin module under the module's
+    own name (so a conftest or -p naming the module finds it registered); under CI, which
+    installs `-e .[test]`, the installed one is that."""
+    from ctxbudget.testing import pytest_plugin
+
+    module = "ctxbudget.testing.pytest_plugin"
+    assert _declared_plugins() == {module: module}
+    assert callable(getattr(pytest_plugin, "ctxbudget_build", None))
     if os.environ.get("CI") == "true":
-        assert installed == _declared_plugins()
-    if installed:  # a checkout installed before the plugin existed has none yet
-        assert installed == _declared_plugins()
-        pytester.makepyfile("def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n")
-        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+        assert _installed_plugins() == _declared_plugins()
+
+
+def test_when_installed_the_plugin_autoloads(pytester: pytest.Pytester) -> None:
+    """Where ctxbudget is installed with the entry point, pytest loads the fixtures with no
+    -p at all."""
+    if not _installed_plugins():  # a checkout installed before the plugin existed has none
+        pytest.skip("ctxbudget is installed without its pytest11 entry point")
+    pytester.makepyfile("def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+USES_A_FIXTURE = "def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n"
+
+
+def test_a_conftest_can_name_the_plugin_whether_or_not_it_is_installed(
+    pytester: pytest.Pytester,
+) -> None:
+    """`pytest_plugins = ["ctxbudget.testing.pytest_plugin"]` (the route docs/testing.md gives
+    for source trees) works with the entry point installed too: it used to be registered
+    under `ctxbudget` and the second registration stopped the run (ValueError: Plugin
+    already registered under a different name)."""
+    pytester.makeconftest('pytest_plugins = ["ctxbudget.testing.pytest_plugin"]\n')
+    pytester.makepyfile(USES_A_FIXTURE)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_p_can_name_the_plugin_and_no_turns_it_off(pytester: pytest.Pytester) -> None:
+    """`-p ctxbudget.testing.pytest_plugin` loads it once, installed or not; `-p no:` with
+    that name turns it off (the fixture is then unknown)."""
+    pytester.makepyfile(USES_A_FIXTURE)
+    on = pytester.runpytest_subprocess(
+        "-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider"
+    )
+    on.assert_outcomes(passed=1)
+    off = pytester.runpytest_subprocess(
+        "-p", "no:ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider"
+    )
+    off.assert_outcomes(errors=1)
+    off.stdout.fnmatch_lines(["*fixture 'ctxbudget_tokenizer' not found*"])
