@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 
 from ctxbudget import BuiltContext, Compaction, Compactor, Section, build_context
@@ -61,6 +63,47 @@ def _conversation(compactor: Compactor, turns: int) -> CompactorRequest:
 
 
 # -- render_snapshot --------------------------------------------------------------------------
+
+
+def _runs_as_before(text: str) -> list[str]:
+    """WordTokenizer's pieces as first defined: grow the last run while the next character is
+    as much a space (``str.isspace``) as its last one."""
+    pieces: list[str] = []
+    for ch in text:
+        if pieces and pieces[-1][-1].isspace() == ch.isspace():
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return pieces
+
+
+def test_word_runs_split_on_exactly_the_code_points_str_isspace_calls_space() -> None:
+    """The regex's ``\\s`` is ``str.isspace`` on every code point, so no run is cut where it
+    was not before."""
+    split = WordTokenizer._split
+    differ = [
+        c for c in range(sys.maxunicode + 1) if (len(split(f"x{chr(c)}")) == 2) != chr(c).isspace()
+    ]
+    assert differ == []
+
+
+_SPACES = "".join(chr(c) for c in (9, 10, 11, 12, 13, 28, 31, 32, 133, 160, 5760, 8232, 12288))
+
+
+@given(st.text(alphabet=st.characters() | st.sampled_from(_SPACES)))
+def test_word_pieces_and_ids_are_as_first_defined(text: str) -> None:
+    """Same pieces, so the same counts and ids, as the first (quadratic) definition."""
+    tokenizer = WordTokenizer()
+    assert WordTokenizer._split(text) == _runs_as_before(text)
+    ids = tokenizer.encode(text)
+    assert tokenizer.count(text) == len(ids) == len(_runs_as_before(text))
+    assert tokenizer.decode(ids) == text
+
+
+def test_a_long_run_without_spaces_is_one_piece() -> None:
+    """2M characters with no space (old code: minutes, growing the run one character at a
+    time) are one word."""
+    assert WordTokenizer().count("x" * 2_000_000 + " \u3000y") == 3
 
 
 def test_a_build_renders_as_header_table_and_text() -> None:
