@@ -260,6 +260,60 @@ def test_message_parts_and_extra_keys_render_sorted() -> None:
         CompactorRequest(messages, (5,), window_tokens=100, tokenizer="test-char")
 
 
+_ODD_VALUES = (
+    "from decimal import Decimal\n"
+    "from ctxbudget.testing import CompactorRequest, render_snapshot\n"
+    "message = {'role': 'user', 'content': [{'type': 'image', 'ids': {'b', 'a', 'c', 'd'}}],\n"
+    "           'tags': {'alpha', 'beta', 'gamma', 'delta', 'eps'},\n"
+    "           'mixed': {1: 'one', 'b': 2, None: frozenset({3, 'x', 'y'})},\n"
+    "           'price': Decimal('1.50')}\n"
+    "print(render_snapshot(CompactorRequest((message,), (9,), 100, 'test-char')), end='')\n"
+)
+
+
+def test_sets_and_mixed_keys_render_the_same_under_any_hash_seed() -> None:
+    """Sets print sorted, keys of mixed types sort as JSON writes them (a dict with int and
+    str keys used to raise TypeError from sort_keys, and sets printed in hash order)."""
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _ODD_VALUES],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    text = outputs.pop()
+    assert 'tags: ["alpha", "beta", "delta", "eps", "gamma"]\n' in text
+    assert 'mixed: {"1": "one", "b": 2, "null": ["x", "y", 3]}\n' in text
+    assert '[part] {"ids": ["a", "b", "c", "d"], "type": "image"}\n' in text
+    assert 'price: "1.50"\n' in text
+
+
+class _Opaque:
+    pass
+
+
+@pytest.mark.parametrize("value", [_Opaque(), lambda: 1, _Opaque().__init__])
+def test_an_object_without_stable_text_is_refused_naming_message_key_and_type(
+    value: object,
+) -> None:
+    """An object whose text is object's default or holds its memory address would make a
+    snapshot that never matches twice: a one-line TypeError names where it is and its type."""
+    message = {"role": "user", "content": "hi", "meta": {"handle": value}}
+    request = CompactorRequest((message,), (3,), window_tokens=100, tokenizer="test-char")
+    with pytest.raises(TypeError) as info:
+        render_snapshot(request)
+    text = str(info.value)
+    assert "\n" not in text
+    kind = type(value)
+    assert text.startswith(
+        f"render_snapshot(): message 1, key 'meta': a {kind.__module__}.{kind.__qualname__} "
+    )
+
+
 @pytest.mark.parametrize("value", [[{"role": "user", "content": "hi"}], "text", None])
 def test_other_types_raise_one_line_type_error_naming_them(value: object) -> None:
     """A list of messages, a string or None is refused with the type in the message."""

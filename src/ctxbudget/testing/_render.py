@@ -31,6 +31,8 @@ __all__ = ["CompactorRequest", "compactor_step", "render_snapshot"]
 _STATUSES = ("full", "trimmed", "dropped", "failed")
 #: A path's folders, ``/a/b/`` or ``C:\\a\\b\\``: dropped, so a file name shows without them.
 _FOLDERS = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\\/\s:]+[\\/])+")
+#: A memory address in an object's text (``<Foo object at 0x7f...>``): not the same twice.
+_ADDRESS = re.compile(r"\bat 0x[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,16 @@ def render_snapshot(obj: object) -> str:
     text. A compactor request shows its window, total and fill, a count of messages per role,
     one row per message (role, tokens), each compaction (trigger, tokens before and after,
     what was archived) with one row per strategy, and every message: its role, its other keys
-    sorted, as JSON, and its text.
+    sorted, as JSON, and its text. In that JSON, keys of any JSON type sort as the text JSON
+    writes for them, sets are lists sorted by their JSON, and an object shows its ``str``.
 
     Returns:
         ``str`` with ``\\n`` line endings, ending in one newline.
 
     Raises:
-        TypeError: ``obj`` is of any other type (the message names it).
+        TypeError: ``obj`` is of any other type (the message names it), or a message holds an
+            object with no text that is the same in every run (object's default, or one naming
+            a memory address): the message names the message, its key and the type.
     """
     if isinstance(obj, BuiltContext):
         lines = _built(obj)
@@ -217,11 +222,49 @@ def _built(result: BuiltContext) -> list[str]:
     return lines
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+def _json(value: Any, where: str) -> str:
+    return json.dumps(_plain(value, where), sort_keys=True, ensure_ascii=False)
 
 
-def _content(content: Any) -> list[str]:
+def _key(key: object, where: str) -> str:
+    """A mapping key as JSON writes it, so keys of mixed types sort as text."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    raise _unstable(key, where)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` with only JSON types: mappings with text keys, sets as lists sorted by their
+    JSON, and other objects as their ``str`` when it is their own (not an address)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {_key(k, where): _plain(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(v, where) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    kind = type(value)
+    own = any("__str__" in vars(k) or "__repr__" in vars(k) for k in kind.__mro__[:-1])
+    text = str(value)
+    if not own or _ADDRESS.search(text):
+        raise _unstable(value, where)
+    return text
+
+
+def _unstable(value: object, where: str) -> TypeError:
+    kind = type(value)
+    return TypeError(
+        f"render_snapshot(): {where}: a {kind.__module__}.{kind.__qualname__} has no text "
+        f"that is the same in every run: give JSON values (str, int, float, bool, "
+        f"None, lists, dicts, sets) or an object whose str() is its own"
+    )
+
+
+def _content(content: Any, where: str) -> list[str]:
     """The lines of a message's content: text as it is, each other part as sorted JSON."""
     if content is None:
         return []
@@ -234,9 +277,9 @@ def _content(content: Any) -> list[str]:
             if isinstance(text, str) and set(part) <= {"type", "text"}:
                 out += _normal(text).split("\n")
             else:
-                out.append(f"[part] {_json(part)}")
+                out.append(f"[part] {_json(part, where)}")
         return out
-    return [_normal(_json(content))]
+    return [_normal(_json(content, where))]
 
 
 def _compaction(number: int, c: Compaction) -> list[str]:
@@ -281,8 +324,10 @@ def _request(request: CompactorRequest) -> list[str]:
     lines.append("")
     for i, message in enumerate(request.messages, start=1):
         lines.append(f"----- message {i}: {message.get('role')} -----")
-        for key in sorted(k for k in message if k not in ("role", "content")):
-            lines.append(_normal(f"{key}: {_json(message[key])}").replace("\n", " "))
-        lines += _content(message.get("content"))
+        keys = {_key(k, f"message {i}"): k for k in message if k not in ("role", "content")}
+        for key in sorted(keys):
+            value = _json(message[keys[key]], f"message {i}, key {key!r}")
+            lines.append(_normal(f"{key}: {value}").replace("\n", " "))
+        lines += _content(message.get("content"), f"message {i}, key 'content'")
     lines.append("----- end of messages -----")
     return lines
