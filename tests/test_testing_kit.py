@@ -238,6 +238,51 @@ def test_a_compactor_request_renders_messages_and_compaction_steps() -> None:
     assert receipt.block_id not in text  # content ids are stable, but noise in a diff
 
 
+class _BrokenSummarizer:
+    def summarize(self, items: object, max_tokens: int) -> str:
+        raise OSError("/home/someone/model.bin: gone")
+
+
+def test_a_failed_summarizer_shows_its_error_type_in_the_receipt_not_its_message() -> None:
+    """A compaction receipt's note held the summarizer's exception message verbatim (a local
+    path here); like a failed section, it now shows only the error's type."""
+    compactor = Compactor(
+        1500, tokenizer=CharTokenizer(), keep_last_turns=1, summarizer=_BrokenSummarizer()
+    )
+    turns = (_conversation(compactor, 1) for _ in range(12))
+    request = next(r for r in turns if r.compactions)
+    assert "/home/someone" in request.compactions[0].steps[0].note  # the receipt keeps it
+    text = render_snapshot(request)
+    assert re.search(
+        r"^   offline_summary .* _BrokenSummarizer failed \(OSError\); the offline summarizer "
+        r"wrote the summary$",
+        text,
+        re.M,
+    ), text
+    assert "/home" not in text
+    assert "gone" not in text
+
+
+@pytest.mark.parametrize(
+    ("note", "shown"),
+    [
+        (
+            "the session budget could not pay for a Fine summary (session:s: requesting 131 "
+            "tokens would exceed the cap of 50); the offline summarizer wrote the summary",
+            "the session budget could not pay for a Fine summary (BudgetExhausted); the "
+            "offline summarizer wrote the summary",
+        ),
+        ("read /home/me/notes.txt (see\r\nlog)", "read notes.txt (see log)"),
+        ("", ""),
+    ],
+)
+def test_other_receipt_notes_lose_machine_detail(note: str, shown: str) -> None:
+    """A refused payment shows no budget message; another note loses its folders."""
+    from ctxbudget.testing._render import _stable_note
+
+    assert _stable_note(note) == shown
+
+
 def test_message_parts_and_extra_keys_render_sorted() -> None:
     """A message's other keys print sorted as JSON; text parts as text, other parts as JSON."""
     messages = (

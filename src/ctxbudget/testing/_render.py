@@ -31,6 +31,13 @@ __all__ = ["CompactorRequest", "compactor_step", "render_snapshot"]
 _STATUSES = ("full", "trimmed", "dropped", "failed")
 #: A path's folders, ``/a/b/`` or ``C:\\a\\b\\``: dropped, so a file name shows without them.
 _FOLDERS = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\\/\s:]+[\\/])+")
+#: The notes of agents/_spend.py: "<Summarizer> failed (<Error>: <message>); the offline
+#: summarizer wrote the summary", and the one of a budget that refused to pay for a summary.
+_OFFLINE = r"(?P<tail>; the offline summarizer wrote the summary)"
+_NOTE_FAILED = re.compile(rf"(?P<head>\S+ failed) \((?P<type>[A-Za-z_][\w.]*): .*\){_OFFLINE}")
+_NOTE_REFUSED = re.compile(
+    rf"(?P<head>the session budget could not pay for a \S+ summary) \(.*\){_OFFLINE}"
+)
 #: A memory address in an object's text (``<Foo object at 0x7f...>``): not the same twice.
 _ADDRESS = re.compile(r"\bat 0x[0-9A-Fa-f]+")
 
@@ -126,7 +133,9 @@ def render_snapshot(obj: object) -> str:
     type of failed sections (not the message, which may name local paths), and the assembled
     text. A compactor request shows its window, total and fill, a count of messages per role,
     one row per message (role, tokens), each compaction (trigger, tokens before and after,
-    what was archived) with one row per strategy, and every message: its role, its other keys
+    what was archived) with one row per strategy and its note (of a summarizer that failed,
+    the error type, not the message; of a budget that refused to pay, not the budget's
+    message; any other, without its paths' folders), and every message: its role, its other keys
     sorted, as JSON, and its text. In that JSON, keys of any JSON type sort as the text JSON
     writes for them, sets are lists sorted by their JSON, and an object shows its ``str``.
 
@@ -164,6 +173,18 @@ def _stable_name(name: str) -> str:
     """A tokenizer name without the folders of a local path (``hf:/home/me/t.json`` ->
     ``hf:t.json``)."""
     return _FOLDERS.sub("", name)
+
+
+def _stable_note(note: str) -> str:
+    """A compaction step's note without what may differ between machines: a summarizer's
+    error shows its type but not its message (``Broken failed (OSError); ...``), a refused
+    payment not the budget's message; any other note loses its paths' folders."""
+    note = _normal(note).replace("\n", " ")
+    if failed := _NOTE_FAILED.fullmatch(note):
+        return f"{failed['head']} ({failed['type']}){failed['tail']}"
+    if refused := _NOTE_REFUSED.fullmatch(note):
+        return f"{refused['head']} (BudgetExhausted){refused['tail']}"
+    return _FOLDERS.sub("", note)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: set[int]) -> list[str]:
@@ -294,7 +315,7 @@ def _compaction(number: int, c: Compaction) -> list[str]:
             s.strategy,
             *(str(n) for n in (s.tokens_before, s.tokens_after, s.freed, s.messages)),
             str(len(s.archived)),
-            _normal(s.note).replace("\n", " ") or "-",
+            _stable_note(s.note) or "-",
         ]
         for s in c.steps
     ]
