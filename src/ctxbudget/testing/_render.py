@@ -126,15 +126,15 @@ def compactor_step(compactor: Compactor, *messages: Mapping[str, Any]) -> Compac
 def render_snapshot(obj: object) -> str:
     """The snapshot text of a :class:`~ctxbudget.BuiltContext` or a :class:`CompactorRequest`.
 
-    A build shows its cap, total tokens and tokenizer, a count of sections per status, one
-    table row per section (status, weight, required, tokens demanded — ``>=N`` when only a
-    lower bound was counted —, allocated and used, items kept and trimmed, whether one was
-    cut, what reducers removed) in the build's order (highest priority first), the error
-    type of failed sections (not the message, which may name local paths), and the assembled
-    text. A compactor request shows its window, total and fill, a count of messages per role,
-    one row per message (role, tokens), each compaction (trigger, tokens before and after,
-    what was archived) with one row per strategy and its note (of a summarizer that failed,
-    the error type, not the message; of a budget that refused to pay, not the budget's
+    A build shows its cap, total tokens and tokenizer, a count of sections per status, one table
+    row per section (status, weight, required, tokens demanded — ``>=N`` when only a lower bound
+    was counted, ``-`` for a failed section —, allocated and used, items kept and trimmed,
+    whether one was cut, what reducers removed) in the build's order (highest priority first),
+    the error type of failed sections (not the message, which may name local paths), and the
+    assembled text. A compactor request shows its window, total and fill, a count of messages
+    per role, one row per message (role, tokens), each compaction (trigger, tokens before and
+    after, what was archived) with one row per strategy and its note (of a summarizer that
+    failed, the error type, not the message; of a budget that refused to pay, not the budget's
     message; any other, without its paths' folders), and every message: its role, its other keys
     sorted, as JSON, and its text. In that JSON, keys of any JSON type sort as the text JSON
     writes for them, sets are lists sorted by their JSON, and an object shows its ``str``.
@@ -212,7 +212,7 @@ def _section_row(report: SectionReport) -> list[str]:
         report.status,
         _number(report.priority),
         "yes" if report.required else "-",
-        demanded if report.demand_exact else f">={demanded}",
+        "-" if report.status == "failed" else demanded if report.demand_exact else f">={demanded}",
         str(report.tokens_allocated),
         str(report.tokens_used),
         str(report.items_kept),
