@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 
 from ctxbudget import BuiltContext, Compaction, Compactor, Section, build_context
@@ -61,6 +63,47 @@ def _conversation(compactor: Compactor, turns: int) -> CompactorRequest:
 
 
 # -- render_snapshot --------------------------------------------------------------------------
+
+
+def _runs_as_before(text: str) -> list[str]:
+    """WordTokenizer's pieces as first defined: grow the last run while the next character is
+    as much a space (``str.isspace``) as its last one."""
+    pieces: list[str] = []
+    for ch in text:
+        if pieces and pieces[-1][-1].isspace() == ch.isspace():
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return pieces
+
+
+def test_word_runs_split_on_exactly_the_code_points_str_isspace_calls_space() -> None:
+    """The regex's ``\\s`` is ``str.isspace`` on every code point, so no run is cut where it
+    was not before."""
+    split = WordTokenizer._split
+    differ = [
+        c for c in range(sys.maxunicode + 1) if (len(split(f"x{chr(c)}")) == 2) != chr(c).isspace()
+    ]
+    assert differ == []
+
+
+_SPACES = "".join(chr(c) for c in (9, 10, 11, 12, 13, 28, 31, 32, 133, 160, 5760, 8232, 12288))
+
+
+@given(st.text(alphabet=st.characters() | st.sampled_from(_SPACES)))
+def test_word_pieces_and_ids_are_as_first_defined(text: str) -> None:
+    """Same pieces, so the same counts and ids, as the first (quadratic) definition."""
+    tokenizer = WordTokenizer()
+    assert WordTokenizer._split(text) == _runs_as_before(text)
+    ids = tokenizer.encode(text)
+    assert tokenizer.count(text) == len(ids) == len(_runs_as_before(text))
+    assert tokenizer.decode(ids) == text
+
+
+def test_a_long_run_without_spaces_is_one_piece() -> None:
+    """2M characters with no space (old code: minutes, growing the run one character at a
+    time) are one word."""
+    assert WordTokenizer().count("x" * 2_000_000 + " \u3000y") == 3
 
 
 def test_a_build_renders_as_header_table_and_text() -> None:
@@ -143,7 +186,7 @@ def test_dropped_and_failed_sections_show_their_status_and_only_the_error_type()
     text = render_snapshot(result)
     assert "sections: 1 full, 1 dropped, 1 failed\n" in text
     assert re.search(r"^big +dropped +0\.5 +- ", text, re.M)
-    assert re.search(r"^inbox +failed ", text, re.M)
+    assert re.search(r"^inbox +failed +1 +- +- +0 ", text, re.M), text  # demanded: -, not >=0
     assert "\nfailed: inbox: OSError\n" in text
     assert "/home" not in text
     assert "gone" not in text
@@ -195,6 +238,51 @@ def test_a_compactor_request_renders_messages_and_compaction_steps() -> None:
     assert receipt.block_id not in text  # content ids are stable, but noise in a diff
 
 
+class _BrokenSummarizer:
+    def summarize(self, items: object, max_tokens: int) -> str:
+        raise OSError("/home/someone/model.bin: gone")
+
+
+def test_a_failed_summarizer_shows_its_error_type_in_the_receipt_not_its_message() -> None:
+    """A compaction receipt's note held the summarizer's exception message verbatim (a local
+    path here); like a failed section, it now shows only the error's type."""
+    compactor = Compactor(
+        1500, tokenizer=CharTokenizer(), keep_last_turns=1, summarizer=_BrokenSummarizer()
+    )
+    turns = (_conversation(compactor, 1) for _ in range(12))
+    request = next(r for r in turns if r.compactions)
+    assert "/home/someone" in request.compactions[0].steps[0].note  # the receipt keeps it
+    text = render_snapshot(request)
+    assert re.search(
+        r"^   offline_summary .* _BrokenSummarizer failed \(OSError\); the offline summarizer "
+        r"wrote the summary$",
+        text,
+        re.M,
+    ), text
+    assert "/home" not in text
+    assert "gone" not in text
+
+
+@pytest.mark.parametrize(
+    ("note", "shown"),
+    [
+        (
+            "the session budget could not pay for a Fine summary (session:s: requesting 131 "
+            "tokens would exceed the cap of 50); the offline summarizer wrote the summary",
+            "the session budget could not pay for a Fine summary (BudgetExhausted); the "
+            "offline summarizer wrote the summary",
+        ),
+        ("read /home/me/notes.txt (see\r\nlog)", "read notes.txt (see log)"),
+        ("", ""),
+    ],
+)
+def test_other_receipt_notes_lose_machine_detail(note: str, shown: str) -> None:
+    """A refused payment shows no budget message; another note loses its folders."""
+    from ctxbudget.testing._render import _stable_note
+
+    assert _stable_note(note) == shown
+
+
 def test_message_parts_and_extra_keys_render_sorted() -> None:
     """A message's other keys print sorted as JSON; text parts as text, other parts as JSON."""
     messages = (
@@ -215,6 +303,60 @@ def test_message_parts_and_extra_keys_render_sorted() -> None:
     assert "compactions: 0" in text
     with pytest.raises(ValueError, match="2 messages but 1 token counts"):
         CompactorRequest(messages, (5,), window_tokens=100, tokenizer="test-char")
+
+
+_ODD_VALUES = (
+    "from decimal import Decimal\n"
+    "from ctxbudget.testing import CompactorRequest, render_snapshot\n"
+    "message = {'role': 'user', 'content': [{'type': 'image', 'ids': {'b', 'a', 'c', 'd'}}],\n"
+    "           'tags': {'alpha', 'beta', 'gamma', 'delta', 'eps'},\n"
+    "           'mixed': {1: 'one', 'b': 2, None: frozenset({3, 'x', 'y'})},\n"
+    "           'price': Decimal('1.50')}\n"
+    "print(render_snapshot(CompactorRequest((message,), (9,), 100, 'test-char')), end='')\n"
+)
+
+
+def test_sets_and_mixed_keys_render_the_same_under_any_hash_seed() -> None:
+    """Sets print sorted, keys of mixed types sort as JSON writes them (a dict with int and
+    str keys used to raise TypeError from sort_keys, and sets printed in hash order)."""
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _ODD_VALUES],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    text = outputs.pop()
+    assert 'tags: ["alpha", "beta", "delta", "eps", "gamma"]\n' in text
+    assert 'mixed: {"1": "one", "b": 2, "null": ["x", "y", 3]}\n' in text
+    assert '[part] {"ids": ["a", "b", "c", "d"], "type": "image"}\n' in text
+    assert 'price: "1.50"\n' in text
+
+
+class _Opaque:
+    pass
+
+
+@pytest.mark.parametrize("value", [_Opaque(), lambda: 1, _Opaque().__init__])
+def test_an_object_without_stable_text_is_refused_naming_message_key_and_type(
+    value: object,
+) -> None:
+    """An object whose text is object's default or holds its memory address would make a
+    snapshot that never matches twice: a one-line TypeError names where it is and its type."""
+    message = {"role": "user", "content": "hi", "meta": {"handle": value}}
+    request = CompactorRequest((message,), (3,), window_tokens=100, tokenizer="test-char")
+    with pytest.raises(TypeError) as info:
+        render_snapshot(request)
+    text = str(info.value)
+    assert "\n" not in text
+    kind = type(value)
+    assert text.startswith(
+        f"render_snapshot(): message 1, key 'meta': a {kind.__module__}.{kind.__qualname__} "
+    )
 
 
 @pytest.mark.parametrize("value", [[{"role": "user", "content": "hi"}], "text", None])
@@ -323,9 +465,24 @@ def test_build_takes_another_tokenizer(ctxbudget_build):
     assert ctxbudget_build({"facts": "abc"}, tokenizer=CharTokenizer()).tokenizer == "test-char"
 """
 
-#: The plugin by its module name, whether or not the entry point is installed (an installed
-#: one is turned off by its name, so the module is not registered twice).
-PLUGIN = ("-p", "no:ctxbudget", "-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider")
+#: The plugin by its module name, whether or not the entry point is installed (the entry
+#: point has the module's name, so pytest finds the module registered and skips it).
+PLUGIN = ("-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider")
+
+
+@pytest.fixture(autouse=True)
+def _current_entry_point(request: pytest.FixtureRequest) -> None:
+    """A pytester test needs the installed entry point to be the one pyproject declares: an
+    install made before its rename still registers the module under the old name, and
+    naming the module again then fails (reinstall: `pip install -e .`). Under CI, which
+    installs the checkout, it must match."""
+    if "pytester" not in request.fixturenames:
+        return
+    installed = _installed_plugins()
+    if installed and installed != _declared_plugins():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"installed pytest11 entry points {installed} are not pyproject's")
+        pytest.skip(f"installed pytest11 entry points {installed} are stale: pip install -e .")
 
 
 def test_a_user_project_snapshots_builds_and_requests(
@@ -414,26 +571,64 @@ def _declared_plugins() -> dict[str, str]:
     return dict(data["project"]["entry-points"]["pytest11"])
 
 
-def test_the_entry_point_is_declared_and_when_installed_autoloads(
-    pytester: pytest.Pytester,
-) -> None:
-    """pyproject declares the pytest11 entry point `ctxbudget` for the plugin module; where
-    ctxbudget is installed with it (always under CI, which installs `-e .[test]`), pytest
-    loads the fixtures with no -p at all."""
+def _installed_plugins() -> dict[str, str]:
+    """The pytest11 entry points of the installed ctxbudget distribution, if any."""
     from importlib.metadata import entry_points
 
-    from ctxbudget.testing import pytest_plugin
-
-    assert _declared_plugins() == {"ctxbudget": "ctxbudget.testing.pytest_plugin"}
-    assert callable(getattr(pytest_plugin, "ctxbudget_build", None))
-    installed = {
+    return {
         ep.name: ep.value
         for ep in entry_points(group="pytest11")
         if ep.dist is not None and ep.dist.name == "ctxbudget"
     }
+
+
+def test_the_entry_point_is_declared_under_the_modules_name() -> None:
+    """pyproject declares the pytest11 entry point for the plugin module under the module's
+    own name (so a conftest or -p naming the module finds it registered); under CI, which
+    installs `-e .[test]`, the installed one is that."""
+    from ctxbudget.testing import pytest_plugin
+
+    module = "ctxbudget.testing.pytest_plugin"
+    assert _declared_plugins() == {module: module}
+    assert callable(getattr(pytest_plugin, "ctxbudget_build", None))
     if os.environ.get("CI") == "true":
-        assert installed == _declared_plugins()
-    if installed:  # a checkout installed before the plugin existed has none yet
-        assert installed == _declared_plugins()
-        pytester.makepyfile("def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n")
-        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+        assert _installed_plugins() == _declared_plugins()
+
+
+def test_when_installed_the_plugin_autoloads(pytester: pytest.Pytester) -> None:
+    """Where ctxbudget is installed with the entry point, pytest loads the fixtures with no
+    -p at all."""
+    if not _installed_plugins():  # a checkout installed before the plugin existed has none
+        pytest.skip("ctxbudget is installed without its pytest11 entry point")
+    pytester.makepyfile("def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+USES_A_FIXTURE = "def test_it(ctxbudget_tokenizer):\n    assert ctxbudget_tokenizer\n"
+
+
+def test_a_conftest_can_name_the_plugin_whether_or_not_it_is_installed(
+    pytester: pytest.Pytester,
+) -> None:
+    """`pytest_plugins = ["ctxbudget.testing.pytest_plugin"]` (the route docs/testing.md gives
+    for source trees) works with the entry point installed too: it used to be registered
+    under `ctxbudget` and the second registration stopped the run (ValueError: Plugin
+    already registered under a different name)."""
+    pytester.makeconftest('pytest_plugins = ["ctxbudget.testing.pytest_plugin"]\n')
+    pytester.makepyfile(USES_A_FIXTURE)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_p_can_name_the_plugin_and_no_turns_it_off(pytester: pytest.Pytester) -> None:
+    """`-p ctxbudget.testing.pytest_plugin` loads it once, installed or not; `-p no:` with
+    that name turns it off (the fixture is then unknown)."""
+    pytester.makepyfile(USES_A_FIXTURE)
+    on = pytester.runpytest_subprocess(
+        "-p", "ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider"
+    )
+    on.assert_outcomes(passed=1)
+    off = pytester.runpytest_subprocess(
+        "-p", "no:ctxbudget.testing.pytest_plugin", "-p", "no:cacheprovider"
+    )
+    off.assert_outcomes(errors=1)
+    off.stdout.fnmatch_lines(["*fixture 'ctxbudget_tokenizer' not found*"])

@@ -31,6 +31,15 @@ __all__ = ["CompactorRequest", "compactor_step", "render_snapshot"]
 _STATUSES = ("full", "trimmed", "dropped", "failed")
 #: A path's folders, ``/a/b/`` or ``C:\\a\\b\\``: dropped, so a file name shows without them.
 _FOLDERS = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\\/\s:]+[\\/])+")
+#: The notes of agents/_spend.py: "<Summarizer> failed (<Error>: <message>); the offline
+#: summarizer wrote the summary", and the one of a budget that refused to pay for a summary.
+_OFFLINE = r"(?P<tail>; the offline summarizer wrote the summary)"
+_NOTE_FAILED = re.compile(rf"(?P<head>\S+ failed) \((?P<type>[A-Za-z_][\w.]*): .*\){_OFFLINE}")
+_NOTE_REFUSED = re.compile(
+    rf"(?P<head>the session budget could not pay for a \S+ summary) \(.*\){_OFFLINE}"
+)
+#: A memory address in an object's text (``<Foo object at 0x7f...>``): not the same twice.
+_ADDRESS = re.compile(r"\bat 0x[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -117,21 +126,26 @@ def compactor_step(compactor: Compactor, *messages: Mapping[str, Any]) -> Compac
 def render_snapshot(obj: object) -> str:
     """The snapshot text of a :class:`~ctxbudget.BuiltContext` or a :class:`CompactorRequest`.
 
-    A build shows its cap, total tokens and tokenizer, a count of sections per status, one
-    table row per section (status, weight, required, tokens demanded — ``>=N`` when only a
-    lower bound was counted —, allocated and used, items kept and trimmed, whether one was
-    cut, what reducers removed) in the build's order (highest priority first), the error
-    type of failed sections (not the message, which may name local paths), and the assembled
-    text. A compactor request shows its window, total and fill, a count of messages per role,
-    one row per message (role, tokens), each compaction (trigger, tokens before and after,
-    what was archived) with one row per strategy, and every message: its role, its other keys
-    sorted, as JSON, and its text.
+    A build shows its cap, total tokens and tokenizer, a count of sections per status, one table
+    row per section (status, weight, required, tokens demanded — ``>=N`` when only a lower bound
+    was counted, ``-`` for a failed section —, allocated and used, items kept and trimmed,
+    whether one was cut, what reducers removed) in the build's order (highest priority first),
+    the error type of failed sections (not the message, which may name local paths), and the
+    assembled text. A compactor request shows its window, total and fill, a count of messages
+    per role, one row per message (role, tokens), each compaction (trigger, tokens before and
+    after, what was archived) with one row per strategy and its note (of a summarizer that
+    failed, the error type, not the message; of a budget that refused to pay, not the budget's
+    message; any other, without its paths' folders), and every message: its role, its other keys
+    sorted, as JSON, and its text. In that JSON, keys of any JSON type sort as the text JSON
+    writes for them, sets are lists sorted by their JSON, and an object shows its ``str``.
 
     Returns:
         ``str`` with ``\\n`` line endings, ending in one newline.
 
     Raises:
-        TypeError: ``obj`` is of any other type (the message names it).
+        TypeError: ``obj`` is of any other type (the message names it), or a message holds an
+            object with no text that is the same in every run (object's default, or one naming
+            a memory address): the message names the message, its key and the type.
     """
     if isinstance(obj, BuiltContext):
         lines = _built(obj)
@@ -161,6 +175,18 @@ def _stable_name(name: str) -> str:
     return _FOLDERS.sub("", name)
 
 
+def _stable_note(note: str) -> str:
+    """A compaction step's note without what may differ between machines: a summarizer's
+    error shows its type but not its message (``Broken failed (OSError); ...``), a refused
+    payment not the budget's message; any other note loses its paths' folders."""
+    note = _normal(note).replace("\n", " ")
+    if failed := _NOTE_FAILED.fullmatch(note):
+        return f"{failed['head']} ({failed['type']}){failed['tail']}"
+    if refused := _NOTE_REFUSED.fullmatch(note):
+        return f"{refused['head']} (BudgetExhausted){refused['tail']}"
+    return _FOLDERS.sub("", note)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: set[int]) -> list[str]:
     """Aligned columns: those in ``left`` left-aligned (text), the others right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -186,7 +212,7 @@ def _section_row(report: SectionReport) -> list[str]:
         report.status,
         _number(report.priority),
         "yes" if report.required else "-",
-        demanded if report.demand_exact else f">={demanded}",
+        "-" if report.status == "failed" else demanded if report.demand_exact else f">={demanded}",
         str(report.tokens_allocated),
         str(report.tokens_used),
         str(report.items_kept),
@@ -217,11 +243,49 @@ def _built(result: BuiltContext) -> list[str]:
     return lines
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+def _json(value: Any, where: str) -> str:
+    return json.dumps(_plain(value, where), sort_keys=True, ensure_ascii=False)
 
 
-def _content(content: Any) -> list[str]:
+def _key(key: object, where: str) -> str:
+    """A mapping key as JSON writes it, so keys of mixed types sort as text."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    raise _unstable(key, where)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` with only JSON types: mappings with text keys, sets as lists sorted by their
+    JSON, and other objects as their ``str`` when it is their own (not an address)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {_key(k, where): _plain(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(v, where) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    kind = type(value)
+    own = any("__str__" in vars(k) or "__repr__" in vars(k) for k in kind.__mro__[:-1])
+    text = str(value)
+    if not own or _ADDRESS.search(text):
+        raise _unstable(value, where)
+    return text
+
+
+def _unstable(value: object, where: str) -> TypeError:
+    kind = type(value)
+    return TypeError(
+        f"render_snapshot(): {where}: a {kind.__module__}.{kind.__qualname__} has no text "
+        f"that is the same in every run: give JSON values (str, int, float, bool, "
+        f"None, lists, dicts, sets) or an object whose str() is its own"
+    )
+
+
+def _content(content: Any, where: str) -> list[str]:
     """The lines of a message's content: text as it is, each other part as sorted JSON."""
     if content is None:
         return []
@@ -234,9 +298,9 @@ def _content(content: Any) -> list[str]:
             if isinstance(text, str) and set(part) <= {"type", "text"}:
                 out += _normal(text).split("\n")
             else:
-                out.append(f"[part] {_json(part)}")
+                out.append(f"[part] {_json(part, where)}")
         return out
-    return [_normal(_json(content))]
+    return [_normal(_json(content, where))]
 
 
 def _compaction(number: int, c: Compaction) -> list[str]:
@@ -251,7 +315,7 @@ def _compaction(number: int, c: Compaction) -> list[str]:
             s.strategy,
             *(str(n) for n in (s.tokens_before, s.tokens_after, s.freed, s.messages)),
             str(len(s.archived)),
-            _normal(s.note).replace("\n", " ") or "-",
+            _stable_note(s.note) or "-",
         ]
         for s in c.steps
     ]
@@ -281,8 +345,10 @@ def _request(request: CompactorRequest) -> list[str]:
     lines.append("")
     for i, message in enumerate(request.messages, start=1):
         lines.append(f"----- message {i}: {message.get('role')} -----")
-        for key in sorted(k for k in message if k not in ("role", "content")):
-            lines.append(_normal(f"{key}: {_json(message[key])}").replace("\n", " "))
-        lines += _content(message.get("content"))
+        keys = {_key(k, f"message {i}"): k for k in message if k not in ("role", "content")}
+        for key in sorted(keys):
+            value = _json(message[keys[key]], f"message {i}, key {key!r}")
+            lines.append(_normal(f"{key}: {value}").replace("\n", " "))
+        lines += _content(message.get("content"), f"message {i}, key 'content'")
     lines.append("----- end of messages -----")
     return lines

@@ -1,11 +1,12 @@
-"""pytest fixtures for code that uses ctxbudget, loaded as the ``ctxbudget`` plugin.
+"""pytest fixtures for code that uses ctxbudget, loaded as the plugin named after this module.
 
 Installing ctxbudget registers this module through the ``pytest11`` entry point, so every
 pytest run loads it: importing it imports only pytest and ctxbudget's light base; each fixture
 imports what it needs when a test asks for it. Without the entry point (a source checkout that
 was not installed), load it with ``pytest -p ctxbudget.testing.pytest_plugin`` or
-``pytest_plugins = ["ctxbudget.testing.pytest_plugin"]`` in a top-level conftest.py; turn it
-off with ``-p no:ctxbudget``.
+``pytest_plugins = ["ctxbudget.testing.pytest_plugin"]`` in a top-level conftest.py; either also
+works when it is installed (the entry point has the module's name, so pytest sees it loaded).
+Turn it off with ``-p no:ctxbudget.testing.pytest_plugin``.
 
 Fixtures (each new per test):
 
