@@ -308,16 +308,21 @@ def test_readme_command_report(runner: CliRunner, snapshot: SnapshotAssertion) -
     assert result.stderr == snapshot
 
 
-def test_an_80_column_terminal_shows_every_header_whole() -> None:
-    """Columns close up to one space apart when two would not fit: no header is cut."""
-    result = build_context(load_sections([MEMORY]), max_tokens=1500)
-    text = _plain(build_report(result, preset="default"), width=80)
+def _assert_whole_headers_within(text: str, width: int) -> None:
+    """Every column header appears whole, in order, and no line is wider than ``width``."""
     header = next(line for line in text.splitlines() if line.startswith("section"))
     assert header.split() == [
         "section", "weight", "status", "demanded", "allocated", "used", "leftover", "kept",
         "trimmed",
     ]  # fmt: skip
-    assert max(len(line) for line in text.splitlines()) <= 80
+    assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_an_80_column_terminal_shows_every_header_whole() -> None:
+    """Columns close up to one space apart when two would not fit: no header is cut."""
+    result = build_context(load_sections([MEMORY]), max_tokens=1500)
+    text = _plain(build_report(result, preset="default"), width=80)
+    _assert_whole_headers_within(text, 80)
     wide = _plain(build_report(result, preset="default"), width=120)
     assert "section      weight  status" in wide  # two spaces where there is room
 
@@ -327,12 +332,7 @@ def test_a_long_section_name_folds_and_leaves_every_header_whole() -> None:
     name = "2024-06-customer-escalation-notes"
     result = _report(**{name: {}, "b": {}})
     text = _plain(build_report(result), width=80)
-    header = next(line for line in text.splitlines() if line.startswith("section"))
-    assert header.split() == [
-        "section", "weight", "status", "demanded", "allocated", "used", "leftover", "kept",
-        "trimmed",
-    ]  # fmt: skip
-    assert max(len(line) for line in text.splitlines()) <= 80
+    _assert_whole_headers_within(text, 80)
     assert name in text.replace("\n", "").replace(" ", "")  # folded, not dropped
 
 
