@@ -57,7 +57,8 @@ def test_help_shows_json_as_a_plain_flag_and_the_exit_statuses(runner: CliRunner
     assert "<bool>" not in json_line
     assert "--no-json" not in result.stdout
     flat = " ".join(result.stdout.replace("│", " ").split())
-    assert "Exit status: 0 built; 2 bad input" in flat
+    assert "Exit status: 0 built; 1 an unexpected failure" in flat
+    assert "2 bad input" in flat
     assert "3 no section's content fit" in flat
     assert "--stdin-name" in flat
     assert "--report" in flat

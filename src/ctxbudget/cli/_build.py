@@ -39,7 +39,8 @@ __all__ = ["build", "count", "presets_list", "presets_show"]
 #: Exit statuses of ``build`` (and ``count``, which has no 3): printed in ``--help``.
 EXIT_OK, EXIT_ERROR, EXIT_NOTHING_FIT = 0, 2, 3
 BUILD_EPILOG = (
-    "Exit status: 0 built; 2 bad input (a file, preset, tokenizer, template or option; one "
+    "Exit status: 0 built; 1 an unexpected failure (one 'error:' line; --debug shows the "
+    "traceback); 2 bad input (a file, preset, tokenizer, template or option; one "
     "'error:' line on stderr, nothing on stdout); 3 no section's content fit (every section "
     "dropped, failed or empty; the context is only a template's own text, if any; a 'warning:' "
     "line on stderr). "
@@ -47,7 +48,8 @@ BUILD_EPILOG = (
     "matter names it."
 )
 COUNT_EPILOG = (
-    f"Exit status: 0 counted; 2 bad input (one 'error:' line on stderr). PATH '{STDIN}' reads "
+    f"Exit status: 0 counted; 1 an unexpected failure; 2 bad input (one 'error:' line on "
+    f"stderr). PATH '{STDIN}' reads "
     "one section from stdin, named by --stdin-name unless its front matter names it."
 )
 #: ``count`` shows progress on its own (stderr a terminal) from this many files or characters.
