@@ -540,3 +540,31 @@ def test_a_cap_beyond_any_window_is_refused_naming_it(cap: int) -> None:
     with pytest.raises(SectionError, match="min_tokens"):
         build_context([Section(name="a", content="hello", min_tokens=cap)], max_tokens=100)
     assert build_context({"a": "hello"}, max_tokens=2**48).text.endswith("hello")
+
+
+def test_section_reports_show_demand_and_leftover_one_way() -> None:
+    """`demand_text` is '-' for a failed section, the count when exact and '>=N' for a lower
+    bound; `tokens_leftover` is used beyond allocated, never negative (the CLI report, the
+    docs' preset pages and render_snapshot all read these)."""
+
+    class Broken:
+        name = "broken"
+
+        def fetch(self) -> str:
+            raise OSError("gone")
+
+    builder = ContextBuilder(tokenizer=CharTokenizer())
+    builder.register(Broken(), required=False)
+    result = builder.build({"small": "abc", "big": ["x" * 40] * 50}, max_tokens=400)
+    broken, small, big = (result.section(n) for n in ("broken", "small", "big"))
+    assert broken.status == "failed"
+    assert broken.demand_text == "-"
+    assert small.demand_exact
+    # "## Small\nabc" is 12 characters; the 13th is the separator counted with the section
+    assert small.demand_text == f"{small.tokens_demanded:,}" == "13"
+    assert not big.demand_exact
+    assert big.demand_text.startswith(">=")
+    assert int(big.demand_text[2:].replace(",", "")) == big.tokens_demanded > 400
+    for report in result.sections:
+        assert report.tokens_leftover == max(0, report.tokens_used - report.tokens_allocated)
+    assert small.tokens_leftover == 0

@@ -204,12 +204,8 @@ def _allocation_table(result: Any) -> list[str]:
     for i, r in enumerate(result.sections):
         swatch = f'<span style="color:{_COLOURS[i % len(_COLOURS)]}">&#9632;</span>'
         status = r.status + (" (cut)" if r.cut else "")
-        if r.status == "failed":
-            demanded = "-"
-        else:
-            demanded = f"{r.tokens_demanded:,}" if r.demand_exact else f"&ge;{r.tokens_demanded:,}"
-        extra = r.tokens_used - r.tokens_allocated
-        leftover = f"+{extra:,}" if extra > 0 else ""
+        demanded = r.demand_text.replace(">=", "&ge;")
+        leftover = f"+{r.tokens_leftover:,}" if r.tokens_leftover else ""
         rows.append(
             f"| {swatch} | `{r.name}` | {r.priority:g} | {status} | {demanded} | "
             f"{r.tokens_allocated:,} | {r.tokens_used:,} | {leftover} | {r.items_kept} | "
@@ -228,7 +224,7 @@ def _table_notes(result: Any) -> list[str]:
             "&ge; marks a lower bound: counting a section stops once it is known not to fit, "
             "so items beyond the cap are never counted."
         )
-    if any(r.tokens_used > r.tokens_allocated for r in result.sections):
+    if any(r.tokens_leftover for r in result.sections):
         notes.append(
             "*leftover* (+N): tokens used beyond the allocation. Room that whole-item trimming "
             "left unused goes to the highest priorities first, each taking its next whole items "

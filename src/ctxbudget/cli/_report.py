@@ -235,17 +235,15 @@ def _table(result: BuiltContext) -> tuple[Table, list[tuple[str, str]]]:
     bound = leftover = cut = False
     for i, r in enumerate(result.sections):
         status = display_status(r)
-        demanded = "-" if r.status == "failed" else f"{r.tokens_demanded:,}"
-        if not r.demand_exact and r.status != "failed":
-            demanded, bound = f">={demanded}", True
-        extra = r.tokens_used - r.tokens_allocated
+        bound |= r.status != "failed" and not r.demand_exact
+        extra = r.tokens_leftover
         leftover |= extra > 0
         cut |= r.cut
         table.add_row(
             Text(shown(r.name), style=SECTION_COLOURS[i % len(SECTION_COLOURS)]),
             f"{r.priority:g}" + (" req" if r.required else ""),
             Text(status + (" (cut)" if r.cut else ""), style=STATUS_STYLES[status]),
-            demanded,
+            r.demand_text,
             f"{r.tokens_allocated:,}",
             f"{r.tokens_used:,}",
             f"+{extra:,}" if extra > 0 else "",

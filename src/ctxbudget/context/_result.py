@@ -102,6 +102,21 @@ class SectionReport:
         return len(self.trimmed_items) - (1 if self._cut is not None and self._cut.removed else 0)
 
     @property
+    def tokens_leftover(self) -> int:
+        """Tokens used beyond the allocation (``tokens_used - tokens_allocated``, at least 0):
+        room other sections left unused, handed on when the leftover was redistributed."""
+        return max(0, self.tokens_used - self.tokens_allocated)
+
+    @property
+    def demand_text(self) -> str:
+        """The demand as the reports show it: ``"-"`` for a failed section (nothing was
+        measured), ``"1,234"`` when exact, ``">=1,234"`` for a lower bound (counting stopped
+        once the section could not fit)."""
+        if self.status == "failed":
+            return "-"
+        return f"{self.tokens_demanded:,}" if self.demand_exact else f">={self.tokens_demanded:,}"
+
+    @property
     def trimmed_text(self) -> str:
         """The removed items joined by newlines (empty when nothing was removed)."""
         return "\n".join(self.trimmed_items)

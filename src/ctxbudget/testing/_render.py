@@ -205,14 +205,13 @@ def _counts(counter: Mapping[str, int], order: Sequence[str]) -> str:
 
 
 def _section_row(report: SectionReport) -> list[str]:
-    demanded = str(report.tokens_demanded)
     reduced = ",".join(f"{r.reducer}:{len(r.removed)}" for r in report.reductions)
     return [
         report.name,
         report.status,
         _number(report.priority),
         "yes" if report.required else "-",
-        "-" if report.status == "failed" else demanded if report.demand_exact else f">={demanded}",
+        report.demand_text,
         str(report.tokens_allocated),
         str(report.tokens_used),
         str(report.items_kept),
