@@ -83,6 +83,8 @@ def _as_messages(value: Any) -> list[BaseMessage]:
         return value.to_messages()
     try:
         return convert_to_messages([value] if isinstance(value, str) else value)
+    # LangChain's own errors for input it cannot read: convert_to_messages raises
+    # NotImplementedError for a message type it does not know (not a stub of ours)
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise ConfigurationError(
             f"fit_messages cannot read its input ({type(value).__name__}) as LangChain "
