@@ -135,20 +135,34 @@ MAKERS: dict[str, Callable[[int, random.Random], list[MemoryItem]]] = {
 }
 
 
+def _fresh(items: list[MemoryItem]) -> list[MemoryItem]:
+    """New item objects with the same text and metadata, nothing read from their text yet
+    (``evolve`` would carry over what a run read, such as ``dedupe``'s words)."""
+    return [MemoryItem(i.text, **i.metadata()) for i in items]
+
+
 def timed(
-    component: str, items: list[MemoryItem], repeats: int, need: float | None = None
+    component: str,
+    items: list[MemoryItem],
+    repeats: int,
+    need: float | None = None,
+    first: bool = False,
 ) -> tuple[float, Any]:
     """Median milliseconds of ``repeats`` runs, and the last result; ``need`` is the share of
-    the items' tokens to free (``tokens_needed``), ``None`` to free all the pipeline can."""
+    the items' tokens to free (``tokens_needed``), ``None`` to free all the pipeline can;
+    ``first``: every run gets fresh item objects (made outside the timing), as a component's
+    first cleanup does, instead of the same objects each time (a component cleaned up
+    again)."""
     tokenizer = get_tokenizer("o200k_base")
     pipeline = cleanup_pipeline(component)
     capacity = sum(i.tokens or tokenizer.count(i) for i in items)
     tokens_needed = None if need is None else int(capacity * need)
     walls, result = [], None
     for _ in range(repeats):
+        batch = _fresh(items) if first else items
         begin = time.perf_counter()
         _, result = pipeline.run(
-            items,
+            batch,
             tokenizer=tokenizer,
             archive=MemoryArchive(),
             now=NOW,
@@ -167,8 +181,10 @@ def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
         for n in sizes:
             cold = make(n, random.Random(7))
             warm = [i.evolve(tokens=tokenizer.count(i)) for i in cold]
+            timed(component, warm, 1)  # what the first run reads of each item, kept
             warm_ms, result = timed(component, warm, repeats)
-            cold_ms, _ = timed(component, cold, repeats)
+            first_ms, _ = timed(component, warm, repeats, first=True)
+            cold_ms, _ = timed(component, cold, repeats, first=True)
             need_ms, need_result = timed(component, warm, repeats, NEED)
             rows.append(
                 {
@@ -178,6 +194,7 @@ def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
                     "freed": result.tokens_freed,
                     "removed": sum(a.removed for a in result.actions),
                     "ms": warm_ms,
+                    "first_ms": first_ms,
                     "cold_ms": cold_ms,
                     "need_ms": need_ms,
                     "need_freed": need_result.tokens_freed,
@@ -193,15 +210,20 @@ def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, with the goal per pipeline."""
     out = [
-        "| pipeline | items | tokens | freed | items removed | median | cold (counting) | goal "
-        f"| {NEED:.0%} needed: median (freed) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| pipeline | items | tokens | freed | items removed | median (again) | first cleanup "
+        f"| cold (counting) | goal (again / first) | {NEED:.0%} needed: median (freed) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
+
+    def verdict(ms: float) -> str:
+        return "met" if ms <= GOAL_MS else "not met"
+
     for r in rows:
-        goal = "-" if r["items"] != GOAL_ITEMS else ("met" if r["ms"] <= GOAL_MS else "not met")
+        goal = "-" if r["items"] != GOAL_ITEMS else f"{verdict(r['ms'])} / {verdict(r['first_ms'])}"
         out.append(
             f"| {r['pipeline']} | {r['items']:,} | {r['tokens']:,} | {r['freed']:,} "
-            f"| {r['removed']:,} | {r['ms']:,.1f} ms | {r['cold_ms']:,.1f} ms | {goal} "
+            f"| {r['removed']:,} | {r['ms']:,.1f} ms | {r['first_ms']:,.1f} ms "
+            f"| {r['cold_ms']:,.1f} ms | {goal} "
             f"| {r['need_ms']:,.1f} ms ({r['need_freed']:,}) |"
         )
     out.append("")
@@ -220,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.smoke:
         for r in rows:
             print(f"{r['pipeline']} {r['items']}: {r['steps']}", file=sys.stderr)
-    return int(any(r["items"] == GOAL_ITEMS and r["ms"] > GOAL_MS for r in rows))
+    return int(
+        any(r["items"] == GOAL_ITEMS and max(r["ms"], r["first_ms"]) > GOAL_MS for r in rows)
+    )
 
 
 if __name__ == "__main__":

@@ -152,3 +152,32 @@ def test_dedupe_threshold_must_be_a_number() -> None:
     """A threshold that is not a number is a reducer spec error naming it."""
     with pytest.raises(SectionError, match="threshold must be a number"):
         Section(name="facts", content="x", reducers=[{"dedupe": {"threshold": "high"}}])
+
+
+def test_dedupe_reads_a_memory_items_words_once_and_evolve_keeps_them() -> None:
+    """A component cleaned up again reuses each item's words (items are immutable); a copy
+    with other metadata keeps them, a copy with other text reads its own."""
+    from ctxbudget.memory import MemoryItem
+    from ctxbudget.memory._reducers import _SIGNATURE, split_duplicates
+
+    items = [
+        MemoryItem("Ship it on Friday", kind="interaction"),
+        MemoryItem("ask Maya about the budget", kind="interaction"),
+        MemoryItem("ship it, on friday!", kind="interaction"),
+    ]
+    first = split_duplicates(items, 0.9)
+    assert first == ([items[1], items[2]], [items[0]])
+    assert items[1].__dict__[_SIGNATURE] == (
+        "ask maya about the budget",
+        frozenset({"ask", "maya", "about", "the", "budget"}),
+    )
+    assert split_duplicates(items, 0.9) == first  # the kept words give the same result
+    touched = items[1].evolve(status="completed")
+    assert touched.__dict__[_SIGNATURE] is items[1].__dict__[_SIGNATURE]
+    assert touched.metadata() == {"kind": "interaction", "status": "completed"}
+    other = items[1].evolve("ask Maya")
+    assert _SIGNATURE not in other.__dict__
+    assert split_duplicates([other, items[1]], 0.9) == ([other, items[1]], [])
+    assert _SIGNATURE not in vars(type(other))  # never a class-level default
+    plain = "ship it on friday"
+    assert split_duplicates([plain, "Ship it on Friday"], 0.9) == (["Ship it on Friday"], [plain])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import ConfigurationError
 from ..memory._item import MemoryItem
@@ -81,12 +81,18 @@ class _Filter:
     status: str | None = None
     older_than_s: float = 0.0
     idle_s: float = 0.0
+    #: ``older_than_s`` and ``idle_s`` as timedeltas, set per instance (not dataclass fields)
+    _older: ClassVar[timedelta] = timedelta(0)
+    _idle: ClassVar[timedelta] = timedelta(0)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "kinds", _kinds(self.kinds))
         set_(self, "older_than_s", _seconds("older_than_s", self.older_than_s))
         set_(self, "idle_s", _seconds("idle_s", self.idle_s))
+        # the two limits as timedeltas once, not once per item matched
+        set_(self, "_older", timedelta(seconds=self.older_than_s))
+        set_(self, "_idle", timedelta(seconds=self.idle_s))
         if self.status is not None and (not isinstance(self.status, str) or not self.status):
             raise ConfigurationError(f"status must be a status name, got {self.status!r}")
 
@@ -97,11 +103,11 @@ class _Filter:
             return False
         if self.older_than_s:
             born = _age_from(item)
-            if born is None or now - born <= timedelta(seconds=self.older_than_s):
+            if born is None or now - born <= self._older:
                 return False
         if self.idle_s:
             used = _idle_from(item)
-            if used is None or now - used <= timedelta(seconds=self.idle_s):
+            if used is None or now - used <= self._idle:
                 return False
         return True
 

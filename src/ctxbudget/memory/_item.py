@@ -41,6 +41,10 @@ FIELDS: Mapping[str, str] = {
     "source": "source",
     "loaded": "loaded",
 }
+#: Private attributes an item fills with what is read from its text (``dedupe``'s words,
+#: ``memory._reducers._signature``): not metadata, kept by :meth:`MemoryItem.evolve` when the
+#: text stays the same.
+_DERIVED = frozenset({"_dedupe_signature"})
 _KEYS = {**FIELDS, **{v: v for v in FIELDS.values()}}
 _TIMES = ("created_at", "last_accessed")
 _LOADED = ("full", "summary")
@@ -193,7 +197,10 @@ class MemoryItem(str):
             raise ConfigurationError(
                 f"unknown MemoryItem attribute {unknown[0]!r}; known: {', '.join(FIELDS.values())}"
             )
-        return MemoryItem(self.text if text is None else text, **{**self.metadata(), **changes})
+        copy = MemoryItem(self.text if text is None else text, **{**self.metadata(), **changes})
+        if text is None:  # the same text: what was read of it (dedupe's words) still holds
+            copy.__dict__.update({k: v for k, v in self.__dict__.items() if k in _DERIVED})
+        return copy
 
     def record(self) -> dict[str, Any]:
         """``{"text": text, **metadata()}``: JSON data once datetimes are tagged, as the

@@ -29,6 +29,7 @@ from typing import Any
 from .._errors import SectionError
 from ..tokenizers._counting import CountCache
 from ..typing import Summarizer, Tokenizer
+from ._item import MemoryItem
 from ._jaccard import JaccardIndex
 
 __all__ = [
@@ -72,6 +73,31 @@ def _words(text: str) -> list[str]:
     if text.isascii():
         return text.encode().translate(_ASCII_WORDS).decode().split()
     return _WORDS.findall(text.lower())
+
+
+#: The attribute under which a MemoryItem keeps its :func:`_signature` once computed (one of
+#: the item's derived attributes, ``memory._item._DERIVED``).
+_SIGNATURE = "_dedupe_signature"
+
+
+def _signature(text: str) -> tuple[str, frozenset[str]]:
+    """``(its words joined by spaces, its word set)``: what ``dedupe`` compares of ``text``.
+
+    A :class:`~ctxbudget.memory.MemoryItem` keeps it (items are immutable, so it never goes
+    stale), as it keeps its token count: a component cleaned up again, with most of its items
+    unchanged, reads each item's words once instead of on every run. A plain ``str`` has
+    nowhere to keep it and is read every time.
+    """
+    own = text.__dict__ if isinstance(text, MemoryItem) else None
+    if own is not None:
+        known: tuple[str, frozenset[str]] | None = own.get(_SIGNATURE)
+        if known is not None:
+            return known
+    words = _words(text)
+    signature = (" ".join(words), frozenset(words))
+    if own is not None:
+        own[_SIGNATURE] = signature
+    return signature
 
 
 def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
@@ -137,8 +163,8 @@ def split_duplicates(items: Sequence[str], threshold: float) -> tuple[list[str],
     very objects of ``items`` (so a :class:`~ctxbudget.memory.MemoryItem` keeps its metadata)."""
     texts = list(dict.fromkeys(items))  # each distinct text once
     unread = {text: i for i, text in enumerate(texts)}
-    words = [_words(text) for text in texts]
-    near = JaccardIndex([frozenset(w) for w in words], threshold)
+    signatures = [_signature(text) for text in texts]
+    near = JaccardIndex([words for _, words in signatures], threshold)
     kept_rev: list[str] = []
     seen_exact: set[str] = set()
     removed: list[str] = []
@@ -147,7 +173,7 @@ def split_duplicates(items: Sequence[str], threshold: float) -> tuple[list[str],
         # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
         i = unread.pop(item, -1)
         if i >= 0:
-            key = " ".join(words[i])
+            key = signatures[i][0]
             if key not in seen_exact and near.add_unless_similar(i):
                 seen_exact.add(key)
                 kept_rev.append(item)
