@@ -167,9 +167,10 @@ def test_dedupe_reads_a_memory_items_words_once_and_evolve_keeps_them() -> None:
     ]
     first = split_duplicates(items, 0.9)
     assert first == ([items[1], items[2]], [items[0]])
-    assert items[1].__dict__[_SIGNATURE] == (
+    key, words = items[1].__dict__[_SIGNATURE]
+    assert (key, sorted(words)) == (
         "ask maya about the budget",
-        frozenset({"ask", "maya", "about", "the", "budget"}),
+        ["about", "ask", "budget", "maya", "the"],
     )
     assert split_duplicates(items, 0.9) == first  # the kept words give the same result
     touched = items[1].evolve(status="completed")
