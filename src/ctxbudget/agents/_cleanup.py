@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 
+#: One encoder for every record line (``json.dumps`` with options builds a new one per call).
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class CleanupAction:
     """What one step did.
@@ -187,7 +191,7 @@ class CleanupContext:
         Raises:
             ArchiveError: the archive's store failed.
         """
-        dumps = json.dumps
+        dumps = _RECORD_JSON.encode
         lines: list[str] = []
         times: list[datetime] = []
         for item in items:
@@ -200,7 +204,7 @@ class CleanupContext:
                         record[key] = when.isoformat()
             else:
                 record = {"text": str(item)}
-            lines.append(dumps(record, ensure_ascii=False))
+            lines.append(dumps(record))
         return self.archive.put(
             "\n".join(lines),
             tokens=self.total(items),

@@ -31,9 +31,9 @@ prefix words, so rare words (most words of real text) keep candidate lists short
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
-from itertools import chain
+from collections import Counter, defaultdict, deque
+from collections.abc import Hashable, Sequence
+from itertools import chain, repeat
 
 __all__ = ["JaccardIndex"]
 
@@ -43,7 +43,7 @@ class JaccardIndex:
 
     Args:
         sets: every set that will be offered, by position (the word order is fixed from their
-            word frequencies up front).
+            word frequencies up front); any hashable elements.
         threshold: the similarity at or above which two sets match; a real number.
 
     A set with no words matches nothing (as in the all-pairs rule, where its similarity is
@@ -54,20 +54,30 @@ class JaccardIndex:
     [True, False, True]
     """
 
-    def __init__(self, sets: Sequence[frozenset[str]], threshold: float) -> None:
+    def __init__(self, sets: Sequence[frozenset[Hashable]], threshold: float) -> None:
         self._sets = sets
+        self._sizes = list(map(len, sets))
         self._threshold = threshold
         self._any_added = False
         # NaN and thresholds above 1 match nothing (similarity <= 1); <= 0 matches anything.
         self._mode = "none" if not threshold <= 1 else "all" if threshold <= 0 else "index"
         self._t = float(threshold)
-        self._postings: dict[int, list[int]] = {}
-        self._rank: dict[str, int] = {}
+        self._postings: defaultdict[int, list[int]] = defaultdict(list)
+        self._rank: dict[Hashable, int] = {}
+        self._rare: frozenset[Hashable] = frozenset()
         if self._mode == "index":
             frequency = Counter(chain.from_iterable(sets))
             # rarest first; a stable sort breaks ties by first appearance: still one total order
             ordered = sorted(frequency, key=frequency.__getitem__)
             self._rank = {word: i for i, word in enumerate(ordered)}
+            # The first words of that order that make up a quarter of all the sets' words: a
+            # set with at least a prefix's worth of them has its prefix among them, so only
+            # they need ranking (a C-level set intersection picks them out).
+            quarter, seen, cut = sum(frequency.values()) / 4, 0, 0
+            while cut < len(ordered) and seen < quarter:
+                seen += frequency[ordered[cut]]
+                cut += 1
+            self._rare = frozenset(ordered[:cut])
 
     def add_unless_similar(self, i: int) -> bool:
         """Add set ``i`` unless it matches a set added before; ``True`` if it was added."""
@@ -76,33 +86,26 @@ class JaccardIndex:
             similar = bool(words) and self._mode == "all" and self._any_added
             self._any_added |= not similar
             return not similar
-        n, t, threshold, sets, postings = (
-            len(words),
-            self._t,
-            self._threshold,
-            self._sets,
-            self._postings,
-        )
+        n, t, sizes, postings = self._sizes[i], self._t, self._sizes, self._postings
         alpha = max(1, math.ceil(t * n) - 1)  # steps 1 and 3
-        ranks = map(self._rank.__getitem__, words)
-        prefix = list(ranks) if alpha == 1 else sorted(ranks)[: n - alpha + 1]
-        checked: set[int] = set()
-        for rank in prefix:
-            for j in postings.get(rank, ()):
-                if j in checked:
-                    continue
-                checked.add(j)
-                other = sets[j]
-                m = len(other)
+        rank = self._rank.__getitem__
+        if alpha == 1:
+            prefix = list(map(rank, words))
+        else:
+            size = n - alpha + 1
+            rare = words & self._rare  # every rare word comes before every other in the order
+            prefix = sorted(map(rank, rare if len(rare) >= size else words))[:size]
+        # Candidates: every set indexed under a prefix word, each once (a set union in C).
+        lists = [found for found in map(postings.get, prefix) if found]
+        if lists:
+            threshold, sets = self._threshold, self._sets
+            for j in set().union(*lists):
+                m = sizes[j]
                 if m < alpha or t * m > n + 1:  # size filter (step 4): B too small or too big
                     continue
-                common = len(words & other)
+                common = len(words & sets[j])
                 if common / (n + m - common) >= threshold:  # the len(A | B) of the rule
                     return False
         self._any_added = True
-        for rank in prefix:
-            if rank in postings:
-                postings[rank].append(i)
-            else:
-                postings[rank] = [i]
+        deque(map(list.append, map(postings.__getitem__, prefix), repeat(i)), 0)
         return True
