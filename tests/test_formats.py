@@ -406,3 +406,20 @@ def test_build_context_max_tokens_model() -> None:
     assert built.max_tokens == window_for("gpt-4.1")
     with pytest.raises(ConfigurationError, match="needs model="):
         build_context({"facts": "sky is blue"}, max_tokens="model")
+
+
+def test_roles_know_which_roles_are_present_so_absent_ones_cost_no_scan() -> None:
+    """A plain history's roles carry the set of roles present: asking where its system or
+    tool messages are answers at once, and a present role is found at every position."""
+    from ctxbudget.messages._formats import Roles, indices
+
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}] * 3
+    history.insert(4, {"role": "system", "content": "be brief"})
+    for fmt in (get_format("openai"), get_format("responses")):
+        roles = fmt.roles(history)
+        assert isinstance(roles, Roles)
+        assert roles.present == {"user", "assistant", "system"}
+        assert indices(roles, "system") == [4]
+        assert indices(roles, "tool") == []
+        assert indices(roles, "user") == [0, 2, 5]
+    assert indices(["user", "tool", "tool"], "tool") == [1, 2]  # a plain list is scanned

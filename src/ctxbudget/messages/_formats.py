@@ -19,7 +19,7 @@ import bisect
 import json
 import operator
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._errors import ConfigurationError
@@ -87,14 +87,14 @@ class MessageFormat(ABC):
     def looks_like(self, message: Any) -> bool | None:
         """``True`` if the message can only be this format, ``None`` if it may be."""
 
-    def roles(self, messages: Sequence[Any]) -> list[str]:
+    def roles(self, messages: Sequence[Any]) -> Roles:
         """:meth:`role` of every message, each checked first. Formats override it with a
         faster pass that still raises on a malformed message."""
         out = []
         for i, m in enumerate(messages):
             self.check(m, i)
             out.append(self.role(m))
-        return out
+        return Roles(out)
 
     def unit_starts(self, messages: Sequence[Any]) -> Sequence[int]:
         """Index of the first message of each unit, oldest first, system messages left out
@@ -117,8 +117,24 @@ class MessageFormat(ABC):
         return None
 
 
+class Roles(list[str]):
+    """The role of each message of a history, by position, and the set of roles present
+    (``present``), so asking where a role that is not there sits costs nothing: a plain chat
+    history of 48k messages has no system or tool message, and each scan for one read every
+    role (0.35 ms a scan)."""
+
+    __slots__ = ("present",)
+
+    def __init__(self, roles: Iterable[str]) -> None:
+        super().__init__(roles)
+        self.present = frozenset(self)
+
+
 def indices(values: list[str], value: str) -> list[int]:
-    """Positions of ``value`` in ``values`` (found by ``list.index``, at C speed)."""
+    """Positions of ``value`` in ``values`` (found by ``list.index``, at C speed; none at all
+    when ``values`` is a :class:`Roles` without ``value``)."""
+    if isinstance(values, Roles) and value not in values.present:
+        return []
     out: list[int] = []
     i = -1
     try:

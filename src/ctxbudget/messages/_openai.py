@@ -27,7 +27,7 @@ from ._counting import (
     message_text,
     tool_calls,
 )
-from ._formats import Complement, MessageFormat, as_text, indices, json_text, register
+from ._formats import Complement, MessageFormat, Roles, as_text, indices, json_text, register
 
 __all__ = ["LangChainFormat", "OpenAIFormat"]
 
@@ -82,18 +82,17 @@ class OpenAIFormat(MessageFormat):
     def links_back(self, message: Any, previous: Any) -> bool:
         return bool(message["role"] == "tool")
 
-    def roles(self, messages: Sequence[Any]) -> list[str]:
+    def roles(self, messages: Sequence[Any]) -> Roles:
         # Read at C speed (one itemgetter map); anything unusual takes the checked path.
         try:
-            raw = list(map(_ROLE, messages))
-            kinds = set(raw)
+            raw = Roles(map(_ROLE, messages))
         except (KeyError, TypeError, IndexError):
             return super().roles(messages)
-        if kinds <= _PLAIN_ROLES:
+        if raw.present <= _PLAIN_ROLES:
             return raw
-        if not all(type(k) is str for k in kinds):
+        if not all(type(k) is str for k in raw.present):
             return super().roles(messages)
-        return list(map(_NORMAL.get, raw, raw))
+        return Roles(map(_NORMAL.get, raw, raw))
 
     def unit_starts(self, messages: Sequence[Any]) -> Sequence[int]:
         # The generic rule for this format's links (a "tool" message stays with the message
