@@ -108,7 +108,9 @@ class RowLedger(Ledger):
     @staticmethod
     def _records(rows: Rows, names: Sequence[str], now: float) -> list[ScopeRecord]:
         found = rows.get_scopes(names)
-        if None in found:  # new scopes: records of nothing spent yet
+        # ``all`` reads truth values (a record is always true) where ``None in found`` would
+        # call the dataclass ``__eq__`` of every record
+        if not all(found):  # new scopes: records of nothing spent yet
             found = [
                 r if r is not None else ScopeRecord(n, created=now)
                 for r, n in zip(found, names, strict=True)
