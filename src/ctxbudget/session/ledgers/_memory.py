@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._base import Hold, Limit, ReserveOutcome, ScopeRecord, SettleOutcome
+from ._base import Hold, ScopeRecord
 from ._rows import Clock, RowLedger, Rows, iter_prefixed
 from ._spend import snapshot
 
@@ -116,36 +116,6 @@ class MemoryLedger(RowLedger):
     def _run(self, step: Callable[[Rows], T]) -> T:
         with self._lock:
             return step(self._rows)
-
-    # reserve and commit, the two steps of every guarded call, without the closure ``_run``
-    # takes (the same steps under the same lock)
-    def reserve(
-        self,
-        reservation_id: str,
-        tokens: int,
-        limits: Sequence[Limit],
-        lease_s: float,
-        owner: str | None = None,
-    ) -> ReserveOutcome:
-        with self._lock:
-            return self._reserve(
-                self._rows, reservation_id, tokens, limits, lease_s=lease_s, owner=owner
-            )
-
-    def commit(
-        self,
-        reservation_id: str,
-        input_tokens: int,
-        output_tokens: int,
-        cost: float | None,
-        soft_ratio: float,
-        *,
-        cached_input_tokens: int = 0,
-        cache_write_tokens: int = 0,
-    ) -> SettleOutcome:
-        usage = (input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost)
-        with self._lock:
-            return self._commit(self._rows, reservation_id, usage, soft_ratio)
 
     async def astep(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the step ``name`` on the loop itself: a memory step never waits for I/O, only

@@ -177,8 +177,7 @@ class RowLedger(Ledger):
             record.reserved += tokens
             record.updated = now
             record.expires = now + keep
-            if keep > retention:
-                retention = keep
+            retention = max(retention, keep)
         rows.put_scopes(records)
         rows.put_hold(
             Hold(reservation_id, tokens, names, "active", now, now + lease_s, retention, owner)
@@ -243,8 +242,7 @@ class RowLedger(Ledger):
         records = self._records(rows, hold.scopes, now)
         keep = now + hold.retention_s
         for record in records:
-            if record.expires < keep:
-                record.expires = keep
+            record.expires = max(record.expires, keep)
         released = 0 if lapsed else hold.tokens
         cause = "lease_lost" if lapsed else "over_reservation"
         events = spend(records, usage, soft_ratio, now, released=released, cause=cause)
