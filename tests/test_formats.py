@@ -423,3 +423,5 @@ def test_roles_know_which_roles_are_present_so_absent_ones_cost_no_scan() -> Non
         assert indices(roles, "tool") == []
         assert indices(roles, "user") == [0, 2, 5]
     assert indices(["user", "tool", "tool"], "tool") == [1, 2]  # a plain list is scanned
+    with pytest.raises(TypeError):  # no way to change the roles behind ``present``'s back
+        roles[0] = "tool"  # type: ignore[index]

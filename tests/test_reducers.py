@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,16 @@ def test_dedupe_reads_a_memory_items_words_once_and_evolve_keeps_them() -> None:
     assert _SIGNATURE not in vars(type(other))  # never a class-level default
     plain = "ship it on friday"
     assert split_duplicates([plain, "Ship it on Friday"], 0.9) == (["Ship it on Friday"], [plain])
+
+
+@pytest.mark.parametrize("threshold", [10**400, Fraction(10**400, 3), -(10**400)])
+def test_dedupe_takes_thresholds_too_large_for_a_float(threshold: object) -> None:
+    """Any real number is a threshold: above 1 only exact duplicates go, at or below 0 every
+    item with words after the first kept one goes (no float conversion on the way)."""
+    items = ["ship it friday", "Ship it, Friday!", "ask maya", "ask maya please"]
+    kept, reduction = dedupe(threshold)(items, CharTokenizer())  # type: ignore[arg-type]
+    if threshold > 0:  # type: ignore[operator]
+        assert kept == ["Ship it, Friday!", "ask maya", "ask maya please"]
+    else:
+        assert kept == ["ask maya please"]
+    assert reduction.removed == [i for i in items if i not in kept]

@@ -10,8 +10,8 @@ Similarity Search", WWW 2007), then decides each candidate with that same float 
 
 Why no match is missed (for ``0 < threshold <= 1``; other thresholds need no index):
 
-1. Fix one total order of all words (rarest first, ties by the word). A set's *prefix* is its
-   first ``len(S) - alpha(len(S)) + 1`` words in that order.
+1. Fix one total order of all words (rarest first, ties by first appearance). A set's
+   *prefix* is its first ``len(S) - alpha(len(S)) + 1`` words in that order.
 2. If ``len(A & B) >= alpha_A`` and ``len(A & B) >= alpha_B``, the prefixes meet: the smallest
    common word ``x`` has at least ``len(A & B) - 1`` common words after it in ``A``, so its
    position in ``A`` is at most ``len(A) - len(A & B) + 1 <= len(A) - alpha_A + 1``; the same
@@ -61,7 +61,8 @@ class JaccardIndex:
         self._any_added = False
         # NaN and thresholds above 1 match nothing (similarity <= 1); <= 0 matches anything.
         self._mode = "none" if not threshold <= 1 else "all" if threshold <= 0 else "index"
-        self._t = float(threshold)
+        # only an index compares floats (a threshold such as 10**400 is no float at all)
+        self._t = float(threshold) if self._mode == "index" else 0.0
         self._postings: defaultdict[int, list[int]] = defaultdict(list)
         self._rank: dict[Hashable, int] = {}
         self._rare: frozenset[Hashable] = frozenset()

@@ -91,10 +91,11 @@ def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, fr
     A :class:`~ctxbudget.memory.MemoryItem` keeps the joined words and a tuple of its distinct
     words (items are immutable, so they never go stale), as it keeps its token count: a
     component cleaned up again reads each unchanged item's words from them instead of
-    scanning its text. That is about 2x the text's size in all (frozensets of fresh strings
-    took 10x); the set is rebuilt from the tuple, whose strings are already one object per
-    word of the run that read it (equal words of items read in different runs are equal
-    strings, not one object: same result, slightly slower to compare). A plain ``str`` has
+    scanning its text. That is about 2x the text's size for items read in one run (frozensets
+    of fresh strings took 10x). The set is rebuilt from the tuple, whose strings are already
+    one object per word of the run that read it; items read in different runs share no word
+    strings (equal strings, not one object: the same result, slightly slower to compare, and
+    each run's copy of a word kept). A plain ``str`` has
     nowhere to keep them and is read every time.
     """
     own = text.__dict__ if isinstance(text, MemoryItem) else None
