@@ -95,8 +95,8 @@ def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, fr
     of fresh strings took 10x). The set is rebuilt from the tuple, whose strings are already
     one object per word of the run that read it; items read in different runs share no word
     strings (equal strings, not one object: the same result, slightly slower to compare, and
-    each run's copy of a word kept). A plain ``str`` has
-    nowhere to keep them and is read every time.
+    each run's copy of a word kept). A plain ``str`` has nowhere to keep them and is read
+    every time.
     """
     own = text.__dict__ if isinstance(text, MemoryItem) else None
     if own is not None:

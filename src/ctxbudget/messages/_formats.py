@@ -88,8 +88,14 @@ class MessageFormat(ABC):
         """``True`` if the message can only be this format, ``None`` if it may be."""
 
     def roles(self, messages: Sequence[Any]) -> Roles:
-        """:meth:`role` of every message, each checked first. Formats override it with a
-        faster pass that still raises on a malformed message."""
+        """:meth:`role` of every message, each checked first, as a :class:`Roles` (a tuple of
+        str, one per message in order, with the set of roles present). Formats override it
+        with a faster pass that still raises on a malformed message; an override may return
+        any sequence of str (finding a role in it is then a scan).
+
+        Raises:
+            ConfigurationError: a message is malformed for this format (its position named).
+        """
         out = []
         for i, m in enumerate(messages):
             self.check(m, i)
