@@ -168,15 +168,11 @@ def test_dedupe_reads_a_memory_items_words_once_and_evolve_keeps_them() -> None:
     ]
     first = split_duplicates(items, 0.9)
     assert first == ([items[1], items[2]], [items[0]])
-    key, words = items[1].__dict__[_SIGNATURE]
-    assert (key, sorted(words)) == (
-        "ask maya about the budget",
-        ["about", "ask", "budget", "maya", "the"],
-    )
+    assert sorted(items[1].__dict__[_SIGNATURE]) == ["about", "ask", "budget", "maya", "the"]
     assert split_duplicates(items, 0.9) == first  # the kept words give the same result
     # the kept words are what is read again: planted ones decide the next run
     kept_words = items[0].__dict__[_SIGNATURE]
-    items[0].__dict__[_SIGNATURE] = ("something else entirely", ("something", "else", "entirely"))
+    items[0].__dict__[_SIGNATURE] = ("something", "else", "entirely")
     assert split_duplicates(items, 0.9) == (items, [])
     items[0].__dict__[_SIGNATURE] = kept_words
     touched = items[1].evolve(status="completed")

@@ -44,7 +44,7 @@ FIELDS: Mapping[str, str] = {
 #: Private attributes an item fills with what is read from its text (``dedupe``'s words,
 #: ``memory._reducers._signature``): not metadata, kept by :meth:`MemoryItem.evolve` when the
 #: text stays the same.
-_DERIVED = frozenset({"_dedupe_signature"})
+_DERIVED = frozenset({"_dedupe_words"})
 _KEYS = {**FIELDS, **{v: v for v in FIELDS.values()}}
 _TIMES = ("created_at", "last_accessed")
 _LOADED = ("full", "summary")

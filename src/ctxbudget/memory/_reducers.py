@@ -77,22 +77,25 @@ def _words(text: str) -> list[str]:
 
 #: The attribute under which a MemoryItem keeps its :func:`_signature` once computed (one of
 #: the item's derived attributes, ``memory._item._DERIVED``).
-_SIGNATURE = "_dedupe_signature"
+_SIGNATURE = "_dedupe_words"
 
 
-def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, frozenset[str]]:
-    """``(its words joined by spaces, its word set)``: what ``dedupe`` compares of ``text``.
+def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, ...]:
+    """The distinct words of ``text``, as a tuple: the word set ``dedupe`` compares of it at
+    thresholds up to 1.
 
     ``canonical`` is a run's ``dict.setdefault``: it maps each word to one string object per
     distinct word of the run, so every set holds the same few thousand objects, whose hashes
     stay in the CPU cache (the index over them runs about 1.5x faster than over a fresh string
-    per occurrence, ``python -m benchmarks.cleanup``).
+    per occurrence, ``python -m benchmarks.cleanup``). A tuple, not a frozenset: the index
+    keeps every item's words until the run ends, and the cyclic garbage collector stops
+    looking at a tuple of strings once it has seen it, where it walks a frozenset's elements
+    at each collection (``JaccardIndex``).
 
-    A :class:`~ctxbudget.memory.MemoryItem` keeps the joined words and a tuple of its distinct
-    words (items are immutable, so they never go stale), as it keeps its token count: a
-    component cleaned up again reads each unchanged item's words from them instead of
-    scanning its text. That is about 2x the text's size for items read in one run (frozensets
-    of fresh strings took 10x). The set is rebuilt from the tuple, whose strings are already
+    A :class:`~ctxbudget.memory.MemoryItem` keeps that tuple (items are immutable, so it
+    never goes stale), as it keeps its token count: a component cleaned up again reads each
+    unchanged item's words from it instead of scanning its text. That is about the text's
+    size for items read in one run (frozensets of fresh strings took 10x). Its strings are
     one object per word of the run that read it; items read in different runs share no word
     strings (equal strings, not one object: the same result, slightly slower to compare, and
     each run's copy of a word kept). A plain ``str`` has nowhere to keep them and is read
@@ -100,14 +103,14 @@ def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, fr
     """
     own = text.__dict__ if isinstance(text, MemoryItem) else None
     if own is not None:
-        known: tuple[str, tuple[str, ...]] | None = own.get(_SIGNATURE)
+        known: tuple[str, ...] | None = own.get(_SIGNATURE)
         if known is not None:
-            return known[0], frozenset(known[1])  # already one object per word of its run
+            return known
     words = _words(text)
-    key, distinct = " ".join(words), frozenset(map(canonical, words, words))
+    distinct = tuple(set(map(canonical, words, words)))
     if own is not None:
-        own[_SIGNATURE] = (key, tuple(distinct))
-    return key, distinct
+        own[_SIGNATURE] = distinct
+    return distinct
 
 
 def _tokens(items: Sequence[str], tokenizer: Tokenizer) -> int:
@@ -170,23 +173,41 @@ def dedupe(threshold: float = 0.9) -> Reducer:
 
 def split_duplicates(items: Sequence[str], threshold: float) -> tuple[list[str], list[str]]:
     """``dedupe``'s rule without the token count: ``(kept, removed)``, both oldest first, the
-    very objects of ``items`` (so a :class:`~ctxbudget.memory.MemoryItem` keeps its metadata)."""
+    very objects of ``items`` (so a :class:`~ctxbudget.memory.MemoryItem` keeps its metadata).
+
+    Up to a threshold of 1, the word sets decide alone: an exact duplicate (same words in the
+    same order) has the same non-empty set as the kept item, whose similarity ``1.0`` meets
+    the threshold, so the index finds it; only wordless items need the exact rule (the first
+    one read is kept). Above 1 (or NaN) only exact duplicates go: the joined words decide.
+    """
     texts = list(dict.fromkeys(items))  # each distinct text once
     unread = {text: i for i, text in enumerate(texts)}
-    canonical: dict[str, str] = {}
-    signatures = [_signature(text, canonical.setdefault) for text in texts]
-    near = JaccardIndex([words for _, words in signatures], threshold)
+    keys: list[str] | None = None
+    sets: list[tuple[str, ...]] = []
+    if not threshold <= 1:  # exact duplicates only
+        keys = [" ".join(_words(text)) for text in texts]
+    else:
+        canonical: dict[str, str] = {}
+        sets = [_signature(text, canonical.setdefault) for text in texts]
+    near = JaccardIndex(sets, threshold)
     kept_rev: list[str] = []
     seen_exact: set[str] = set()
+    wordless_kept = False
     removed: list[str] = []
     for item in reversed(items):  # newest first, so the newest copy survives
         # An older copy of a text already read goes: the newer copy was kept (this one is
         # an exact duplicate) or removed as a duplicate of a kept item (so is this one).
         i = unread.pop(item, -1)
         if i >= 0:
-            key = signatures[i][0]
-            if key not in seen_exact and near.add_unless_similar(i):
-                seen_exact.add(key)
+            if keys is not None:
+                keep = keys[i] not in seen_exact
+                seen_exact.add(keys[i])
+            elif sets[i]:
+                keep = near.add_unless_similar(i)
+            else:  # wordless: an exact duplicate of any wordless item kept before
+                keep = not wordless_kept and near.add_unless_similar(i)
+                wordless_kept = True
+            if keep:
                 kept_rev.append(item)
                 continue
         removed.append(item)
