@@ -106,8 +106,9 @@ def _signature(text: str, canonical: Callable[[str, str], str]) -> tuple[str, ..
         known: tuple[str, ...] | None = own.get(_SIGNATURE)
         if known is not None:
             return known
-    words = _words(text)
-    distinct = tuple(set(map(canonical, words, words)))
+    # the distinct words first (their hashes computed once), then one canonical object each
+    found = set(_words(text))
+    distinct = tuple(map(canonical, found, found))
     if own is not None:
         own[_SIGNATURE] = distinct
     return distinct
