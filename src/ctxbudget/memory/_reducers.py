@@ -31,6 +31,7 @@ from ..tokenizers._counting import CountCache
 from ..typing import Summarizer, Tokenizer
 from ._item import MemoryItem
 from ._jaccard import JaccardIndex
+from ._words import byte_table, runs
 
 __all__ = [
     "REDUCERS",
@@ -46,12 +47,8 @@ __all__ = [
 
 _TIMESTAMP = re.compile(r"^\W{0,3}(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?)")
 _WORDS = re.compile(r"\w+")
-#: Each byte of ASCII text to its lowercase if a word character (``\w`` on ASCII is exactly
-#: ``[A-Za-z0-9_]``), else to a space, so splitting on spaces finds the same words as _WORDS.
-_ASCII_WORDS = bytes(
-    (b | 0x20 if chr(b).isalpha() else b) if chr(b).isalnum() or b == 0x5F else 0x20
-    for b in range(128)
-) + bytes(128)
+#: The ``\w`` byte table (``\w`` on ASCII is exactly ``[A-Za-z0-9_]``) for :func:`runs`.
+_WORD_TABLE = byte_table(lambda c: c.isalnum() or c == "_")
 
 
 @dataclass(frozen=True)
@@ -69,10 +66,8 @@ Reducer = Callable[[list[str], Tokenizer], tuple[list[str], Reduction]]
 
 
 def _words(text: str) -> list[str]:
-    """The ``\\w+`` runs of ``text.lower()`` (ASCII text through a byte table: 2x faster)."""
-    if text.isascii():
-        return text.encode().translate(_ASCII_WORDS).decode().split()
-    return _WORDS.findall(text.lower())
+    """The ``\\w+`` runs of ``text.lower()``."""
+    return runs(text, _WORD_TABLE, _WORDS)
 
 
 #: The attribute under which a MemoryItem keeps its :func:`_signature` once computed (one of

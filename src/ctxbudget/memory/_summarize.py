@@ -128,7 +128,8 @@ class ExtractiveSummarizer:
             join = 1 if chosen else 0
             line = lines[i]
             room = limit - used - join
-            if fewest and len(line.split()) > room:
+            # (a line has no more words than characters: split only a line that may not fit)
+            if fewest and len(line) > room and len(line.split()) > room:
                 continue
             tokens = known.get(line)
             if tokens is None:
