@@ -104,22 +104,6 @@ class CleanupResult:
         return self.tokens_freed
 
 
-class _LastCount:
-    """A tokenizer's counts, the last one remembered (text, tokens): the default summarizer
-    counts its result last, so the step that stores the result need not count it again."""
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer = tokenizer
-        self.name = tokenizer.name
-        self.space_bounded = bool(getattr(tokenizer, "space_bounded", False))
-        self.last: tuple[str, int] = ("", 0)
-
-    def count(self, text: str) -> int:
-        tokens = self.tokenizer.count(text)
-        self.last = (text, tokens)
-        return tokens
-
-
 @dataclass(frozen=True)
 class CleanupContext:
     """What a step sees besides the items: the component, the clock, sizes, the archive.
@@ -165,18 +149,24 @@ class CleanupContext:
 
     def summarize(self, items: Sequence[str], max_tokens: int) -> str:
         """The summarizer's summary of ``items`` in at most ``max_tokens`` tokens (the default
-        extractive summarizer is made, and its module imported, on first use only)."""
-        if not self.summarizers:
-            from ..memory._summarize import ExtractiveSummarizer
+        extractive summarizer is made, and its module imported, on first use only). The
+        extractive summarizer's own exact count of its result, under this context's tokenizer,
+        becomes the result's size, so the step that stores it does not count it again."""
+        from ..memory._summarize import ExtractiveSummarizer
 
-            self.summarizers.append(ExtractiveSummarizer(_LastCount(self.tokenizer)))
+        if not self.summarizers:
+            self.summarizers.append(ExtractiveSummarizer(self.tokenizer))
         summarizer = self.summarizers[0]
-        text = summarizer.summarize(items, max_tokens)
-        counter = getattr(summarizer, "tokenizer", None)
-        if isinstance(counter, _LastCount) and counter.last[0] == text:
-            # the default summarizer's last count is of its result: the result's size
-            self.sizes[text] = counter.last[1]
-        return text
+        # (a subclass that overrides summarize is asked through it)
+        if (
+            isinstance(summarizer, ExtractiveSummarizer)
+            and type(summarizer).summarize is ExtractiveSummarizer.summarize
+            and summarizer.tokenizer.name == self.tokenizer.name
+        ):
+            text, tokens = summarizer._summarize_counted(items, max_tokens)
+            self.sizes[text] = tokens
+            return text
+        return summarizer.summarize(items, max_tokens)
 
     def archive_items(self, step: str, items: Sequence[str]) -> str:
         """Archive ``items`` as one block; its id.

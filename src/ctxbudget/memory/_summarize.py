@@ -113,36 +113,53 @@ class ExtractiveSummarizer:
         Raises:
             ConfigurationError: ``max_tokens`` is not a whole number >= 0.
         """
+        return self._summarize_counted(items, max_tokens)[0]
+
+    def _summarize_counted(self, items: Sequence[str], max_tokens: int) -> tuple[str, int]:
+        """:meth:`summarize`'s text and its exact count, in tokens. A line costs its count with
+        the newline that joins it to the next; for a ``newline_additive`` tokenizer these add
+        up to the text's (the last line without its newline) unless a line after the first
+        starts with ``"/"`` (:class:`~ctxbudget.tokenizers.CountCache`'s boundary rule)."""
         limit = _check_limit(max_tokens)
         lines, scores = scored_lines(items)
         ranked = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
         count = self.tokenizer.count
+        additive = bool(getattr(self.tokenizer, "newline_additive", False))
         # a line's words bound its count from below (lines hold no whitespace but single spaces)
         fewest = bool(getattr(self.tokenizer, "space_bounded", False))
+        cost: dict[int, int] = {}  # a chosen line's tokens with its newline
         known: dict[str, int] = {}
         chosen: list[int] = []
         used = 0
         for i in ranked:
-            if chosen and used >= limit:  # each further line costs its join, >= 1: none fits
+            if used >= limit:  # each further line costs at least its newline's token
                 break
-            join = 1 if chosen else 0
             line = lines[i]
-            room = limit - used - join
+            room = limit - used
             # (a line has no more words than characters: split only a line that may not fit)
             if fewest and len(line) > room and len(line.split()) > room:
                 continue
             tokens = known.get(line)
             if tokens is None:
-                tokens = known[line] = count(line)
+                tokens = known[line] = count(f"{line}\n")
             if tokens <= room:
                 chosen.append(i)
-                used += tokens + join
+                cost[i] = tokens
+                used += tokens
         chosen.sort()
         text = "\n".join(lines[i] for i in chosen)
-        while chosen and count(text) > limit:  # joins are not additive: drop the weakest
+        if not chosen:
+            return text, 0
+        if additive and not any(lines[i][:1] == "/" for i in chosen[1:]):
+            last = chosen[-1]
+            total = used - cost[last] + count(lines[last])
+        else:
+            total = count(text)
+        while chosen and total > limit:  # the counts did not add up: drop the weakest
             chosen.remove(min(chosen, key=lambda i: (scores[i], -i)))
             text = "\n".join(lines[i] for i in chosen)
-        return text
+            total = count(text)
+        return text, total
 
     def merge(self, state: SummaryState, items: Sequence[str], max_tokens: int) -> SummaryState:
         """``state`` updated with ``items`` (``"role: text"`` lines, oldest first), fitted to
