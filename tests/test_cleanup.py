@@ -3,6 +3,8 @@ ComponentMemory with a BudgetManager, and the invariant (freed = archived, nothi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctxbudget import ConfigurationError
+from ctxbudget import ConfigurationError, ExtractiveSummarizer
 from ctxbudget.agents import (
     BudgetManager,
     CleanupAction,
@@ -123,6 +125,37 @@ def test_compress_inactive_default_threshold_is_ten_thousand_tokens() -> None:
     left, result, _ = run(["compress_inactive"], [at, over])
     assert [len(x) for x in left] == [10_000, 4000]  # int(10_001 * 0.4)
     assert result.tokens_freed == 6001
+
+
+def test_a_summarizer_replaced_on_the_instance_is_asked_through_it() -> None:
+    summarizer = ExtractiveSummarizer(TOK)
+    summarizer.summarize = HeadSummarizer().summarize  # type: ignore[method-assign]
+    big = MemoryItem("a" * 20, kind="file", last_accessed=ago(hours=2))
+    left, _ = pipeline_from_spec([{"compress_inactive": {"min_tokens": 10}}]).run(
+        [big], tokenizer=TOK, archive=MemoryArchive(), now=NOW, summarizer=summarizer
+    )
+    assert left == ["a" * 8]
+
+
+def test_a_custom_summarizer_does_not_load_the_extractive_one() -> None:
+    code = (
+        "import sys\n"
+        "from datetime import datetime, timedelta, timezone\n"
+        "from ctxbudget.agents import pipeline_from_spec\n"
+        "from ctxbudget.memory import MemoryArchive, MemoryItem\n"
+        "from ctxbudget.testing import CharTokenizer\n"
+        "class Head:\n"
+        "    def summarize(self, items, max_tokens): return ' '.join(items)[:max_tokens]\n"
+        "now = datetime(2026, 12, 1, tzinfo=timezone.utc)\n"
+        "big = MemoryItem('a' * 20, kind='file', last_accessed=now - timedelta(hours=2))\n"
+        "left, _ = pipeline_from_spec([{'compress_inactive': {'min_tokens': 10}}]).run(\n"
+        "    [big], tokenizer=CharTokenizer(), archive=MemoryArchive(), now=now,\n"
+        "    summarizer=Head())\n"
+        "assert left == ['a' * 8], left\n"
+        "print('ctxbudget.memory._summarize' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_evict_lru_files_stops_at_eighty_percent_of_capacity() -> None:

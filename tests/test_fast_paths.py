@@ -63,6 +63,25 @@ def test_a_compressed_item_is_counted_once_and_its_count_is_right() -> None:
         assert result.tokens_freed == O200K.count(item) - O200K.count(summary)
 
 
+class AdditiveCounting(Counting):
+    """o200k with its counts recorded, declaring, as o200k does, that counts add up across
+    lines."""
+
+    newline_additive = True
+
+
+def test_under_an_additive_tokenizer_a_summary_is_never_encoded_whole() -> None:
+    tokenizer = AdditiveCounting()
+    item = _context(3)
+    left, result = cleanup_pipeline("working_memory").run(
+        [item], tokenizer=tokenizer, archive=MemoryArchive(), now=NOW
+    )
+    (summary,) = left
+    assert "\n" in summary
+    assert tokenizer.texts[summary] == 0  # its lines' counts added up; the step reuses them
+    assert result.tokens_after == O200K.count(summary)
+
+
 def test_dedupe_reports_the_exact_tokens_freed_and_counts_nothing_when_nothing_goes() -> None:
     from ctxbudget.memory._reducers import dedupe
 

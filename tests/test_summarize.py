@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import corpus
@@ -76,6 +76,7 @@ _LINES = st.text(alphabet="ab./ \n\ud83dΣ", max_size=40)
 
 @settings(max_examples=300, deadline=None)
 @given(items=st.lists(_LINES, max_size=8), limit=st.integers(0, 60))
+@example(items=["aaa.\n/aaa"], limit=60)  # o200k: 3 tokens, though its lines' counts sum to 4
 @pytest.mark.parametrize("tokenizer", ["o200k_base", "cl100k_base", "approx"])
 def test_the_summary_count_is_the_exact_count_of_its_text(
     tokenizer: str, items: list[str], limit: int
@@ -86,6 +87,18 @@ def test_the_summary_count_is_the_exact_count_of_its_text(
     text, tokens = summarizer._summarize_counted(items, limit)
     assert text == summarizer.summarize(items, limit)
     assert tokens == get_tokenizer(tokenizer).count(text) <= limit
+
+
+@pytest.mark.parametrize("tokenizer", ["o200k_base", "approx"])
+def test_a_line_that_fits_exactly_is_kept(tokenizer: str) -> None:
+    """The last line of a summary has no newline after it, so a line whose count is the whole
+    room left is kept, not charged for that newline."""
+    tok = get_tokenizer(tokenizer)
+    summarizer = ExtractiveSummarizer(tokenizer)
+    assert summarizer.summarize(["hello world"], tok.count("hello world")) == "hello world"
+    items = ["user: I live in Paris", "assistant: noted"]
+    limit = tok.count("user: I live in Paris")
+    assert summarizer.summarize(items, limit) == "user: I live in Paris"
 
 
 @pytest.mark.data

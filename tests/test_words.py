@@ -41,6 +41,7 @@ def test_content_words_are_the_regex_letter_runs_without_stopwords(text: str) ->
         ("\u212aelvin", ["kelvin"]),  # KELVIN SIGN lowers to ASCII "k"
         ("bad \ud83d half", ["bad", "half"]),
         ("中文 text", ["中文", "text"]),
+        ("Быстрая лиса, fox", ["быстрая", "лиса", "fox"]),  # mostly non-ASCII: the pattern
     ],
 )
 def test_words_by_hand(text: str, words: list[str]) -> None:

@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from .._errors import ConfigurationError
 from ..memory._archive import Archive, ArchivedBlock
 from ..memory._item import MemoryItem
 from ..typing import Summarizer, Tokenizer
+
+if TYPE_CHECKING:
+    from ..memory._summarize import ExtractiveSummarizer
 
 __all__ = [
     "CleanupAction",
@@ -104,6 +108,20 @@ class CleanupResult:
         return self.tokens_freed
 
 
+def _plain_extractive(summarizer: Summarizer) -> ExtractiveSummarizer | None:
+    """``summarizer`` if it summarizes as :class:`ExtractiveSummarizer` does (its summarize not
+    replaced by a subclass or on the instance), else ``None``. Such a summarizer exists only
+    once its module is loaded, so nothing is imported here."""
+    module = sys.modules.get("ctxbudget.memory._summarize")
+    method = getattr(summarizer, "summarize", None)
+    if (
+        module is None
+        or getattr(method, "__func__", None) is not module.ExtractiveSummarizer.summarize
+    ):
+        return None
+    return cast("ExtractiveSummarizer", summarizer)
+
+
 @dataclass(frozen=True)
 class CleanupContext:
     """What a step sees besides the items: the component, the clock, sizes, the archive.
@@ -152,18 +170,14 @@ class CleanupContext:
         extractive summarizer is made, and its module imported, on first use only). The
         extractive summarizer's own exact count of its result, under this context's tokenizer,
         becomes the result's size, so the step that stores it does not count it again."""
-        from ..memory._summarize import ExtractiveSummarizer
-
         if not self.summarizers:
+            from ..memory._summarize import ExtractiveSummarizer
+
             self.summarizers.append(ExtractiveSummarizer(self.tokenizer))
         summarizer = self.summarizers[0]
-        # (a subclass that overrides summarize is asked through it)
-        if (
-            isinstance(summarizer, ExtractiveSummarizer)
-            and type(summarizer).summarize is ExtractiveSummarizer.summarize
-            and summarizer.tokenizer.name == self.tokenizer.name
-        ):
-            text, tokens = summarizer._summarize_counted(items, max_tokens)
+        extractive = _plain_extractive(summarizer)
+        if extractive is not None and extractive.tokenizer.name == self.tokenizer.name:
+            text, tokens = extractive._summarize_counted(items, max_tokens)
             self.sizes[text] = tokens
             return text
         return summarizer.summarize(items, max_tokens)

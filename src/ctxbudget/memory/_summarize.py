@@ -132,10 +132,11 @@ class ExtractiveSummarizer:
         chosen: list[int] = []
         used = 0
         for i in ranked:
-            if used >= limit:  # each further line costs at least its newline's token
+            # the text has one newline fewer than its lines: they may take one token more
+            room = limit + 1 - used
+            if room <= 0:
                 break
             line = lines[i]
-            room = limit - used
             # (a line has no more words than characters: split only a line that may not fit)
             if fewest and len(line) > room and len(line.split()) > room:
                 continue
@@ -155,7 +156,7 @@ class ExtractiveSummarizer:
             total = used - cost[last] + count(lines[last])
         else:
             total = count(text)
-        while chosen and total > limit:  # the counts did not add up: drop the weakest
+        while chosen and total > limit:  # over (the counts did not add up): drop the weakest
             chosen.remove(min(chosen, key=lambda i: (scores[i], -i)))
             text = "\n".join(lines[i] for i in chosen)
             total = count(text)

@@ -5,8 +5,9 @@ by their letter runs (``[^\\W\\d_]{3,}``). Both read every item, so both read it
 through :func:`runs`: ``bytes.translate`` lowers each ASCII byte of the pattern's class and
 makes every other ASCII byte a space, in one C-level pass, and ``split`` cuts at the spaces.
 Bytes of non-ASCII characters stay as they are, so a piece holding one (``“quoted”``, ``café``,
-a CJK line) goes to the pattern itself: about 3x faster than the pattern over a mostly ASCII
-text, and the same words (``tests/test_words.py`` checks it on arbitrary text).
+a CJK line) goes to the pattern itself, and so does a text with many of them: 1.2-3.8x
+faster than the pattern over ASCII and mostly-ASCII text, and the same words
+(``tests/test_words.py`` checks it on arbitrary text).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["byte_table", "runs"]
+__all__ = ["MOSTLY_ASCII", "byte_table", "runs"]
+
+#: UTF-8 bytes per character above which a text goes to the pattern whole: the byte table is
+#: faster below about 1.4 (about a third of the words in Cyrillic), the
+#: pattern above (``benchmarks/words.py``).
+MOSTLY_ASCII = 1.3
 
 
 def byte_table(in_class: Callable[[str], bool]) -> bytes:
@@ -37,8 +43,11 @@ def runs(text: str, table: bytes, pattern: re.Pattern[str]) -> list[str]:
     """
     if text.isascii():
         return text.encode().translate(table).decode().split()
-    lowered = text.lower().encode("utf-8", "surrogatepass").translate(table)
-    pieces = lowered.decode("utf-8", "surrogatepass").split()
+    lowered = text.lower()
+    data = lowered.encode("utf-8", "surrogatepass")
+    if len(data) > MOSTLY_ASCII * len(lowered):  # many non-ASCII pieces: the pattern is faster
+        return pattern.findall(lowered)
+    pieces = data.translate(table).decode("utf-8", "surrogatepass").split()
     out: list[str] = []
     findall = pattern.findall
     for piece in pieces:
