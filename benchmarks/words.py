@@ -3,6 +3,7 @@
 Run by hand from the repository root::
 
     python -m benchmarks.words
+    python -m benchmarks.words --words 500 --repeats 1   # a smoke run
 
 Texts of 20,000 words, a share of them Cyrillic (0 to 100 %), the rest ASCII; for each, the
 median time of ``memory._words.runs`` (``dedupe``'s ``\\w+`` table) against
@@ -13,6 +14,7 @@ pattern whole. Prints a Markdown table; every row also checks that both give the
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 import statistics
@@ -56,17 +58,21 @@ def text_with(share: float, rng: random.Random, words: int = 20_000) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.words", description=__doc__)
+    parser.add_argument("--words", type=int, default=20_000, help="words a text")
+    parser.add_argument("--repeats", type=int, default=15, help="runs per cell (median)")
+    args = parser.parse_args(argv)
     rng = random.Random(1)
     print(f"Texts above {MOSTLY_ASCII} bytes a character go to the pattern whole.\n")
     print("| Cyrillic words | bytes per character | runs (ms) | pattern (ms) | runs / pattern |")
     print("|---:|---:|---:|---:|---:|")
     for share in SHARES:
-        text = text_with(share, rng)
+        text = text_with(share, rng, args.words)
         assert runs(text, _WORD_TABLE, WORD) == WORD.findall(text.lower())
         per_char = len(text.encode()) / len(text)
-        ours = median_ms(lambda t=text: runs(t, _WORD_TABLE, WORD))
-        plain = median_ms(lambda t=text: WORD.findall(t.lower()))
+        ours = median_ms(lambda t=text: runs(t, _WORD_TABLE, WORD), args.repeats)
+        plain = median_ms(lambda t=text: WORD.findall(t.lower()), args.repeats)
         print(f"| {share:.0%} | {per_char:.2f} | {ours:.2f} | {plain:.2f} | {ours / plain:.2f} |")
 
 

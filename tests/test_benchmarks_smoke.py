@@ -140,3 +140,13 @@ def test_benchmark_progress_draws_on_stderr_only_when_enabled(
     out, err = capsys.readouterr()
     assert out == ""
     assert "bench" in err
+
+
+def test_words_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every share of non-ASCII words: the byte-table reader and the pattern agree (the
+    benchmark asserts it) and a row is printed."""
+    from benchmarks import words
+
+    words.main(["--words", "500", "--repeats", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(words.SHARES)  # the header and one row a share
