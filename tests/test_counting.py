@@ -120,3 +120,13 @@ def test_compactor_does_not_recount_the_history_every_turn() -> None:
         agent.prompt()
         agent.tokens()
     assert Recording.calls == before
+
+
+@pytest.mark.parametrize(
+    "char", ["a", "Z", "1", ".", "-", "é", "中", "/", " ", "\t", "\n", "\xa0", "\u2028", "\x1c"]
+)
+def test_the_chunker_cuts_exactly_where_the_boundary_rule_says(char: str) -> None:
+    """``_chunks`` writes the rule out for speed; it must cut where ``adds_up_before`` says."""
+    from ctxbudget.tokenizers._counting import _chunks, adds_up_before
+
+    assert (_chunks(f"a\n{char}b", "\n") == ["a\n", f"{char}b"]) is adds_up_before(char)

@@ -23,6 +23,7 @@ from .._errors import ConfigurationError
 from .._sandbox import SandboxedTemplate
 from .._validate import whole_number
 from ..tokenizers import get_tokenizer, truncate
+from ..tokenizers._counting import adds_up_before
 from ..typing import Summarizer, Tokenizer
 from ._sentences import STOPWORDS as _STOPWORDS
 from ._sentences import WORD as _WORD
@@ -118,8 +119,8 @@ class ExtractiveSummarizer:
     def _summarize_counted(self, items: Sequence[str], max_tokens: int) -> tuple[str, int]:
         """:meth:`summarize`'s text and its exact count, in tokens. A line costs its count with
         the newline that joins it to the next; for a ``newline_additive`` tokenizer these add
-        up to the text's (the last line without its newline) unless a line after the first
-        starts with ``"/"`` (:class:`~ctxbudget.tokenizers.CountCache`'s boundary rule)."""
+        up to the text's (the last line without its newline) when every line after the first
+        starts where counts add up (``tokenizers._counting.adds_up_before``)."""
         limit = _check_limit(max_tokens)
         lines, scores = scored_lines(items)
         ranked = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
@@ -151,7 +152,7 @@ class ExtractiveSummarizer:
         text = "\n".join(lines[i] for i in chosen)
         if not chosen:
             return text, 0
-        if additive and not any(lines[i][:1] == "/" for i in chosen[1:]):
+        if additive and all(adds_up_before(lines[i][:1]) for i in chosen[1:]):
             last = chosen[-1]
             total = used - cost[last] + count(lines[last])
         else:

@@ -12,14 +12,21 @@ from ..typing import EncodingTokenizer, Tokenizer
 __all__ = ["CachedTokenizer", "CountCache"]
 
 
+def adds_up_before(char: str) -> bool:
+    """Whether counts add up across a boundary right after a newline and before ``char`` (see
+    ``TiktokenTokenizer.newline_additive``): ``char`` is neither whitespace nor "/".
+    ``str.isspace`` covers every Unicode White_Space character (and a few more), so no false
+    boundary is found."""
+    return char != "/" and not char.isspace()
+
+
 def _chunks(text: str, sep: str) -> list[str]:
     """Split ``text`` after each ``sep`` that is followed by a boundary character.
 
-    Boundaries where counts add up (see ``TiktokenTokenizer.newline_additive``): right after a
-    newline, before a character that is neither whitespace nor "/". ``str.isspace`` covers
-    every Unicode White_Space character (and a few more), so no false boundary is found.
-    ``sep`` is found as ``str.split`` finds it (left to right, without overlaps); the chunks
-    join back to ``text``.
+    Boundaries where counts add up: right after a newline, before a character for which
+    :func:`adds_up_before` holds (its test is written out here: this runs per line of every
+    assembled text). ``sep`` is found as ``str.split`` finds it (left to right, without
+    overlaps); the chunks join back to ``text``.
     """
     chunks: list[str] = []
     find, width, end = text.find, len(sep), len(text)
