@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ctxbudget.memory import _words as _words_module
 from ctxbudget.memory._reducers import _words
 from ctxbudget.memory._sentences import STOPWORDS, WORD, _content
 from ctxbudget.memory._words import byte_table, runs
@@ -19,16 +21,28 @@ _TRICKY = "aB_1 .é'Zz-ΣΑσ“”\u212a\u0130\ud83d\n\t\xa0中文"
 _TEXT = st.text(max_size=60) | st.text(alphabet=_TRICKY, max_size=60)
 
 
-@settings(max_examples=2000)
-@given(_TEXT)
-def test_dedupe_words_are_the_regex_words_of_the_lowered_text(text: str) -> None:
-    assert _words(text) == re.findall(r"\w+", text.lower())
+# Each text both ways: through the byte table whatever its share of non-ASCII characters
+# (inf), and as it comes (the table for mostly-ASCII text, the pattern for the rest).
+_WHOLE_TEXT_CUTOFF = [float("inf"), _words_module.MOSTLY_ASCII]
 
 
+@pytest.mark.parametrize("cutoff", _WHOLE_TEXT_CUTOFF)
 @settings(max_examples=2000)
-@given(_TEXT)
-def test_content_words_are_the_regex_letter_runs_without_stopwords(text: str) -> None:
-    assert _content(text) == [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+@given(text=_TEXT)
+def test_dedupe_words_are_the_regex_words_of_the_lowered_text(cutoff: float, text: str) -> None:
+    with patch.object(_words_module, "MOSTLY_ASCII", cutoff):
+        assert _words(text) == re.findall(r"\w+", text.lower())
+
+
+@pytest.mark.parametrize("cutoff", _WHOLE_TEXT_CUTOFF)
+@settings(max_examples=2000)
+@given(text=_TEXT)
+def test_content_words_are_the_regex_letter_runs_without_stopwords(
+    cutoff: float, text: str
+) -> None:
+    with patch.object(_words_module, "MOSTLY_ASCII", cutoff):
+        expected = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+        assert _content(text) == expected
 
 
 @pytest.mark.parametrize(
