@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ctxbudget.memory import Reduction, dedupe
+from ctxbudget.memory._jaccard import JaccardIndex
 from ctxbudget.testing import CharTokenizer, WordTokenizer
 
 CHAR = CharTokenizer()
@@ -157,3 +158,34 @@ def test_dedupe_equals_all_pairs_on_real_text(shared_data: Path, threshold: floa
     kept, reduction = dedupe(threshold)(items, words)
     assert (kept, reduction) == all_pairs_dedupe(items, threshold, words)
     assert reduction.removed  # the sample has duplicates to find
+
+
+@st.composite
+def near_sets(draw: st.DrawFn) -> list[frozenset[int]]:
+    """Word sets made from a few base sets by removing and adding words: many pairs share
+    only some of their rarest words, where the index's count filter decides."""
+    vocab = draw(st.integers(3, 50))
+    bases = draw(st.lists(st.frozensets(st.integers(0, vocab), min_size=1), min_size=1, max_size=3))
+    sets = []
+    for _ in range(draw(st.integers(1, 25))):
+        words = set(draw(st.sampled_from(bases)))
+        words -= draw(st.frozensets(st.integers(0, vocab), max_size=3))
+        words |= draw(st.frozensets(st.integers(0, vocab), max_size=3))
+        sets.append(frozenset(words))
+    return sets
+
+
+@given(near_sets(), st.one_of(st.sampled_from(EDGES), st.floats(0.05, 1.0)), st.booleans())
+@settings(max_examples=800, deadline=None)
+def test_jaccard_index_equals_all_pairs(
+    sets: list[frozenset[int]], threshold: float, as_tuples: bool
+) -> None:
+    """The index answers as comparing a set with every set added before, as frozensets or
+    as tuples without repeats (what ``dedupe`` hands it)."""
+    index = JaccardIndex([tuple(s) if as_tuples else s for s in sets], threshold)
+    added: list[frozenset[int]] = []
+    for i, words in enumerate(sets):
+        similar = any(len(words & b) / len(words | b) >= threshold for b in added if words)
+        assert index.add_unless_similar(i) is not similar
+        if not similar and words:
+            added.append(words)
