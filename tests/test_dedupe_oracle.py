@@ -177,15 +177,18 @@ def near_sets(draw: st.DrawFn) -> list[frozenset[int]]:
 
 @given(near_sets(), st.one_of(st.sampled_from(EDGES), st.floats(0.05, 1.0)), st.booleans())
 @settings(max_examples=800, deadline=None)
+@example([frozenset(), frozenset({0})], -math.inf, False)
+@example([frozenset(range(10)), frozenset(range(9))], 0.9, True)
 def test_jaccard_index_equals_all_pairs(
     sets: list[frozenset[int]], threshold: float, as_tuples: bool
 ) -> None:
     """The index answers as comparing a set with every set added before, as frozensets or
-    as tuples without repeats (what ``dedupe`` hands it)."""
+    as tuples without repeats (what ``dedupe`` hands it). An empty set matches nothing but
+    is added, and is then a set a later one is compared with (similarity 0)."""
     index = JaccardIndex([tuple(s) if as_tuples else s for s in sets], threshold)
     added: list[frozenset[int]] = []
     for i, words in enumerate(sets):
-        similar = any(len(words & b) / len(words | b) >= threshold for b in added if words)
+        similar = bool(words) and any(len(words & b) / len(words | b) >= threshold for b in added)
         assert index.add_unless_similar(i) is not similar
-        if not similar and words:
+        if not similar:
             added.append(words)
