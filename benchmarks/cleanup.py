@@ -20,7 +20,11 @@ repository root::
     python -m benchmarks.cleanup            # 1k and 10k items, 5 repeats
     python -m benchmarks.cleanup --smoke    # 200 items, one repeat
 
-Prints a Markdown table with the goal (<= 500 ms per pipeline at 10k items) met or not met.
+Prints a Markdown table with the goal (<= 500 ms per pipeline at 10k items) met or not met,
+and the machine's speed in the same run (before and after the pipelines, averaged): o200k
+tokens a second encoding the Jargon File, against the figure ``shared/README.md`` gives for
+these machines (about 5 M tokens/s). The same code took 377 ms and 624 ms for one cell on two
+days; the speed line tells such days apart.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ GOAL_MS = 500.0
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 #: The share of a component's tokens a BudgetManager-style call asks back (``tokens_needed``).
 NEED = 0.1
+#: o200k tokens a second of one ``encode_ordinary`` of a whole text on these 2-core machines, as
+#: ``shared/README.md`` records it ("about 5 M tokens/s"): the speed a normal day's run sees.
+REFERENCE_TOKENS_PER_S = 5e6
 
 
 def _times(rng: random.Random, hours: float) -> tuple[datetime, datetime]:
@@ -173,6 +180,19 @@ def timed(
     return statistics.median(walls) * 1000, result
 
 
+def machine_speed(repeats: int = 5) -> float:
+    """o200k tokens a second of one ``encode_ordinary`` of the Jargon File (about 0.5M tokens),
+    the median of ``repeats``: how fast this machine runs today."""
+    encoding = get_tokenizer("o200k_base").encoding
+    text = "\n".join(corpus.jargon_entries())
+    walls, tokens = [], 0
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        tokens = len(encoding.encode_ordinary(text))
+        walls.append(time.perf_counter() - begin)
+    return tokens / statistics.median(walls)
+
+
 def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
     """One row per pipeline and size."""
     tokenizer = get_tokenizer("o200k_base")
@@ -207,8 +227,9 @@ def run(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table, with the goal per pipeline."""
+def markdown(rows: list[dict[str, Any]], speed: float | None = None) -> str:
+    """The rows as a Markdown table, with the goal per pipeline; ``speed`` is
+    :func:`machine_speed` measured in the same run, if any."""
     out = [
         "| pipeline | items | tokens | freed | items removed | median (again) | first cleanup "
         f"| cold (counting) | goal (again / first) | {NEED:.0%} needed: median (freed) |",
@@ -228,6 +249,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         )
     out.append("")
     out.append(f"Goal: each pipeline <= {GOAL_MS:.0f} ms at {GOAL_ITEMS:,} items.")
+    if speed is not None:
+        out.append(
+            f"This machine in the same run: {speed / 1e6:.2f} M o200k tokens/s encoding the Jargon "
+            f"File, {speed / REFERENCE_TOKENS_PER_S:.0%} of the {REFERENCE_TOKENS_PER_S / 1e6:.0f} "
+            "M tokens/s that shared/README.md records for these machines."
+        )
     return "\n".join(out)
 
 
@@ -237,8 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="200 items, one repeat")
     parser.add_argument("--repeats", type=int, default=5, help="runs per cell (median)")
     args = parser.parse_args(argv)
+    speed = machine_speed(1 if args.smoke else 5)
     rows = run((200,) if args.smoke else SIZES, 1 if args.smoke else args.repeats)
-    print(markdown(rows))
+    print(markdown(rows, (speed + machine_speed(1 if args.smoke else 5)) / 2))
     if not args.smoke:
         for r in rows:
             print(f"{r['pipeline']} {r['items']}: {r['steps']}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,18 @@ def test_words_benchmark_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
     words.main(["--words", "500", "--repeats", "1"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(words.SHARES)  # the header and one row a share
+
+
+@pytest.mark.data
+def test_cleanup_benchmark_smoke_run(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks.cleanup runs the four reference pipelines on 200 real items, prints a row
+    for each and the machine's speed measured in the same run."""
+    from benchmarks import cleanup
+
+    assert cleanup.main(["--smoke"]) == 0  # no goal is judged below 10k items
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "| 200 |" in line]
+    assert sorted(row.split(" | ")[0][2:] for row in rows) == sorted(cleanup.MAKERS)
+    speed = re.search(r"same run: ([\d.]+) M o200k tokens/s", out)
+    assert speed is not None
+    assert float(speed.group(1)) > 0.1
