@@ -121,7 +121,9 @@ class JaccardIndex:
         if lists:
             threshold, sets, beyond = self._threshold, self._sets, self._beyond
             words: frozenset[Hashable] | None = None
-            for j, shared in Counter(chain.from_iterable(lists)).items():
+            # one list needs no count (a Counter costs about 1 us to make)
+            counts = Counter(chain.from_iterable(lists)) if len(lists) > 1 else None
+            for j, shared in counts.items() if counts else zip(lists[0], repeat(1)):
                 m = sizes[j]
                 if m < alpha or t * m > n + 1:  # size filter (step 4): B too small or too big
                     continue
