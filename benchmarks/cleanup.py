@@ -22,9 +22,9 @@ repository root::
 
 Prints a Markdown table with the goal (<= 500 ms per pipeline at 10k items) met or not met,
 and the machine's speed in the same run (before and after the pipelines, averaged): o200k
-tokens a second encoding the Jargon File, against the figure ``shared/README.md`` gives for
-these machines (about 5 M tokens/s). The same code took 377 ms and 624 ms for one cell on two
-days; the speed line tells such days apart.
+tokens a second encoding the Jargon File's entries, against the figure ``shared/README.md``
+gives for these machines (about 5 M tokens/s, a rough guide). The same code took 377-388 ms
+for one cell on one day and 535-751 ms the next; the speed line tells such days apart.
 """
 
 from __future__ import annotations
@@ -181,8 +181,10 @@ def timed(
 
 
 def machine_speed(repeats: int = 5) -> float:
-    """o200k tokens a second of one ``encode_ordinary`` of the Jargon File (about 0.5M tokens),
-    the median of ``repeats``: how fast this machine runs today."""
+    """o200k tokens a second of one ``encode_ordinary`` of the Jargon File's entries joined by
+    newlines (``corpus.jargon_entries``: about 320k tokens), the median of ``repeats``: how fast
+    this machine runs today. A rough guide against :data:`REFERENCE_TOKENS_PER_S`, which the
+    shared notes give for whole texts with +-30 % noise."""
     encoding = get_tokenizer("o200k_base").encoding
     text = "\n".join(corpus.jargon_entries())
     walls, tokens = [], 0
@@ -252,8 +254,9 @@ def markdown(rows: list[dict[str, Any]], speed: float | None = None) -> str:
     if speed is not None:
         out.append(
             f"This machine in the same run: {speed / 1e6:.2f} M o200k tokens/s encoding the Jargon "
-            f"File, {speed / REFERENCE_TOKENS_PER_S:.0%} of the {REFERENCE_TOKENS_PER_S / 1e6:.0f} "
-            "M tokens/s that shared/README.md records for these machines."
+            f"File's entries, {speed / REFERENCE_TOKENS_PER_S:.0%} of the "
+            f"{REFERENCE_TOKENS_PER_S / 1e6:.0f} M tokens/s that shared/README.md records for "
+            "these machines (a rough guide)."
         )
     return "\n".join(out)
 

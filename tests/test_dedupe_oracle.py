@@ -7,6 +7,7 @@ import json
 import math
 import random
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -175,12 +176,17 @@ def near_sets(draw: st.DrawFn) -> list[frozenset[int]]:
     return sets
 
 
-@given(near_sets(), st.one_of(st.sampled_from(EDGES), st.floats(0.05, 1.0)), st.booleans())
+@given(
+    near_sets(),
+    st.one_of(st.sampled_from(EDGES), st.floats(0.05, 1.0), st.fractions(0, 1, max_denominator=40)),
+    st.booleans(),
+)
 @settings(max_examples=800, deadline=None)
 @example([frozenset(), frozenset({0})], -math.inf, False)
 @example([frozenset(range(10)), frozenset(range(9))], 0.9, True)
+@example([frozenset(range(9, 19)), frozenset(range(10))], 0.05, False)  # alpha 1: one word
 def test_jaccard_index_equals_all_pairs(
-    sets: list[frozenset[int]], threshold: float, as_tuples: bool
+    sets: list[frozenset[int]], threshold: float | Fraction, as_tuples: bool
 ) -> None:
     """The index answers as comparing a set with every set added before, as frozensets or
     as tuples without repeats (what ``dedupe`` hands it). An empty set matches nothing but

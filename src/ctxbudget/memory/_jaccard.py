@@ -24,12 +24,15 @@ Why no match is missed (for ``0 < threshold <= 1``; other thresholds need no ind
    ``t * len(B) <= len(A)`` (``len(A) >= len(A & B) >= t * len(A | B) >= t * len(B)``), tested
    with one word of slack for the same reason.
 
-5. The count filter: if ``A`` and ``B`` share ``c`` prefix words, every common word ranked at
-   or before the end of the shorter-ending prefix is one of those ``c``, and every other common
-   word lies beyond one of the two prefixes, so ``len(A & B) <= c + max(alpha_A, alpha_B) - 1``
-   (the words beyond a prefix of ``alpha - 1``). The similarity ``x / (len(A) + len(B) - x)``
-   grows with ``x`` and a float division keeps that order, so a candidate whose bound already
-   falls short cannot match (a pair of equal size that shares one prefix word never does).
+5. The count filter: say ``A`` and ``B`` share ``c`` prefix words, and ``E`` is the one of the
+   two whose prefix ends earlier in the order. A common word ranked up to that end is in both
+   prefixes, so it is one of the ``c``; every later common word is among the words of ``E``
+   past its prefix, and a set has ``alpha - 1`` of those. So
+   ``len(A & B) <= c + max(alpha_A, alpha_B) - 1``. The similarity ``x / (len(A) + len(B) - x)``
+   grows with ``x`` and a correctly rounded division keeps that order (a ``Fraction``
+   threshold compares exactly), so a candidate whose bound already falls short cannot match.
+   Above the smallest thresholds (where ``alpha`` is at least 2), two sets of one size that
+   share a single prefix word never do.
 
 Each kept set is indexed under its prefix words only; a query probes the postings of its own
 prefix words, so rare words (most words of real text) keep candidate lists short, and counts
