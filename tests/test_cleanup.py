@@ -380,7 +380,18 @@ def test_cleanup_pipeline_overrides_change_or_drop_steps() -> None:
         (["remove_debug", {"compress_inactive": {"ratio": 1.5}}], "cleanup[1]: ratio must be"),
         ([{"remove_debug": 5}], "cleanup[0]: options of step 'remove_debug' must be a mapping"),
         ([{"remove_debug": {}, "x": {}}], "cleanup[0]: a step is a name"),
+        (  # a class-level value of the step is no option, and is named as the one at fault
+            [{"remove_duplicates": {"_idle": 5}}],
+            "cleanup[0]: unknown option '_idle' of step 'remove_duplicates'; known: idle_s, "
+            "kinds, older_than_s, status, threshold",
+        ),
         ([{"unload_docs": {"idle_s": -1}}], "cleanup[0]: idle_s must be"),
+        ([{"unload_docs": {"idle_s": float("inf")}}], "cleanup[0]: idle_s must be finite"),
+        (  # more than a timedelta holds: no OverflowError from the step's timedelta
+            [{"remove_debug": {"older_than_s": 2**70}}],
+            "cleanup[0]: older_than_s must be finite and at most 86399999913600 seconds",
+        ),
+        ([{"remove_debug": {"older_than_s": 10**400}}], "cleanup[0]: older_than_s must be"),
         ([{"remove_duplicates": {"kinds": []}}], "cleanup[0]: kinds must be"),
         ("memory_of_things", "cleanup: no reference cleanup pipeline for 'memory_of_things'"),
         (5, "cleanup: a pipeline is a list"),

@@ -34,6 +34,7 @@ go from what is left (deduplication reads every word, so it runs on the fewest i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,9 @@ def _make(name: str, options: Mapping[str, Any], where: str) -> CleanupStep:
     try:
         step: CleanupStep = factory(**options)
     except TypeError:
-        known = sorted(f for f in factory.func.__dataclass_fields__ if f != "name")  # type: ignore[attr-defined]
+        # the step's init fields: not its class-level values (``_older``), which take no option
+        step_type = factory.func  # type: ignore[attr-defined]
+        known = sorted(f.name for f in fields(step_type) if f.init and f.name != "name")
         bad = sorted(set(options) - set(known))
         raise ConfigurationError(
             f"{where}: unknown option {bad[0] if bad else '?'!r} of step {name!r}; "

@@ -15,7 +15,6 @@ accessed). A step with an age or idle limit never touches an item with neither t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -38,11 +37,18 @@ def _idle_from(item: str) -> datetime | None:
     return getattr(item, "last_accessed", None) or getattr(item, "created_at", None)
 
 
+#: The longest time a ``timedelta`` holds (999,999,999 days), in seconds.
+_MAX_SECONDS = timedelta.max.days * 86_400
+
+
 def _seconds(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
-    if math.isinf(float(value)):
-        raise ConfigurationError(f"{name} must be finite, got {value!r}")
+    if not value <= _MAX_SECONDS:  # an int compares exactly, without a float that overflows
+        raise ConfigurationError(
+            f"{name} must be finite and at most {_MAX_SECONDS} seconds (a timedelta's "
+            f"limit), got {value!r}"
+        )
     return float(value)
 
 
