@@ -70,12 +70,32 @@ def test_keep_summary_only_replaces_the_section() -> None:
         ("shrink", "unknown reducer 'shrink'"),
         ({"dedupe": {"bogus": 1}}, "bogus"),
         (["dedupe"], "a reducer is a name"),
+        ({"evict_older_than": {"days": -1}}, r"evict_older_than: days must be from 0"),
+        ({"evict_older_than": {"days": float("inf")}}, "days must be from 0 to 999,999,999"),
+        ({"evict_older_than": {"days": float("nan")}}, "days must be from 0"),
+        ({"evict_older_than": {"days": 2**70}}, "days must be from 0"),  # no OverflowError
+        ({"evict_older_than": {"days": "30"}}, "reducer 'evict_older_than': days must be a"),
+        ({"summarize_oldest": {"keep": -1}}, "summarize_oldest: keep must be a whole number"),
+        ({"summarize_oldest": {"keep": "2"}}, "reducer 'summarize_oldest': keep must be"),
+        ({"summarize_oldest": {"max_tokens": -5}}, "max_tokens must be a whole number >= 0"),
+        ({"keep_summary_only": {"max_tokens": 1.5}}, "max_tokens must be a whole number"),
     ],
 )
 def test_bad_reducer_specs_name_the_problem(spec: object, message: str) -> None:
     """Unknown reducers, bad options and malformed specs are SectionErrors."""
     with pytest.raises(SectionError, match=message):
         Section(name="facts", content="x", reducers=[spec])  # type: ignore[list-item]
+
+
+def test_evict_older_than_a_longest_age_or_a_naive_now_evicts_by_utc() -> None:
+    """An age reaching before the first datetime evicts nothing (no OverflowError at run
+    time), and a naive ``now`` is taken as UTC, as timestamps without an offset are."""
+    items = ["2026-10-02 deploy froze", "2026-11-30T23:00 rollback", "no date"]
+    kept, reduction = evict_older_than(999_999_999, now=datetime(2026, 12, 1))(items, CHAR)
+    assert (kept, reduction.removed, reduction.tokens_freed) == (items, [], 0)
+    kept, reduction = evict_older_than(1, now=datetime(2026, 12, 1, 12))(items, CHAR)
+    assert kept == items[1:]
+    assert reduction.removed == items[:1]
 
 
 def test_build_runs_reducers_only_when_over_allocation() -> None:

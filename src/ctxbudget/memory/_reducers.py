@@ -212,10 +212,36 @@ def split_duplicates(items: Sequence[str], threshold: float) -> tuple[list[str],
 
 
 def evict_older_than(days: float, now: datetime | None = None) -> Reducer:
-    """Drop items whose leading timestamp is older than ``days`` days (UTC)."""
+    """Drop items whose leading timestamp is older than ``days`` days (UTC).
+
+    Args:
+        days: the age, in days, past which an item goes: a real number from 0 to
+            999,999,999 (the longest ``timedelta``).
+        now: the time ages are measured from (default: the time of each run); a naive
+            datetime is taken as UTC, as timestamps without an offset are.
+
+    Raises:
+        TypeError: ``days`` is not a real number, or ``now`` is not a datetime.
+        ValueError: ``days`` is negative, not a number, or past 999,999,999.
+    """
+    if isinstance(days, bool) or not isinstance(days, numbers.Real):
+        raise TypeError(f"days must be a number of days from 0, got {days!r}")
+    if not 0 <= days <= timedelta.max.days:
+        raise ValueError(
+            f"evict_older_than: days must be from 0 to {timedelta.max.days:,}, got {days!r}"
+        )
+    if now is not None and not isinstance(now, datetime):
+        raise TypeError(f"now must be a datetime, got {now!r}")
+    age = timedelta(days=float(days))
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
-        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+        start = now or datetime.now(timezone.utc)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        try:
+            cutoff = start - age
+        except OverflowError:  # before the first datetime: no timestamp is older
+            return items, Reduction("evict_older_than", [])
         kept: list[str] = []
         removed: list[str] = []
         for item in items:
@@ -235,10 +261,26 @@ def evict_older_than(days: float, now: datetime | None = None) -> Reducer:
     return run
 
 
+def _whole(reducer: str, name: str, value: object) -> None:
+    """``value`` must be an int >= 0 (not a bool): ``TypeError`` or ``ValueError`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{reducer}: {name} must be a whole number >= 0, got {value!r}")
+
+
 def summarize_oldest(
     keep: int = 10, max_tokens: int = 200, summarizer: Summarizer | None = None
 ) -> Reducer:
-    """Replace all but the newest ``keep`` items with one summary item."""
+    """Replace all but the newest ``keep`` items with one summary item of at most
+    ``max_tokens`` tokens.
+
+    Raises:
+        TypeError: ``keep`` or ``max_tokens`` is not an int.
+        ValueError: ``keep`` or ``max_tokens`` is negative.
+    """
+    _whole("summarize_oldest", "keep", keep)
+    _whole("summarize_oldest", "max_tokens", max_tokens)
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
         if len(items) <= keep:
@@ -254,7 +296,13 @@ def summarize_oldest(
 
 
 def keep_summary_only(max_tokens: int = 300, summarizer: Summarizer | None = None) -> Reducer:
-    """Replace the whole section with one summary item."""
+    """Replace the whole section with one summary item of at most ``max_tokens`` tokens.
+
+    Raises:
+        TypeError: ``max_tokens`` is not an int.
+        ValueError: ``max_tokens`` is negative.
+    """
+    _whole("keep_summary_only", "max_tokens", max_tokens)
 
     def run(items: list[str], tokenizer: Tokenizer) -> tuple[list[str], Reduction]:
         text = (summarizer or _extractive(tokenizer)).summarize(items, max_tokens)
